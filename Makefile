@@ -1,0 +1,28 @@
+# The two set-up commands (each self-sufficient on a fresh machine):
+#   make run    set up if needed, then open the workstation on the bundled demo collection
+#   make test   set up if needed, then run the whole test suite
+VENV ?= .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup bench demo-audio clean
+
+run: $(STAMP)
+	$(VENV)/bin/workstation demo
+
+test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt packaging/bootstrap.sh
+	bash packaging/bootstrap.sh
+
+bench: $(STAMP)
+	$(VENV)/bin/python benchmarks/throughput.py
+	$(VENV)/bin/python benchmarks/accuracy.py
+
+demo-audio: $(STAMP)
+	$(VENV)/bin/python -m workstation.training.demo --out resources/demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache

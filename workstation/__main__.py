@@ -1,0 +1,5 @@
+import sys
+
+from workstation.cli.main import main
+
+sys.exit(main())

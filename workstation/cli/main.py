@@ -1,0 +1,305 @@
+"""``workstation``: the headless command line (analysis, library, export).
+
+    workstation analyze PATH... [--out DIR] [--format jams,midi,csv] [--device auto|cpu|cuda]
+                                [--analyzers pitch.f0,notes,...] [--library DIR] [--force]
+    workstation library scan DIR | status | list
+    workstation export [PATH...] --out DIR [--format ...]
+    workstation demo            analyse the bundled demo collection and print a summary
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+
+from workstation.core.errors import WorkstationError
+
+log = logging.getLogger("workstation")
+
+DEMO_DIR = Path(__file__).resolve().parents[2] / "resources" / "demo"
+FORMATS = ("jams", "midi", "csv")
+
+
+def default_library_root() -> Path:
+    env = os.environ.get("WORKSTATION_LIBRARY")
+    if env:
+        return Path(env)
+    from platformdirs import user_data_dir
+    return Path(user_data_dir("workstation", appauthor=False))
+
+
+def _open_library(args):
+    from workstation.library import Library
+    root = Path(args.library) if args.library else default_library_root()
+    root.mkdir(parents=True, exist_ok=True)
+    return Library.open(root)
+
+
+def _formats(text: str) -> list[str]:
+    fmts = [f.strip().lower() for f in text.split(",") if f.strip()]
+    bad = [f for f in fmts if f not in FORMATS]
+    if bad:
+        raise WorkstationError(f"unknown export format(s) {', '.join(bad)}; choose from {', '.join(FORMATS)}")
+    return fmts
+
+
+def _safe_stem(track) -> str:
+    stem = Path(track.path).stem
+    return re.sub(r"[^\w.\-]+", "_", stem).strip("_") or f"track{track.id}"
+
+
+def _add_paths(lib, paths: list[str], quiet: bool) -> list:
+    """Scan folders and add files; returns the tracks (status ok or error) for these paths."""
+    tracks = []
+    for p in paths:
+        path = Path(p).expanduser()
+        if not path.exists():
+            raise WorkstationError(f"{path}: no such file or folder")
+        if path.is_dir():
+            report = lib.scan(path)
+            for bad_path, reason in report.failed:
+                print(f"skipped {bad_path}: {reason}", file=sys.stderr)
+            root = str(path.resolve())
+            tracks += [t for t in lib.tracks() if t.path.startswith(root + os.sep) and t.status != "missing"]
+        else:
+            try:
+                tracks.append(lib.add_file(path))
+            except WorkstationError as exc:
+                print(f"skipped {exc}", file=sys.stderr)
+                t = lib.track_by_path(path.resolve())
+                if t is not None:
+                    tracks.append(t)
+    seen, out = set(), []
+    for t in tracks:
+        if t.id not in seen:
+            seen.add(t.id)
+            out.append(t)
+    return out
+
+
+def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool) -> dict:
+    from tqdm import tqdm
+
+    from workstation.analysis.scheduler import Scheduler, jobs_for
+
+    ok_tracks = [t for t in tracks if t.status == "ok"]
+    jobs = jobs_for(lib, specs, [t.id for t in ok_tracks], force=force) if ok_tracks else []
+    if not jobs:
+        return {"done": 0, "failed": 0, "cancelled": 0, "crashes": 0}
+    names = {j.track_id: Path(j.path).name for j in jobs}
+    bar = tqdm(total=len(jobs), unit="track", disable=quiet, dynamic_ncols=True,
+               bar_format="{l_bar}{bar}| {n:.2f}/{total} [{elapsed}<{remaining}]")
+    state = {"base": 0.0, "cur": 0.0}
+
+    def on_event(ev):
+        if ev.kind == "track_started":
+            bar.set_description(names.get(ev.track_id, "")[:40])
+        elif ev.kind in ("progress", "analyzer_done", "analyzer_failed") and ev.progress is not None:
+            bar.n = state["base"] + min(ev.progress, 1.0)
+            bar.refresh()
+        elif ev.kind in ("track_done", "track_failed", "track_cancelled"):
+            state["base"] += 1
+            bar.n = state["base"]
+            bar.refresh()
+            if ev.kind == "track_failed":
+                tqdm.write(f"failed: {ev.message}", file=sys.stderr)
+        elif ev.kind == "analyzer_failed":
+            tqdm.write(f"failed: {ev.message}", file=sys.stderr)
+
+    sched = Scheduler(lib, device=device)
+    try:
+        counts = sched.run(jobs, on_event)
+    except KeyboardInterrupt:
+        sched.cancel()
+        sched.close()
+        print("\ncancelled; run the same command again to resume", file=sys.stderr)
+        raise SystemExit(130)
+    finally:
+        bar.close()
+    return counts
+
+
+def _export(lib, specs, tracks, out_dir: Path, fmts: list[str]) -> list[Path]:
+    from workstation.analysis.results import load_results
+    from workstation.export import write_csv, write_jams, write_midi
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for t in tracks:
+        results = load_results(lib, t, specs)
+        if not results:
+            continue
+        stem = _safe_stem(t)
+        if "jams" in fmts:
+            p = out_dir / f"{stem}.jams"
+            write_jams(p, results, duration_s=t.duration_s, title=t.title, artist=t.artist,
+                       audio_path=t.path)
+            written.append(p)
+        if "midi" in fmts and "notes" in results:
+            p = out_dir / f"{stem}.mid"
+            write_midi(p, results["notes"], beats=results.get("beats"))
+            written.append(p)
+        if "csv" in fmts:
+            written += write_csv(out_dir / stem, results)
+    return written
+
+
+def summary_table(lib, specs, tracks) -> str:
+    """A plain-text table: one row per track with the headline results."""
+    from workstation.analysis.results import analysis_errors, load_results
+    from workstation.core.units import key_label
+
+    rows = [("track", "dur s", "key", "conf", "tempo", "beats", "notes", "voiced %", "status")]
+    for t in tracks:
+        if t.status != "ok":
+            rows.append((Path(t.path).name, "-", "-", "-", "-", "-", "-", "-", f"error: {t.error}"))
+            continue
+        r = load_results(lib, t, specs)
+        errs = analysis_errors(lib, t, specs)
+        key = r.get("key")
+        beats = r.get("beats")
+        notes = r.get("notes")
+        f0 = r.get("pitch.f0")
+        status = "ok" if len(r) == len(specs) else (
+            "failed: " + "; ".join(f"{k}" for k in errs) if errs else f"{len(r)}/{len(specs)} done")
+        rows.append((
+            Path(t.path).name[:40], f"{t.duration_s:.1f}" if t.duration_s else "-",
+            key_label(key.tonic_pc, key.mode) if key else "-",
+            f"{key.confidence:.2f}" if key else "-",
+            f"{beats.tempo_bpm:.1f}" if beats else "-",
+            str(len(beats.times_s)) if beats else "-",
+            str(len(notes)) if notes else "-",
+            f"{100 * float(f0.voiced.mean()):.0f}" if f0 is not None and len(f0.voiced) else "-",
+            status))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def cmd_analyze(args) -> int:
+    from workstation.analysis.jobs import specs_for
+
+    lib = _open_library(args)
+    specs = specs_for(args.analyzers.split(",") if args.analyzers else None)
+    tracks = _add_paths(lib, args.paths, args.quiet)
+    if not tracks:
+        raise WorkstationError("no audio files found in " + ", ".join(args.paths))
+    counts = _run_jobs(lib, specs, tracks, device=args.device, force=args.force, quiet=args.quiet)
+    tracks = [lib.track(t.id) for t in tracks]
+    if args.out:
+        written = _export(lib, specs, tracks, Path(args.out), _formats(args.format))
+        if not args.quiet:
+            print(f"wrote {len(written)} files to {args.out}")
+    if not args.quiet:
+        print(summary_table(lib, specs, tracks))
+    bad = [t for t in tracks if t.status != "ok"]
+    return 1 if (bad or counts["failed"]) and not args.allow_failures else 0
+
+
+def cmd_demo(args) -> int:
+    if not DEMO_DIR.is_dir():
+        raise WorkstationError(f"the demo collection is missing: {DEMO_DIR}")
+    args.paths = [str(DEMO_DIR)]
+    return cmd_analyze(args)
+
+
+def cmd_library(args) -> int:
+    lib = _open_library(args)
+    if args.action == "scan":
+        if not args.dir:
+            raise WorkstationError("library scan needs a folder")
+        rep = lib.scan(Path(args.dir))
+        print(f"added {len(rep.added)}, changed {len(rep.changed)}, moved {len(rep.moved)}, "
+              f"removed {len(rep.removed)}, unchanged {len(rep.unchanged)}, failed {len(rep.failed)}")
+        for p, reason in rep.failed:
+            print(f"  failed {p}: {reason}")
+        return 0
+    if args.action == "status":
+        s = lib.status_summary()
+        print(f"library: {lib.root}")
+        for k, v in s.get("tracks", {}).items():
+            print(f"tracks {k}: {v}")
+        for aid, by_status in sorted(s.get("analyses", {}).items()):
+            print(f"{aid}: " + ", ".join(f"{k} {v}" for k, v in sorted(by_status.items())))
+        return 0
+    if args.action == "list":
+        for t in lib.tracks():
+            print(f"{t.id}\t{t.status}\t{t.duration_s or 0:.1f}s\t{t.title or ''}\t{t.path}")
+        return 0
+    raise WorkstationError(f"unknown library action {args.action}")
+
+
+def cmd_export(args) -> int:
+    from workstation.analysis.jobs import specs_for
+
+    lib = _open_library(args)
+    specs = specs_for(args.analyzers.split(",") if args.analyzers else None)
+    if args.paths:
+        tracks = []
+        for p in args.paths:
+            path = Path(p).resolve()
+            if path.is_dir():
+                tracks += [t for t in lib.tracks(status="ok") if t.path.startswith(str(path) + os.sep)]
+            else:
+                t = lib.track_by_path(path)
+                if t is None:
+                    raise WorkstationError(f"{p}: not in the library (run 'workstation analyze' first)")
+                tracks.append(t)
+    else:
+        tracks = lib.tracks(status="ok")
+    written = _export(lib, specs, tracks, Path(args.out), _formats(args.format))
+    print(f"wrote {len(written)} files to {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="workstation", description=__doc__.split("\n\n")[0])
+    p.add_argument("--library", help="library folder (default: $WORKSTATION_LIBRARY or the user data dir)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def analysis_opts(sp, need_paths: bool):
+        if need_paths:
+            sp.add_argument("paths", nargs="+", help="audio files or folders")
+        sp.add_argument("--out", help="write exports to this folder")
+        sp.add_argument("--format", default="jams,midi,csv", help="comma list of jams,midi,csv")
+        sp.add_argument("--device", default="auto", help="auto | cpu | cuda")
+        sp.add_argument("--analyzers", help="comma list of analyzer ids (default: all)")
+        sp.add_argument("--force", action="store_true", help="re-run even if results are cached")
+        sp.add_argument("--quiet", action="store_true")
+        sp.add_argument("--allow-failures", action="store_true",
+                        help="exit 0 even when some files failed")
+
+    analysis_opts(sub.add_parser("analyze", help="analyse files or folders"), True)
+    analysis_opts(sub.add_parser("demo", help="analyse the bundled demo collection"), False)
+    lp = sub.add_parser("library", help="scan, status, list")
+    lp.add_argument("action", choices=("scan", "status", "list"))
+    lp.add_argument("dir", nargs="?")
+    ep = sub.add_parser("export", help="export cached results")
+    ep.add_argument("paths", nargs="*")
+    ep.add_argument("--out", required=True)
+    ep.add_argument("--format", default="jams,midi,csv")
+    ep.add_argument("--analyzers")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    handlers = {"analyze": cmd_analyze, "demo": cmd_demo, "library": cmd_library,
+                "export": cmd_export}
+    try:
+        return handlers[args.command](args)
+    except WorkstationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import time
 from typing import Any
 
@@ -38,7 +39,8 @@ class _Throttle:
         return False
 
 
-def process_job(job: Job, library, frontend, emit, *, cancel=None, running=None) -> None:
+def process_job(job: Job, library, frontend, emit, *, cancel=None, running=None,
+                parent_pid: int | None = None) -> None:
     """Analyse one track: skip what is cached, run the rest, store each result when done."""
     from workstation.core.audio import expected_samples, probe
 
@@ -108,6 +110,8 @@ def process_job(job: Job, library, frontend, emit, *, cancel=None, running=None)
         emit(Event("analyzer_failed", job.track_id, a.id, overall(), message=msg))
 
     def checkpoint() -> None:
+        if parent_pid is not None and os.getppid() != parent_pid:
+            raise Cancelled("the client that started this analysis has exited")
         if cancel is not None and cancel.is_set():
             raise Cancelled("cancelled")
         while running is not None and not running.is_set():
@@ -150,17 +154,23 @@ def worker_main(library_root: str, device: str, jobs, events, cancel, running,
                 log_level: int = logging.WARNING) -> None:
     """Entry point of the worker process (spawned by ``Scheduler``)."""
     logging.basicConfig(level=log_level, format="worker %(process)d %(levelname)s %(name)s: %(message)s")
-    import torch
-
-    torch.set_num_threads(max(1, int(os.environ.get("WORKSTATION_THREADS", "0")) or torch.get_num_threads()))
+    from workstation.inference.device import configure_threads
     from workstation.inference.frontend import FrontEnd
     from workstation.library import Library
 
+    configure_threads()
     library = Library.open(library_root)
     frontend = FrontEnd(device)
     events.put(Event("ready", message=str(frontend.device), data={"pid": os.getpid()}))
+    parent = os.getppid()
     while True:
-        job = jobs.get()
+        try:
+            job = jobs.get(timeout=1.0)
+        except queue.Empty:
+            if os.getppid() != parent:  # our client died: do not linger as an orphan
+                break
+            continue
         if job is None:
             break
-        process_job(job, library, frontend, events.put, cancel=cancel, running=running)
+        process_job(job, library, frontend, events.put, cancel=cancel, running=running,
+                    parent_pid=parent)

@@ -19,3 +19,12 @@ def choose_device(requested: str = "auto") -> torch.device:
         raise WorkstationError("--device cuda was asked for, but no CUDA device is available "
                                "(torch reports none); use --device cpu or auto")
     return torch.device(requested)
+
+
+def configure_threads() -> int:
+    """Set torch's intra-op threads from $WORKSTATION_THREADS (default: torch's choice)."""
+    import os
+    n = int(os.environ.get("WORKSTATION_THREADS", "0") or 0)
+    if n > 0:
+        torch.set_num_threads(n)
+    return torch.get_num_threads()

@@ -8,6 +8,6 @@ and add its import below.
 # from . import f0          # pitch.f0        (pYIN-class dominant f0)
 # from . import salience    # pitch.salience  (HCQT harmonic-summation multi-f0)
 # from . import notes       # notes           (note events from the salience)
-# from . import key         # key             (global + local key)
-# from . import beats       # beats           (beats, downbeats, tempo)
+from . import key            # key             (global + local key)
+from . import beats          # beats           (beats, downbeats, tempo)
 # from . import embedding   # embedding       (timbre/harmony/rhythm statistics)

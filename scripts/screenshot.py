@@ -1,0 +1,90 @@
+"""Render the main window on a demo track offscreen and save docs/screenshot.png.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot.py [--track NAME] [--out PATH]
+
+Builds a temporary library on one file of resources/demo, analyses it with the real worker
+(every registered analyzer), opens the window, selects the track and grabs the window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--track", default="02_pop_song_in_c_major")
+    ap.add_argument("--out", default=str(REPO / "docs" / "screenshot.png"))
+    ap.add_argument("--mode", default="spectrogram", choices=("spectrogram", "salience"))
+    ap.add_argument("--span", type=float, default=20.0, help="seconds shown")
+    args = ap.parse_args()
+
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from workstation.gui.app import make_app
+    from workstation.gui.main_window import MainWindow
+    from workstation.gui.settings import Settings
+
+    demo = sorted((REPO / "resources" / "demo").glob(args.track + ".*"))
+    audio = [p for p in demo if p.suffix in (".flac", ".ogg", ".wav", ".mp3")]
+    if not audio:
+        print(f"no demo audio named {args.track} in resources/demo", file=sys.stderr)
+        return 1
+    app = make_app()
+    with tempfile.TemporaryDirectory() as tmp:
+        music = Path(tmp) / "music"
+        music.mkdir()
+        for p in sorted((REPO / "resources" / "demo").glob("*.*")):
+            if p.suffix in (".flac", ".ogg"):
+                shutil.copy(p, music / p.name)
+        win = MainWindow(Path(tmp) / "library", settings=Settings(Path(tmp) / "settings.ini"),
+                         device="cpu", auto_analyse=False, playback=False)
+        win.resize(1600, 940)
+        win.show()
+
+        def wait(cond, timeout):
+            t0 = time.monotonic()
+            while not cond() and time.monotonic() - t0 < timeout:
+                app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+                time.sleep(0.01)
+            return cond()
+
+        win.open_paths([music])
+        wait(lambda: win.model.rowCount() >= len(list(music.iterdir())), 120)
+        target = win.library.track_by_path(music / audio[0].name)
+        done = []
+        win.bridge.finished.connect(lambda c: done.append(c))
+        win.analyse([target.id])
+        if not wait(lambda: bool(done), 600):
+            print("analysis did not finish", file=sys.stderr)
+        win.bridge.wait(30)
+        win.refresh()
+        wait(lambda: win.tasks.idle, 30)
+        app.processEvents()
+        win.select_track(target.id)
+        wait(lambda: win.view.data is not None and win.view.data.track.id == target.id, 120)
+        win.view.set_image_mode(args.mode)
+        win.view.set_x_range(1.0, 1.0 + args.span)
+        win.view.set_cursor(6.0)
+        QTimer.singleShot(0, lambda: None)
+        for _ in range(20):
+            app.processEvents()
+            time.sleep(0.02)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        ok = win.grab().save(args.out)
+        print(f"saved {args.out}: {ok}; timings {win.view.data.timings}")
+        win.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

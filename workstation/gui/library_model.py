@@ -1,0 +1,334 @@
+"""The library panel's model: one row per catalogued track.
+
+``load_rows(library, analyzer_keys)`` reads the catalogue (one query for the tracks, one
+indexed lookup per distinct content for the analysis states, small cached summaries for
+key and tempo) and runs on a loader thread; ``LibraryModel.set_rows`` installs the result
+on the GUI thread; ``apply_event`` updates single rows from worker events.
+``TrackFilterProxy`` sorts by raw values and filters on a text across every column.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Sequence
+
+from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIndex,
+                            QSortFilterProxyModel, Qt)
+from PySide6.QtGui import QBrush, QColor
+
+from workstation.core.units import key_label
+
+log = logging.getLogger(__name__)
+
+AnalyzerKey = tuple[str, int, str]  # (analyzer id, version, params hash)
+
+COLUMNS = ("Title", "Artist", "Duration", "Key", "Tempo", "Analysis")
+COL_TITLE, COL_ARTIST, COL_DURATION, COL_KEY, COL_TEMPO, COL_STATUS = range(len(COLUMNS))
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+TRACK_ID_ROLE = Qt.ItemDataRole.UserRole + 2
+PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 3
+SUMMARY_FILE = "gui_summary.json"
+
+_STATUS_COLOURS = {"failed": "#ff6b6b", "error": "#ff6b6b", "running": "#6bb8ff",
+                   "done": "#8fd18f", "cancelled": "#d8b35a", "partial": "#d8b35a"}
+
+
+@dataclass
+class TrackRow:
+    """What the table shows for one track. ``status``: 'error' (unreadable file), 'missing',
+    'failed', 'running', 'cancelled', 'partial', 'pending' or 'done'; ``error`` the reason."""
+
+    track_id: int
+    path: str
+    content_hash: str | None
+    title: str
+    artist: str
+    duration_s: float | None
+    key_label: str = ""
+    tempo_bpm: float | None = None
+    status: str = "pending"
+    progress: float = 0.0
+    error: str = ""
+    n_done: int = 0
+    n_total: int = 0
+
+    @property
+    def status_text(self) -> str:
+        if self.status == "running":
+            return f"running {self.progress * 100:.0f}%"
+        if self.status in ("failed", "error"):
+            return f"failed: {self.error}" if self.error else "failed"
+        if self.status == "partial":
+            return f"{self.n_done}/{self.n_total} done"
+        if self.status == "pending":
+            return "not analysed"
+        return self.status
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+# ---------------------------------------------------------------- summaries (key, tempo)
+
+class SummaryCache:
+    """Key label and tempo per result file, cached in ``<library>/gui_summary.json`` so that
+    opening a large collection does not read thousands of result files again."""
+
+    def __init__(self, library_root: Path):
+        self.path = Path(library_root) / SUMMARY_FILE
+        self.data: dict[str, object] = {}
+        self.dirty = False
+        try:
+            self.data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as e:
+            log.warning("%s: unreadable GUI summary cache (%s); rebuilding it", self.path, e)
+
+    def get(self, library, content_hash: str, key: AnalyzerKey, field: str):
+        ck = f"{content_hash}/{key[0]}/{key[1]}/{key[2]}"
+        if ck in self.data:
+            return self.data[ck]
+        res = library.store.load(content_hash, *key)
+        value = None
+        if res is not None:
+            if field == "key" and hasattr(res, "tonic_pc"):
+                value = key_label(int(res.tonic_pc), str(res.mode)).replace(":", " ")
+            elif field == "tempo" and hasattr(res, "tempo_bpm"):
+                value = float(res.tempo_bpm)
+        self.data[ck] = value
+        self.dirty = True
+        return value
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".gui_summary", dir=self.path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(self.data, f)
+            os.replace(tmp, self.path)
+            self.dirty = False
+        except OSError as e:
+            log.warning("%s: cannot write the GUI summary cache: %s", self.path, e)
+
+
+def load_rows(library, analyzer_keys: Sequence[AnalyzerKey], track_ids: Sequence[int] | None = None
+              ) -> list[TrackRow]:
+    """Rows for every track (or ``track_ids``), with the state of the ``analyzer_keys``
+    analyses. Runs on a loader thread (reads the catalogue and small result files)."""
+    tracks = library.tracks() if track_ids is None else [library.track(i) for i in track_ids]
+    summaries = SummaryCache(library.root)
+    key_key = next((k for k in analyzer_keys if k[0] == "key"), None)
+    beats_key = next((k for k in analyzer_keys if k[0] == "beats"), None)
+    by_hash: dict[str, dict] = {}
+    rows = []
+    for t in tracks:
+        row = TrackRow(t.id, t.path, t.content_hash, t.title or Path(t.path).stem,
+                       t.artist or "", t.duration_s, n_total=len(analyzer_keys))
+        if t.status != "ok":
+            row.status, row.error = t.status, (t.error or t.status)
+            rows.append(row)
+            continue
+        h = t.content_hash
+        if h not in by_hash:
+            recs = {(r.analyzer_id, r.version, r.params_hash): r for r in library.analyses_for(h)}
+            by_hash[h] = recs
+        recs = by_hash[h]
+        states = [recs.get(k) for k in analyzer_keys]
+        done = [r for r in states if r is not None and r.status == "done"]
+        failed = [r for r in states if r is not None and r.status == "failed"]
+        running = [r for r in states if r is not None and r.status == "running"]
+        row.n_done = len(done)
+        if failed:
+            row.status, row.error = "failed", failed[0].error or "failed"
+        elif running:
+            row.status = "running"
+            row.progress = sum((r.progress if r else 0.0) for r in states) / max(1, len(states))
+        elif analyzer_keys and len(done) == len(analyzer_keys):
+            row.status, row.progress = "done", 1.0
+        elif any(r is not None and r.status == "cancelled" for r in states):
+            row.status = "cancelled"
+        elif done:
+            row.status = "partial"
+        if key_key and recs.get(key_key) and recs[key_key].status == "done":
+            row.key_label = summaries.get(library, h, key_key, "key") or ""
+        if beats_key and recs.get(beats_key) and recs[beats_key].status == "done":
+            row.tempo_bpm = summaries.get(library, h, beats_key, "tempo")
+        rows.append(row)
+    summaries.save()
+    return rows
+
+
+# ------------------------------------------------------------------------------ the model
+
+class LibraryModel(QAbstractTableModel):
+    """Table over ``TrackRow``s. Views subscribe to its signals; it knows nothing of them."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._rows: list[TrackRow] = []
+        self._index: dict[int, int] = {}   # track id -> row
+        self._by_hash: dict[str, list[int]] = {}  # content hash -> track ids
+
+    # -- content -------------------------------------------------------------------------
+    def set_rows(self, rows: list[TrackRow]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self._reindex()
+        self.endResetModel()
+
+    def _reindex(self) -> None:
+        self._index = {r.track_id: i for i, r in enumerate(self._rows)}
+        self._by_hash = {}
+        for r in self._rows:
+            if r.content_hash:
+                self._by_hash.setdefault(r.content_hash, []).append(r.track_id)
+
+    def update_rows(self, rows: list[TrackRow]) -> None:
+        """Replace (or append) single rows, emitting dataChanged only for them."""
+        new = []
+        for r in rows:
+            i = self._index.get(r.track_id)
+            if i is None:
+                new.append(r)
+                continue
+            self._rows[i] = r
+            self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
+        if new:
+            self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows) + len(new) - 1)
+            self._rows.extend(new)
+            self._reindex()
+            self.endInsertRows()
+
+    def row(self, i: int) -> TrackRow:
+        return self._rows[i]
+
+    def rows(self) -> list[TrackRow]:
+        return list(self._rows)
+
+    def row_for(self, track_id: int) -> TrackRow | None:
+        i = self._index.get(int(track_id))
+        return None if i is None else self._rows[i]
+
+    def index_for(self, track_id: int, column: int = 0) -> QModelIndex:
+        i = self._index.get(int(track_id))
+        return QModelIndex() if i is None else self.index(i, column)
+
+    def track_ids(self) -> list[int]:
+        return [r.track_id for r in self._rows]
+
+    def _set(self, track_id: int, **changes) -> None:
+        """Change fields of the rows that share ``track_id``'s content (results are by content)."""
+        row = self.row_for(track_id)
+        if row is None:
+            return
+        ids = self._by_hash.get(row.content_hash or "", [track_id]) or [track_id]
+        for tid in ids:
+            i = self._index[tid]
+            self._rows[i] = replace(self._rows[i], **changes)
+            self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
+
+    def apply_event(self, ev) -> None:
+        """Update the row(s) of a worker event (``workstation.analysis.jobs.Event``)."""
+        if ev.track_id is None:
+            return
+        k = ev.kind
+        if k == "track_started":
+            self._set(ev.track_id, status="running", progress=0.0, error="")
+        elif k in ("progress", "analyzer_done"):
+            self._set(ev.track_id, status="running", progress=float(ev.progress or 0.0))
+        elif k == "analyzer_failed":
+            row = self.row_for(ev.track_id)
+            if row is not None and not row.error:
+                self._set(ev.track_id, error=ev.message)
+        elif k == "track_done":
+            row = self.row_for(ev.track_id)
+            failed = ev.data.get("failed") or []
+            if failed and row is not None:
+                self._set(ev.track_id, status="failed", progress=1.0,
+                          error=row.error or f"{', '.join(failed)} failed")
+            else:
+                self._set(ev.track_id, status="done", progress=1.0, error="")
+        elif k in ("track_failed", "worker_crashed"):
+            self._set(ev.track_id, status="failed", error=ev.message)
+        elif k == "track_cancelled":
+            self._set(ev.track_id, status="cancelled")
+
+    # -- Qt interface --------------------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        r = self._rows[index.row()]
+        c = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if c == COL_TITLE:
+                return r.title
+            if c == COL_ARTIST:
+                return r.artist
+            if c == COL_DURATION:
+                return format_duration(r.duration_s)
+            if c == COL_KEY:
+                return r.key_label
+            if c == COL_TEMPO:
+                return "" if r.tempo_bpm is None else f"{r.tempo_bpm:.1f}"
+            if c == COL_STATUS:
+                return r.status_text
+        elif role == SORT_ROLE:
+            if c == COL_DURATION:
+                return r.duration_s or 0.0
+            if c == COL_TEMPO:
+                return r.tempo_bpm or 0.0
+            if c == COL_STATUS:
+                return f"{r.status}{r.progress:.3f}"
+            return (self.data(index, Qt.ItemDataRole.DisplayRole) or "").lower()
+        elif role == TRACK_ID_ROLE:
+            return r.track_id
+        elif role == PROGRESS_ROLE:
+            return r.progress
+        elif role == Qt.ItemDataRole.ToolTipRole:
+            return f"{r.path}\n{r.status_text}" if c == COL_STATUS else r.path
+        elif role == Qt.ItemDataRole.ForegroundRole and c == COL_STATUS:
+            col = _STATUS_COLOURS.get(r.status)
+            return QBrush(QColor(col)) if col else None
+        elif role == Qt.ItemDataRole.TextAlignmentRole and c in (COL_DURATION, COL_TEMPO):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+class TrackFilterProxy(QSortFilterProxyModel):
+    """Sorts on raw values (``SORT_ROLE``) and keeps rows where any column contains the text
+    (case-insensitive)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setSortRole(SORT_ROLE)
+        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setFilterKeyColumn(-1)
+        self.setDynamicSortFilter(False)  # progress events must not re-sort under the user
+
+    def set_text(self, text: str) -> None:
+        self.setFilterFixedString(text.strip())
+
+    def track_id(self, proxy_row: int) -> int:
+        return int(self.index(proxy_row, 0).data(TRACK_ID_ROLE))

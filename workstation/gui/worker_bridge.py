@@ -1,0 +1,211 @@
+"""Background work for the GUI: the analysis scheduler and the loaders.
+
+``AnalysisBridge`` runs ``Scheduler.run`` (which spawns the worker process) on a Python
+thread and re-emits its events as Qt signals (queued to the GUI thread). ``TaskRunner`` is
+a single loader thread with a queue: decoding for display, loading results, scanning,
+exports. Only ids, plain data and ``core`` types cross these boundaries.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import traceback
+from typing import Callable, Sequence
+
+from PySide6.QtCore import QObject, Signal
+
+from workstation.core.errors import WorkstationError
+
+log = logging.getLogger(__name__)
+
+
+class AnalysisBridge(QObject):
+    """Runs analyses of one library in the background.
+
+    Signals: ``started(int n_jobs)``, ``event(Event)`` for every worker event,
+    ``finished(dict counts)`` (also after a start that found nothing to do, with zeros),
+    ``failed_to_start(str reason)``.
+    """
+
+    started = Signal(int)
+    event = Signal(object)
+    finished = Signal(dict)
+    failed_to_start = Signal(str)
+
+    def __init__(self, library_root, *, device: str = "auto", parent=None):
+        super().__init__(parent)
+        self.library_root = str(library_root)
+        self.device = device
+        self._thread: threading.Thread | None = None
+        self._scheduler = None
+        self._lock = threading.Lock()
+        self._cancel_requested = False
+        self._paused = False
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def start(self, specs, track_ids: Sequence[int] | None = None, *, force: bool = False) -> bool:
+        """Analyse ``track_ids`` (None: every readable track) with ``specs`` (AnalyzerSpec
+        list). Returns False when a run is already going."""
+        if self.running:
+            return False
+        self._cancel_requested = False
+        self._paused = False
+        ids = None if track_ids is None else [int(t) for t in track_ids]
+        self._thread = threading.Thread(target=self._run, args=(list(specs), ids, force),
+                                        name="workstation-analysis", daemon=True)
+        self._thread.start()
+        return True
+
+    def _run(self, specs, track_ids, force) -> None:
+        from workstation.analysis.scheduler import Scheduler, jobs_for
+        from workstation.library import Library
+
+        counts = {"done": 0, "failed": 0, "cancelled": 0, "crashes": 0}
+        lib = None
+        try:
+            lib = Library.open(self.library_root)
+            jobs = jobs_for(lib, specs, track_ids, force=force)
+            self.started.emit(len(jobs))
+            if jobs:
+                sched = Scheduler(lib, device=self.device)
+                with self._lock:
+                    self._scheduler = sched
+                    if self._cancel_requested:
+                        sched.cancel()
+                    elif self._paused:
+                        sched.pause()
+                counts = sched.run(jobs, self._emit)
+        except WorkstationError as e:
+            self.failed_to_start.emit(str(e))
+        except Exception as e:  # keep the GUI alive; say what happened
+            log.exception("analysis run failed")
+            self.failed_to_start.emit(f"analysis could not run: {type(e).__name__}: {e}")
+        finally:
+            with self._lock:
+                self._scheduler = None
+            if lib is not None:
+                lib.close()
+            self.finished.emit(dict(counts))
+
+    def _emit(self, ev) -> None:
+        if ev.kind != "all_done":
+            self.event.emit(ev)
+
+    def pause(self) -> None:
+        with self._lock:
+            self._paused = True
+            if self._scheduler is not None:
+                self._scheduler.pause()
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused = False
+            if self._scheduler is not None:
+                self._scheduler.resume()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancel_requested = True
+            if self._scheduler is not None:
+                self._scheduler.cancel()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Join the run thread; True when it has ended."""
+        t = self._thread
+        if t is None:
+            return True
+        t.join(timeout)
+        return not t.is_alive()
+
+    def shutdown(self, timeout: float = 15.0) -> bool:
+        self.cancel()
+        return self.wait(timeout)
+
+
+class TaskRunner(QObject):
+    """One loader thread running submitted callables in order.
+
+    ``submit(tag, fn, *args)`` returns a ticket; ``done(tag, ticket, result)`` or
+    ``error(tag, ticket, message)`` come back on the GUI thread. Callers keep the latest
+    ticket per tag and drop older answers (so clicking through tracks never shows a stale one).
+    ``drop_pending(tag)`` removes queued tasks with that tag that have not started.
+    """
+
+    done = Signal(str, int, object)
+    error = Signal(str, int, str)
+
+    def __init__(self, name: str = "workstation-loader", parent=None):
+        super().__init__(parent)
+        self._name = name
+        self._queue: list[tuple[str, int, Callable, tuple, dict]] = []
+        self._cond = threading.Condition()
+        self._ticket = 0
+        self._stopping = False
+        self._busy = False
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, tag: str, fn: Callable, *args, **kwargs) -> int:
+        with self._cond:
+            self._ticket += 1
+            self._queue.append((tag, self._ticket, fn, args, kwargs))
+            self._cond.notify()
+            return self._ticket
+
+    def drop_pending(self, tag: str) -> None:
+        with self._cond:
+            self._queue = [q for q in self._queue if q[0] != tag]
+
+    @property
+    def idle(self) -> bool:
+        with self._cond:
+            return not self._queue and not self._busy
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if self.idle:
+                return True
+            time.sleep(0.01)
+        return False
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                tag, ticket, fn, args, kwargs = self._queue.pop(0)
+                self._busy = True
+            try:
+                result = fn(*args, **kwargs)
+            except WorkstationError as e:
+                self.error.emit(tag, ticket, str(e))
+            except Exception as e:
+                log.error("%s task %s failed:\n%s", self._name, tag, traceback.format_exc())
+                self.error.emit(tag, ticket, f"{type(e).__name__}: {e}")
+            else:
+                self.done.emit(tag, ticket, result)
+            finally:
+                with self._cond:
+                    self._busy = False
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop after the running task (queued ones are dropped); True when the thread ended."""
+        with self._cond:
+            self._stopping = True
+            self._queue.clear()
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()

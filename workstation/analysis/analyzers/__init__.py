@@ -5,9 +5,9 @@ subclass of ``workstation.analysis.base.Analyzer`` decorated with ``@register``,
 and add its import below.
 """
 
-# from . import f0          # pitch.f0        (pYIN-class dominant f0)
-# from . import salience    # pitch.salience  (HCQT harmonic-summation multi-f0)
-# from . import notes       # notes           (note events from the salience)
+from . import f0          # pitch.f0        (pYIN-class dominant f0)
+from . import salience    # pitch.salience  (HCQT harmonic-summation multi-f0)
+from . import notes       # notes           (note events from the salience)
 from . import key            # key             (global + local key)
 from . import beats          # beats           (beats, downbeats, tempo)
-# from . import embedding   # embedding       (timbre/harmony/rhythm statistics)
+from . import embedding     # embedding       (timbre/harmony/rhythm statistics)

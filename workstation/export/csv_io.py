@@ -1,0 +1,553 @@
+"""CSV export and import, one file per layer, and a reader for other tools' annotation files.
+
+Files written by ``write_csv`` (comma separated, one header row, floats in Python's shortest
+round-trip form so that reading gives back exactly the same numbers):
+
+================  ================================================  ==========================
+file              columns                                           rows
+================  ================================================  ==========================
+f0.csv            time_s,frequency_hz,voiced,confidence             one per frame
+multif0.csv       time_s,frequency_hz,salience                      one per salience peak
+notes.csv         onset_s,offset_s,pitch_midi,velocity,confidence,  one per note
+                  note_name
+notes_bends.csv   note_index,time_s,cents                           one per bend point
+                                                                    (only when there are bends)
+key.csv           scope,start_s,end_s,key,confidence                ``global`` row first, then
+                                                                    one ``local`` row per
+                                                                    segment
+beats.csv         time_s,position,tempo_bpm                         one per beat (position 0 =
+                                                                    unknown; tempo_bpm = local
+                                                                    tempo to the next beat)
+tempo.csv         quantity,value,confidence                         ``tempo_bpm`` (main),
+                                                                    ``alternative_tempo_bpm``,
+                                                                    ``meter``
+tags.csv          label,score                                       one per tag
+embedding.csv     index,value,space                                 one per dimension
+================  ================================================  ==========================
+
+``write_csv('out/')`` writes ``out/f0.csv`` ...; ``write_csv('out/song')`` writes
+``out/song.f0.csv`` .... ``read_csv_layer`` recognises a file by its header (and reads the
+``*_bends`` / ``tempo`` companion beside notes / beats files).
+
+``read_annotation_file`` reads any annotation file by extension: ``.jams``, ``.mid``/``.midi``,
+``.csv`` (ours, or headerless Sonic Visualiser style ``time[,value[,duration[,label]]]``),
+``.lab``/``.txt``/``.tsv``/``.notes``/``.beats`` (Audacity labels ``start end label``,
+MIREX/madmom columns), guessing the layer from the columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+from workstation.core.errors import AnnotationError
+from workstation.core.types import (Beats, Embedding, Key, Notes, PitchTrack, Result, Salience,
+                                    Tags)
+from workstation.core.units import hz_to_midi, key_label, midi_to_note_name, parse_key_label
+
+log = logging.getLogger(__name__)
+
+HEADERS: dict[str, list[str]] = {
+    "f0": ["time_s", "frequency_hz", "voiced", "confidence"],
+    "multif0": ["time_s", "frequency_hz", "salience"],
+    "notes": ["onset_s", "offset_s", "pitch_midi", "velocity", "confidence", "note_name"],
+    "notes_bends": ["note_index", "time_s", "cents"],
+    "key": ["scope", "start_s", "end_s", "key", "confidence"],
+    "beats": ["time_s", "position", "tempo_bpm"],
+    "tempo": ["quantity", "value", "confidence"],
+    "tags": ["label", "score"],
+    "embedding": ["index", "value", "space"],
+}
+#: Analyzer id given to each layer when reading.
+LAYER_IDS = {"f0": "pitch.f0", "multif0": "pitch.salience", "notes": "notes", "key": "key",
+             "beats": "beats", "tags": "tags", "embedding": "embedding"}
+DEFAULT_VELOCITY = 100
+
+
+def _f(x) -> str:
+    """Shortest repr that reads back to the same float64; '' for None/nan."""
+    if x is None:
+        return ""
+    x = float(x)
+    return "" if math.isnan(x) else repr(x)
+
+
+def _layer_path(base: Path, as_dir: bool, layer: str) -> Path:
+    return base / f"{layer}.csv" if as_dir else base.with_name(f"{base.name}.{layer}.csv")
+
+
+def _write(path: Path, layer: str, rows) -> Path:
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(HEADERS[layer])
+            w.writerows(rows)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise AnnotationError(path, f"cannot write: {exc}") from exc
+    return path
+
+
+def _layer_rows(r: Result) -> list[tuple[str, list]]:
+    """(layer name, rows) for one result."""
+    if isinstance(r, PitchTrack):
+        c = np.asarray(r.confidence, dtype=np.float64)
+        c = c if len(c) == len(r.times_s) else np.full(len(r.times_s), np.nan)
+        return [("f0", [(_f(t), _f(f), int(bool(v)), _f(ci)) for t, f, v, ci in
+                        zip(r.times_s, r.freqs_hz, r.voiced, c)])]
+    if isinstance(r, Salience):
+        t = np.asarray(r.times_s, dtype=np.float64)[np.asarray(r.peak_frame, dtype=np.int64)]
+        order = np.lexsort((-np.asarray(r.peak_salience), t))
+        return [("multif0", [(_f(t[i]), _f(r.peak_freq_hz[i]), _f(r.peak_salience[i]))
+                             for i in order])]
+    if isinstance(r, Notes):
+        from .jams_io import sort_notes
+        r = sort_notes(r)
+        c = np.asarray(r.confidence, dtype=np.float64)
+        c = c if len(c) == len(r) else np.full(len(r), np.nan)
+        out = [("notes", [(_f(a), _f(b), int(p), int(v), _f(ci), midi_to_note_name(p))
+                          for a, b, p, v, ci in zip(r.onsets_s, r.offsets_s, r.pitch_midi,
+                                                    r.velocity, c)])]
+        if len(r.bend_note):
+            out.append(("notes_bends", [(int(i), _f(t), _f(c)) for i, t, c in
+                                        zip(r.bend_note, r.bend_times_s, r.bend_cents)]))
+        return out
+    if isinstance(r, Key):
+        rows = [("global", "", "", key_label(r.tonic_pc, r.mode), _f(r.confidence))]
+        lc = np.asarray(r.local_confidence, dtype=np.float64)
+        for i, (s, e, pc, m) in enumerate(zip(r.local_start_s, r.local_end_s, r.local_tonic_pc,
+                                              r.local_mode)):
+            rows.append(("local", _f(s), _f(e), key_label(int(pc), str(m)),
+                         _f(lc[i]) if i < len(lc) else ""))
+        return [("key", rows)]
+    if isinstance(r, Beats):
+        t = np.asarray(r.times_s, dtype=np.float64)
+        pos = np.asarray(r.positions, dtype=np.int64)
+        pos = pos if len(pos) == len(t) else np.zeros(len(t), dtype=np.int64)
+        local = np.r_[60.0 / np.diff(t), np.nan] if len(t) > 1 else np.full(len(t), np.nan)
+        if len(t) > 1:
+            local[-1] = local[-2]
+        tempo = [("tempo_bpm", _f(r.tempo_bpm), _f(r.tempo_confidence))]
+        tempo += [("alternative_tempo_bpm", _f(a), "") for a in r.tempo_alternatives_bpm]
+        tempo += [("meter", str(int(r.meter)), "")]
+        return [("beats", [(_f(a), int(p), _f(b)) for a, p, b in zip(t, pos, local)]),
+                ("tempo", tempo)]
+    if isinstance(r, Tags):
+        return [("tags", [(str(lab), _f(s)) for lab, s in zip(r.labels, r.scores)])]
+    if isinstance(r, Embedding):
+        return [("embedding", [(i, _f(v), r.space) for i, v in
+                               enumerate(np.asarray(r.vector).ravel())])]
+    return []
+
+
+def write_csv(dir_or_prefix: str | Path, results: dict[str, Result]) -> list[Path]:
+    """Write one CSV per layer (see the module docstring); returns the paths written.
+
+    dir_or_prefix: an existing directory (or a path ending with a separator) gets
+    ``<dir>/<layer>.csv``; anything else is a prefix: ``<prefix>.<layer>.csv``."""
+    s = str(dir_or_prefix)
+    base = Path(dir_or_prefix)
+    as_dir = base.is_dir() or s.endswith(("/", "\\"))
+    if as_dir:
+        base.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    seen: set[str] = set()
+    for aid, r in results.items():
+        layers = _layer_rows(r)
+        if not layers:
+            log.warning("CSV export: no layer for %s (%s), skipped", aid, type(r).__name__)
+        for layer, rows in layers:
+            if layer in seen:
+                log.warning("CSV export: a second %s layer (%s) overwrites the first", layer, aid)
+            seen.add(layer)
+            written.append(_write(_layer_path(base, as_dir, layer), layer, rows))
+    return written
+
+
+# ---------------------------------------------------------------------------------- reading
+
+def _rows(path: Path) -> list[list[str]]:
+    """Rows of a delimited text file: comma, tab, semicolon or whitespace separated; blank
+    lines and '#' comments skipped."""
+    if not path.is_file():
+        raise AnnotationError(path, "file not found")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise AnnotationError(path, f"not a text file: {exc}") from exc
+    except OSError as exc:
+        raise AnnotationError(path, f"cannot read: {exc}") from exc
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        raise AnnotationError(path, "empty file (no data rows)")
+    if "\x00" in text:
+        raise AnnotationError(path, "not a text file (binary content)")
+    first = lines[0]
+    if "\t" in first:
+        return [[c.strip() for c in ln.split("\t")] for ln in lines]
+    if "," in first or ";" in first:
+        delim = "," if first.count(",") >= first.count(";") else ";"
+        return [[c.strip() for c in row] for row in csv.reader(io.StringIO("\n".join(lines)),
+                                                                 delimiter=delim)]
+    # whitespace separated; the label (last column) may contain spaces only when there are
+    # at least two leading numeric columns (Audacity / .lab: start end label words...)
+    out = []
+    for ln in lines:
+        parts = ln.split()
+        if len(parts) > 3 and _is_num(parts[0]) and _is_num(parts[1]) and not _is_num(parts[2]):
+            parts = parts[:2] + [" ".join(parts[2:])]
+        out.append(parts)
+    return out
+
+
+def _is_num(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
+
+
+def _floats(path: Path, rows: list[list[str]], col: int, *, allow_empty: bool = False) -> np.ndarray:
+    out = np.empty(len(rows), dtype=np.float64)
+    for i, row in enumerate(rows):
+        v = row[col] if col < len(row) else ""
+        if v == "" and allow_empty:
+            out[i] = np.nan
+            continue
+        try:
+            out[i] = float(v)
+        except ValueError:
+            raise AnnotationError(path, f"row {i + 1}, column {col + 1}: {v!r} is not a number"
+                                  ) from None
+    return out
+
+
+def _companion(path: Path, layer: str, companion: str) -> Path | None:
+    name = path.name
+    suffix = f"{layer}.csv"
+    if name.endswith(suffix):
+        p = path.with_name(name[: -len(suffix)] + f"{companion}.csv")
+        return p if p.is_file() else None
+    return None
+
+
+def _layer_of_header(header: list[str]) -> str | None:
+    h = [c.strip().lower() for c in header]
+    for layer, cols in HEADERS.items():
+        if h == cols:
+            return layer
+    return None
+
+
+def read_csv_layer(path: str | Path) -> Result:
+    """Read one CSV written by ``write_csv`` (recognised by its header row) back into its core
+    result. Raises ``AnnotationError`` naming the file and the reason."""
+    path = Path(path)
+    rows = _rows(path)
+    layer = _layer_of_header(rows[0])
+    if layer is None:
+        raise AnnotationError(path, f"unknown CSV header {rows[0]!r} (expected one of: "
+                              + "; ".join(",".join(h) for h in HEADERS.values()) + ")")
+    return _read_layer(path, layer, rows[1:])
+
+
+def _check_width(path: Path, rows: list[list[str]], n: int) -> None:
+    for i, row in enumerate(rows):
+        if len(row) < n:
+            raise AnnotationError(path, f"row {i + 2} has {len(row)} columns, expected {n}")
+
+
+def _read_layer(path: Path, layer: str, rows: list[list[str]]) -> Result:
+    _check_width(path, rows, len(HEADERS[layer]) - (1 if layer in ("notes", "embedding") else 0))
+    if layer == "f0":
+        conf = _floats(path, rows, 3, allow_empty=True)
+        return PitchTrack(times_s=_floats(path, rows, 0), freqs_hz=_floats(path, rows, 1),
+                          voiced=_floats(path, rows, 2).astype(bool), confidence=conf)
+    if layer == "multif0":
+        t = _floats(path, rows, 0)
+        times, frame = np.unique(t, return_inverse=True)
+        return Salience(times_s=times, freqs_hz=np.zeros(0),
+                        values=np.zeros((0, len(times)), dtype=np.float32),
+                        peak_frame=frame.astype(np.int64), peak_freq_hz=_floats(path, rows, 1),
+                        peak_salience=_floats(path, rows, 2))
+    if layer == "notes":
+        conf = _floats(path, rows, 4, allow_empty=True)
+        notes = Notes(onsets_s=_floats(path, rows, 0), offsets_s=_floats(path, rows, 1),
+                      pitch_midi=_floats(path, rows, 2).astype(np.int64),
+                      velocity=_floats(path, rows, 3).astype(np.int64),
+                      confidence=np.zeros(0) if np.all(np.isnan(conf)) else conf)
+        comp = _companion(path, "notes", "notes_bends")
+        if comp is not None:
+            b = _rows(comp)
+            if _layer_of_header(b[0]) == "notes_bends":
+                b = b[1:]
+                _check_width(comp, b, 3)
+                notes.bend_note = _floats(comp, b, 0).astype(np.int64)
+                notes.bend_times_s = _floats(comp, b, 1)
+                notes.bend_cents = _floats(comp, b, 2)
+        return notes
+    if layer == "notes_bends":
+        raise AnnotationError(path, "a bends file alone has no notes; read the notes.csv beside it")
+    if layer == "key":
+        glob = [r for r in rows if r[0].strip().lower() == "global"]
+        loc = [r for r in rows if r[0].strip().lower() == "local"]
+        try:
+            lk = [parse_key_label(r[3]) for r in loc]
+            gk = parse_key_label(glob[0][3]) if glob else None
+        except ValueError as exc:
+            raise AnnotationError(path, f"bad key label: {exc}") from None
+        lconf = _floats(path, loc, 4, allow_empty=True)
+        ls, le = _floats(path, loc, 1), _floats(path, loc, 2)
+        if gk is None:
+            if not lk:
+                raise AnnotationError(path, "no global or local key rows")
+            gk = _dominant(ls, le, lk)
+        gconf = _floats(path, glob, 4, allow_empty=True)[0] if glob else 1.0
+        return Key(tonic_pc=gk[0], mode=gk[1], confidence=float(gconf), local_start_s=ls,
+                   local_end_s=le, local_tonic_pc=np.array([k[0] for k in lk], dtype=np.int64),
+                   local_mode=[k[1] for k in lk], local_confidence=lconf)
+    if layer in ("beats", "tempo"):
+        if layer == "tempo":
+            comp = _companion(path, "tempo", "beats")
+            if comp is None:
+                raise AnnotationError(path, "a tempo file alone has no beats; read beats.csv")
+            return read_csv_layer(comp)
+        t = _floats(path, rows, 0)
+        pos = _floats(path, rows, 1).astype(np.int64)
+        beats = Beats(times_s=t, positions=pos, tempo_bpm=0.0)
+        comp = _companion(path, "beats", "tempo")
+        if comp is not None:
+            trows = _rows(comp)
+            if _layer_of_header(trows[0]) == "tempo":
+                alts = []
+                for r in trows[1:]:
+                    q = r[0].strip()
+                    if q == "tempo_bpm":
+                        beats.tempo_bpm = float(r[1])
+                        beats.tempo_confidence = float(r[2]) if len(r) > 2 and r[2] else 0.0
+                    elif q == "alternative_tempo_bpm":
+                        alts.append(float(r[1]))
+                    elif q == "meter":
+                        beats.meter = int(float(r[1]))
+                beats.tempo_alternatives_bpm = np.array(alts, dtype=np.float64)
+        elif len(t) > 1:
+            beats.tempo_bpm = float(60.0 / np.median(np.diff(t)))
+            beats.meter = int(pos.max()) if np.any(pos > 0) else 0
+        return beats
+    if layer == "tags":
+        return Tags(labels=[r[0] for r in rows], scores=_floats(path, rows, 1))
+    if layer == "embedding":
+        idx = _floats(path, rows, 0).astype(np.int64)
+        vals = _floats(path, rows, 1)
+        vec = np.zeros(int(idx.max()) + 1 if len(idx) else 0, dtype=np.float64)
+        vec[idx] = vals
+        space = rows[0][2] if rows and len(rows[0]) > 2 else ""
+        return Embedding(vector=vec.astype(np.float32), space=space)
+    raise AnnotationError(path, f"unknown layer {layer!r}")  # pragma: no cover
+
+
+def _dominant(starts, ends, keys) -> tuple[int, str]:
+    cover: dict[tuple[int, str], float] = {}
+    for s, e, k in zip(starts, ends, keys):
+        cover[k] = cover.get(k, 0.0) + max(0.0, e - s)
+    return max(cover.items(), key=lambda kv: kv[1])[0]
+
+
+# ---------------------------------------------------------------------------------- guessing
+
+_NOTE_RE = re.compile(r"^([A-Ga-g])([#b]?)(-?\d)$")
+
+
+def _note_name_to_midi(s: str) -> int | None:
+    m = _NOTE_RE.match(s.strip())
+    if not m:
+        return None
+    from workstation.core.units import pitch_class_from_name
+    try:
+        pc = pitch_class_from_name(m.group(1).upper() + m.group(2))
+    except ValueError:
+        return None
+    return pc + 12 * (int(m.group(3)) + 1)
+
+
+def _key_of(label: str) -> tuple[int, str] | None:
+    """'A:minor', 'A minor', 'Key E' (Isophonics .lab), 'Bb:maj', 'a' (lower case = minor)."""
+    s = label.strip()
+    if s.lower().startswith("key"):
+        s = s[3:].strip()
+    parts = s.replace(":", " ").split()
+    if not parts or len(parts) > 2 or not re.match(r"^[A-Ga-g][#b]?$", parts[0]):
+        return None
+    modes = {"major": "major", "maj": "major", "minor": "minor", "min": "minor"}
+    if len(parts) == 2:
+        if parts[1].lower() not in modes:
+            return None
+        mode = modes[parts[1].lower()]
+    else:
+        mode = "minor" if parts[0][0].islower() else "major"
+    try:
+        tonic, _ = parse_key_label(parts[0])
+    except ValueError:
+        return None
+    return tonic, mode
+
+
+def _is_midi_range(x: np.ndarray) -> bool:
+    return len(x) > 0 and bool(np.all((x >= 0) & (x <= 127)))
+
+
+def _looks_integer(x: np.ndarray, tol: float = 1e-6) -> bool:
+    return len(x) > 0 and bool(np.all(np.abs(x - np.round(x)) < tol))
+
+
+def _notes_from(on, off, pitch_midi, vel=None) -> Notes:
+    p = np.asarray(pitch_midi, dtype=np.float64)
+    pi = np.round(p).astype(np.int64)
+    dev = 100.0 * (p - pi)
+    has = np.abs(dev) > 1e-6
+    if vel is None:
+        v = np.full(len(p), DEFAULT_VELOCITY, dtype=np.int64)
+    else:
+        v = np.asarray(vel, dtype=np.float64)
+        v = np.round(v * 127) if len(v) and v.max() <= 1.0 else np.round(v)
+        v = np.clip(v, 1, 127).astype(np.int64)
+    from .jams_io import sort_notes
+    return sort_notes(Notes(onsets_s=np.asarray(on, dtype=np.float64),
+                            offsets_s=np.asarray(off, dtype=np.float64), pitch_midi=pi, velocity=v,
+                            bend_note=np.flatnonzero(has).astype(np.int64),
+                            bend_times_s=np.asarray(on, dtype=np.float64)[has],
+                            bend_cents=dev[has]))
+
+
+def guess_layer(path: str | Path, rows: list[list[str]] | None = None) -> dict[str, Result]:
+    """Read a headerless annotation table, guessing the layer from its columns.
+
+    - ``time`` -> beats; ``time,position`` with small integer positions -> beats;
+    - ``time,value`` -> f0 (Hz; 0 or negative = unvoiced);
+    - ``start,end,pitch`` (pitch in MIDI 0..127, or Hz above that) and
+      ``time,pitch,duration[,velocity|level]`` -> notes;
+    - any table whose last column is a label: key labels ('A:minor', 'Key E', 'Bb major')
+      -> key segments; note names ('C#4') -> notes; bar.beat or integer labels -> beats.
+    Raises ``AnnotationError`` naming the file when no layer fits."""
+    path = Path(path)
+    rows = _rows(path) if rows is None else rows
+    width = min(len(r) for r in rows)
+    while width > 1 and all(r[width - 1] == "" for r in rows):  # empty label column (SV)
+        width -= 1
+    if width == 0:
+        raise AnnotationError(path, "empty rows")
+    numeric = [all(_is_num(r[c]) for r in rows) for c in range(width)]
+    if not numeric[0]:
+        raise AnnotationError(path, f"first column is not a time in seconds (e.g. {rows[0][0]!r}"
+                              "); a header row? our CSV headers are listed in csv_io.HEADERS")
+    n_num = numeric.index(False) if False in numeric else width
+    labels = [r[n_num] for r in rows] if n_num < width else None
+    cols = [_floats(path, rows, c) for c in range(n_num)]
+    t = cols[0]
+
+    if labels is not None:
+        return _from_labels(path, cols, labels)
+    if n_num == 1:
+        return {"beats": _beats_from(t, None)}
+    if n_num == 2:
+        v = cols[1]
+        if _looks_integer(v) and np.all((v >= 0) & (v <= 16)):
+            return {"beats": _beats_from(t, v.astype(np.int64))}
+        voiced = v > 0
+        return {"pitch.f0": PitchTrack(times_s=t, freqs_hz=np.abs(v), voiced=voiced,
+                                       confidence=voiced.astype(np.float64))}
+    a, b, c = cols[0], cols[1], cols[2]
+    extra = cols[3] if n_num >= 4 else None
+    if np.all(b >= a) and not (_is_midi_range(b) and _looks_integer(b) and not _looks_integer(c)):
+        # start, end, pitch
+        if _is_midi_range(c):
+            return {"notes": _notes_from(a, b, c, extra)}
+        if np.all(c > 0):
+            return {"notes": _notes_from(a, b, hz_to_midi(c), extra)}
+    if _is_midi_range(b) and np.all(c >= 0):  # time, pitch, duration (SV notes, madmom)
+        return {"notes": _notes_from(a, a + c, b, extra)}
+    if np.all(b > 127) and np.all(c >= 0):  # time, Hz, duration
+        return {"notes": _notes_from(a, a + c, hz_to_midi(b), extra)}
+    raise AnnotationError(path, f"cannot tell which layer {n_num} numeric columns hold "
+                          "(expected start,end,pitch or time,pitch,duration)")
+
+
+def _beats_from(t: np.ndarray, pos: np.ndarray | None) -> Beats:
+    pos = np.zeros(len(t), dtype=np.int64) if pos is None else pos
+    tempo = float(60.0 / np.median(np.diff(t))) if len(t) > 1 else 0.0
+    return Beats(times_s=t, positions=pos, tempo_bpm=tempo,
+                 meter=int(pos.max()) if np.any(pos > 0) else 0)
+
+
+def _from_labels(path: Path, cols: list[np.ndarray], labels: list[str]) -> dict[str, Result]:
+    t = cols[0]
+    if len(cols) >= 2 and np.all(cols[1] >= t):
+        end = cols[1]
+    elif len(cols) >= 3:  # SV region: time, value, duration, label
+        end = t + cols[2]
+    else:  # instants: each segment lasts until the next one
+        end = np.r_[t[1:], t[-1:]]
+    keys = [_key_of(s) for s in labels]
+    skip = [s.strip().lower() in ("silence", "n", "x", "", "none") for s in labels]
+    if any(k is not None for k in keys) and all(k is not None or sk for k, sk in zip(keys, skip)):
+        sel = [i for i, k in enumerate(keys) if k is not None]
+        ks = [keys[i] for i in sel]
+        s, e = t[sel], end[sel]
+        tonic, mode = _dominant(s, e, ks)
+        total = float(np.sum(e - s))
+        cover = float(np.sum([ei - si for si, ei, k in zip(s, e, ks) if k == (tonic, mode)]))
+        return {"key": Key(tonic_pc=tonic, mode=mode, confidence=cover / total if total > 0 else 1.0,
+                           local_start_s=s, local_end_s=e,
+                           local_tonic_pc=np.array([k[0] for k in ks], dtype=np.int64),
+                           local_mode=[k[1] for k in ks], local_confidence=np.ones(len(ks)))}
+    midi = [_note_name_to_midi(s) for s in labels]
+    if all(m is not None for m in midi):
+        return {"notes": _notes_from(t, np.maximum(end, t), np.array(midi, dtype=np.float64))}
+    beat_pos = []
+    for s in labels:
+        m = re.match(r"^(?:\d+\.)?(\d+)$", s.strip())
+        beat_pos.append(int(m.group(1)) if m else None)
+    if all(p is not None for p in beat_pos) and max(beat_pos) <= 16:
+        return {"beats": _beats_from(t, np.array(beat_pos, dtype=np.int64))}
+    raise AnnotationError(path, "labels are neither keys, note names nor beat positions "
+                          f"(e.g. {labels[0]!r})")
+
+
+def read_annotation_file(path: str | Path) -> dict[str, Result]:
+    """Read any annotation file into core results keyed by analyzer id, by extension:
+
+    ``.jams`` (``read_jams``), ``.mid``/``.midi`` (notes, and beats when the file has a tempo
+    map), ``.csv`` (ours by header, else headerless Sonic Visualiser style), ``.lab``, ``.txt``,
+    ``.tsv``, ``.notes``, ``.beats``, ``.f0`` (columns guessed, see ``guess_layer``).
+    Raises ``AnnotationError`` naming the file and the reason."""
+    path = Path(path)
+    ext = path.suffix.lower()
+    if not path.is_file():
+        raise AnnotationError(path, "file not found")
+    if ext in (".jams", ".jamz"):
+        from .jams_io import read_jams
+        return read_jams(path)
+    if ext in (".mid", ".midi", ".smf", ".kar"):
+        from .midi import has_tempo_map, read_midi, read_midi_beats
+        out: dict[str, Result] = {"notes": read_midi(path)}
+        if has_tempo_map(path):
+            out["beats"] = read_midi_beats(path)
+        return out
+    if ext in (".csv", ".lab", ".txt", ".tsv", ".notes", ".beats", ".f0", ".onsets", ".tempo"):
+        rows = _rows(path)
+        layer = _layer_of_header(rows[0])
+        if layer is not None:
+            r = _read_layer(path, layer, rows[1:])
+            return {LAYER_IDS.get(layer, "beats" if layer == "tempo" else layer): r}
+        return guess_layer(path, rows)
+    raise AnnotationError(path, f"unknown annotation format {ext or '(no extension)'!r}; "
+                          "expected .jams, .mid, .csv, .lab or .txt")

@@ -1,0 +1,329 @@
+"""Standard MIDI files: notes (with velocities and pitch bends) and a tempo map from beats.
+
+Writing (``write_midi``):
+
+- With ``beats``, the tempo changes at every detected beat so that MIDI beat ``k`` (tick
+  ``k * resolution``) falls on the ``k``-th detected beat; before the first detected beat a
+  pickup of whole MIDI beats is chosen so that detected downbeats fall on MIDI bar lines
+  (time signature ``meter/4``). Tempi are integers in microseconds per beat; the rounding
+  error is carried from beat to beat, so every beat stays within 0.5 µs + half a tick of the
+  detected time. Without beats: 120 BPM (or ``beats.tempo_bpm`` when only the tempo is known).
+- Pitch bends: the bend range is set to ±2 semitones with RPN 0 on every channel used (the
+  General MIDI default, so players that ignore RPNs agree). Because a bend applies to a whole
+  channel, when notes carry bends they are spread over channels so that no two overlapping
+  notes share one (up to 15 channels, the drum channel excluded); a channel's bend is reset
+  to 0 at the end of each bent note.
+- ``resolution`` (ticks per beat) is high (1920) so that note times survive quantisation to
+  well under 1 ms at any usual tempo.
+
+Reading: ``read_midi`` merges every non-drum instrument into one ``Notes`` (bends attributed
+to the notes sounding on their channel, range from RPN 0 when present, else ±2 semitones);
+``read_midi_beats`` gives the MIDI beat grid, downbeats from the time signatures.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from workstation.core.errors import AnnotationError
+from workstation.core.types import Beats, Notes
+
+log = logging.getLogger(__name__)
+
+#: Pitch-bend range written with RPN 0 and assumed when a file sets none, in semitones.
+BEND_RANGE_SEMITONES = 2.0
+#: Ticks per beat of the files we write.
+DEFAULT_RESOLUTION = 1920
+_MAX_CHANNELS = 15  # 16 minus the drum channel
+
+
+def _pm():
+    import pretty_midi  # imported lazily (pulls mido)
+    return pretty_midi
+
+
+# ---------------------------------------------------------------------------------- tempo map
+
+def _tempo_map(beats: Beats | None) -> tuple[list[tuple[int, int]], int, int]:
+    """The tempo map as (beat index, microseconds per beat) changes, the MIDI beat index of the
+    first detected beat, and the meter (0 unknown).
+
+    MIDI beat m + j is the j-th detected beat; beats 0..m-1 form the pickup from time 0."""
+    if beats is None:
+        return [(0, 500_000)], 0, 0
+    t = np.asarray(beats.times_s, dtype=np.float64)
+    t = t[np.isfinite(t) & (t >= 0)]
+    t = np.unique(t)
+    meter = int(beats.meter) if beats.meter and beats.meter > 0 else 0
+    if len(t) < 2:
+        bpm = float(beats.tempo_bpm) if beats.tempo_bpm and beats.tempo_bpm > 0 else 120.0
+        return [(0, int(round(60e6 / bpm)))], 0, meter
+    pos = np.asarray(beats.positions, dtype=np.int64)
+    pos = pos if len(pos) == len(beats.times_s) else np.zeros(len(beats.times_s), dtype=np.int64)
+    pos = pos[np.isin(np.asarray(beats.times_s, dtype=np.float64), t)][:len(t)]
+    if meter == 0 and np.any(pos >= 1):
+        meter = int(pos.max())
+    ibi0 = t[1] - t[0]
+    m_nat = int(round(t[0] / ibi0))
+    if t[0] > 0:
+        m_nat = max(m_nat, 1)
+    m = m_nat
+    if meter > 1 and np.any(pos == 1):
+        j_d = int(np.flatnonzero(pos == 1)[0])
+        # smallest m >= m_nat (>= 1 when the first beat is after 0) with (m + j_d) % meter == 0
+        m = m_nat + (-(m_nat + j_d)) % meter
+        if t[0] == 0 and m > 0:
+            m = m_nat  # the first beat is at 0: no room for a pickup
+    changes: list[tuple[int, int]] = []
+    actual = 0.0  # time in µs of the current MIDI beat as the file will place it
+    if m > 0:
+        us = max(1, int(round(t[0] * 1e6 / m)))
+        # m beats at 'us' each; put the rounding error of the pickup on its last beat
+        changes.append((0, us))
+        if m > 1:
+            actual = us * (m - 1)
+            last = max(1, int(round(t[0] * 1e6 - actual)))
+            if last != us:
+                changes.append((m - 1, last))
+            actual += last
+        else:
+            actual = us
+    for j in range(len(t) - 1):
+        us = max(1, int(round(t[j + 1] * 1e6 - actual)))
+        if not changes or changes[-1][1] != us:
+            changes.append((m + j, us))
+        actual += us
+    return changes, m, meter
+
+
+def _set_tempo_map(pm, changes: list[tuple[int, int]]) -> None:
+    """Install integer-µs tempi in pretty_midi so that it writes exactly these tempi
+    (pretty_midi writes ``int(1e6 * tick_scale * resolution)``: nudge against truncation)."""
+    res = pm.resolution
+    scales = []
+    for beat, us in changes:
+        ts = us * 1e-6 / res
+        while int(6e7 / (60.0 / (ts * res))) < us:
+            ts = float(np.nextafter(ts, np.inf))
+        scales.append((beat * res, ts))
+    pm._tick_scales = scales
+    pm._update_tick_to_time(scales[-1][0] + 1)
+
+
+# ---------------------------------------------------------------------------------- writing
+
+def _channels(on: np.ndarray, off: np.ndarray, pitch: np.ndarray, need: np.ndarray) -> np.ndarray:
+    """Channel slot per note: a bent note (``need``) gets a slot where no other note sounds
+    during it; a plain note a slot where no bent note and no note of the same pitch sounds
+    (MIDI cannot tell overlapping notes of one pitch on one channel apart). Greedy in onset
+    order; beyond 15 slots, the slot that frees first is shared (with a warning)."""
+    n = len(on)
+    slot = np.zeros(n, dtype=np.int64)
+    ends: list[float] = []  # end of the last note on each slot
+    bent_end: list[float] = []  # end of the last bent note on each slot
+    pitch_end: list[dict[int, float]] = []  # end of the last note of each pitch on each slot
+    warned = False
+    for i in np.argsort(on, kind="stable"):
+        p = int(pitch[i])
+        if need[i]:
+            ok = [k for k in range(len(ends)) if ends[k] <= on[i]]
+        else:
+            ok = [k for k in range(len(ends))
+                  if bent_end[k] <= on[i] and pitch_end[k].get(p, -np.inf) <= on[i]]
+        chosen = ok[0] if ok else None
+        if chosen is None and len(ends) < _MAX_CHANNELS:
+            ends.append(-np.inf)
+            bent_end.append(-np.inf)
+            pitch_end.append({})
+            chosen = len(ends) - 1
+        if chosen is None:
+            chosen = int(np.argmin(ends))
+            if not warned:
+                log.warning("more than %d overlapping notes need their own MIDI channel "
+                            "(pitch bends or repeated pitches): some will share one",
+                            _MAX_CHANNELS)
+                warned = True
+        slot[i] = chosen
+        ends[chosen] = max(ends[chosen], off[i])
+        pitch_end[chosen][p] = max(pitch_end[chosen].get(p, -np.inf), off[i])
+        if need[i]:
+            bent_end[chosen] = max(bent_end[chosen], off[i])
+    return slot
+
+
+def write_midi(path: str | Path, notes: Notes, *, beats: Beats | None = None, program: int = 0,
+               bends: bool = True, resolution: int = DEFAULT_RESOLUTION,
+               name: str = "") -> Path:
+    """Write notes as a standard MIDI file (see the module docstring for the tempo map and
+    bends).
+
+    notes: onsets/offsets in seconds, pitch_midi 0..127, velocity 1..127.
+    beats: optional; its times become the MIDI beat grid. program: General MIDI program 0..127.
+    Raises ``AnnotationError`` naming the file when it cannot be written."""
+    pretty_midi = _pm()
+    path = Path(path)
+    changes, _, meter = _tempo_map(beats)
+    pm = pretty_midi.PrettyMIDI(resolution=int(resolution))
+    _set_tempo_map(pm, changes)
+    if meter > 0:
+        pm.time_signature_changes.append(pretty_midi.TimeSignature(meter, 4, 0.0))
+
+    on = np.asarray(notes.onsets_s, dtype=np.float64)
+    off = np.asarray(notes.offsets_s, dtype=np.float64)
+    pitch = np.clip(np.asarray(notes.pitch_midi, dtype=np.int64), 0, 127)
+    vel = np.asarray(notes.velocity, dtype=np.int64)
+    vel = np.clip(vel if len(vel) == len(on) else np.full(len(on), 100), 1, 127)
+    bend_note = np.asarray(notes.bend_note, dtype=np.int64)
+    bend_t = np.asarray(notes.bend_times_s, dtype=np.float64)
+    bend_c = np.asarray(notes.bend_cents, dtype=np.float64)
+    has_bends = bends and len(bend_note) > 0
+    need = np.zeros(len(on), dtype=bool)
+    if has_bends:
+        need[bend_note[(bend_note >= 0) & (bend_note < len(on))]] = True
+    slot = _channels(on, off, pitch, need)
+    n_slots = int(slot.max()) + 1 if len(slot) else 1
+    insts = [pretty_midi.Instrument(program=int(program), name=name or "workstation")
+             for _ in range(n_slots)]
+    for i in range(len(on)):
+        start = max(0.0, float(on[i]))
+        end = max(start, float(off[i]))
+        insts[slot[i]].notes.append(pretty_midi.Note(int(vel[i]), int(pitch[i]), start, end))
+    if has_bends:
+        t_tick1, t_tick2 = pm.tick_to_time(1), pm.tick_to_time(2)
+        scale = 8192.0 / (100.0 * BEND_RANGE_SEMITONES)
+        for inst in insts:
+            # RPN 0 (pitch-bend sensitivity) = 2 semitones; pretty_midi sorts controllers of
+            # one tick by number, so the data entry goes one tick after the RPN select.
+            inst.control_changes += [pretty_midi.ControlChange(101, 0, 0.0),
+                                     pretty_midi.ControlChange(100, 0, 0.0),
+                                     pretty_midi.ControlChange(6, int(BEND_RANGE_SEMITONES), t_tick1),
+                                     pretty_midi.ControlChange(38, 0, t_tick1),
+                                     pretty_midi.ControlChange(101, 127, t_tick2),
+                                     pretty_midi.ControlChange(100, 127, t_tick2)]
+        order = np.lexsort((bend_t, bend_note))
+        for k in order:
+            i = int(bend_note[k])
+            if not 0 <= i < len(on):
+                continue
+            value = int(np.clip(round(bend_c[k] * scale), -8192, 8191))
+            t = float(np.clip(bend_t[k], on[i], max(on[i], off[i])))
+            insts[slot[i]].pitch_bends.append(pretty_midi.PitchBend(value, t))
+        for i in np.flatnonzero(need):  # reset the channel at the end of each bent note
+            insts[slot[i]].pitch_bends.append(pretty_midi.PitchBend(0, float(max(on[i], off[i]))))
+    pm.instruments.extend(insts)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        pm.write(str(tmp))
+        tmp.replace(path)
+    except (OSError, ValueError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise AnnotationError(path, f"cannot write MIDI: {exc}") from exc
+    return path
+
+
+# ---------------------------------------------------------------------------------- reading
+
+def _load(path: str | Path):
+    pretty_midi = _pm()
+    path = Path(path)
+    if not path.is_file():
+        raise AnnotationError(path, "file not found")
+    try:
+        return pretty_midi.PrettyMIDI(str(path))
+    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise AnnotationError(path, f"not a readable MIDI file: {exc!r}") from exc
+
+
+def _bend_range(inst) -> float:
+    """Pitch-bend range in semitones set by RPN 0 on this instrument's channel (default 2)."""
+    rpn = [None, None]
+    for cc in sorted(inst.control_changes, key=lambda c: c.time):
+        if cc.number == 101:
+            rpn[0] = cc.value
+        elif cc.number == 100:
+            rpn[1] = cc.value
+        elif cc.number == 6 and rpn == [0, 0]:
+            return float(cc.value)
+    return BEND_RANGE_SEMITONES
+
+
+def read_midi(path: str | Path) -> Notes:
+    """Notes of every non-drum instrument of a MIDI file, merged and sorted by onset.
+
+    Pitch bends sounding during a note become its bend points (in cents); confidence is empty
+    (MIDI has none). Raises ``AnnotationError`` naming the file when it cannot be read."""
+    pm = _load(path)
+    on, off, pitch, vel, bn, bt, bc = [], [], [], [], [], [], []
+    for inst in pm.instruments:
+        if inst.is_drum:
+            continue
+        cents_per_unit = 100.0 * _bend_range(inst) / 8192.0
+        pb = sorted(inst.pitch_bends, key=lambda b: b.time)
+        pb_t = np.array([b.time for b in pb], dtype=np.float64)
+        pb_v = np.array([b.pitch for b in pb], dtype=np.float64) * cents_per_unit
+        for note in inst.notes:
+            idx = len(on)
+            on.append(note.start)
+            off.append(note.end)
+            pitch.append(note.pitch)
+            vel.append(note.velocity)
+            if not len(pb):
+                continue
+            tol = 1e-9
+            inside = np.flatnonzero((pb_t >= note.start - tol) & (pb_t < note.end - tol))
+            before = np.flatnonzero(pb_t < note.start - tol)
+            pts_t, pts_c = list(pb_t[inside]), list(pb_v[inside])
+            if len(before) and pb_v[before[-1]] != 0 and not (
+                    len(inside) and abs(pb_t[inside[0]] - note.start) <= tol):
+                pts_t.insert(0, note.start)
+                pts_c.insert(0, pb_v[before[-1]])
+            if pts_c and any(c != 0 for c in pts_c):
+                bn += [idx] * len(pts_t)
+                bt += pts_t
+                bc += pts_c
+    order = np.lexsort((np.array(pitch), np.array(on))) if on else np.zeros(0, dtype=np.int64)
+    inverse = np.empty(len(on), dtype=np.int64)
+    inverse[order] = np.arange(len(on))
+    bn_arr = inverse[np.array(bn, dtype=np.int64)] if bn else np.zeros(0, dtype=np.int64)
+    border = np.lexsort((np.array(bt), bn_arr)) if bn else np.zeros(0, dtype=np.int64)
+    return Notes(onsets_s=np.array(on, dtype=np.float64)[order],
+                 offsets_s=np.array(off, dtype=np.float64)[order],
+                 pitch_midi=np.array(pitch, dtype=np.int64)[order],
+                 velocity=np.array(vel, dtype=np.int64)[order],
+                 confidence=np.zeros(0),
+                 bend_note=bn_arr[border], bend_times_s=np.array(bt, dtype=np.float64)[border],
+                 bend_cents=np.array(bc, dtype=np.float64)[border])
+
+
+def read_midi_beats(path: str | Path) -> Beats:
+    """The beat grid of a MIDI file: beat times from its tempo map, positions in the bar from
+    its time signatures (1 = downbeat), the median tempo and the first meter.
+
+    Raises ``AnnotationError`` naming the file when it cannot be read."""
+    pm = _load(path)
+    times = np.asarray(pm.get_beats(), dtype=np.float64)
+    down = np.asarray(pm.get_downbeats(), dtype=np.float64)
+    positions = np.zeros(len(times), dtype=np.int64)
+    if len(down) and pm.time_signature_changes:
+        j = np.clip(np.searchsorted(down, times), 0, len(down) - 1)
+        is_down = np.abs(down[j] - times) < 1e-6
+        count = 0
+        for i in range(len(times)):
+            count = 1 if is_down[i] else (count + 1 if count else 0)
+            positions[i] = count
+    meter = int(pm.time_signature_changes[0].numerator) if pm.time_signature_changes else 0
+    _, tempi = pm.get_tempo_changes()
+    tempo = float(60.0 / np.median(np.diff(times))) if len(times) > 1 else (
+        float(tempi[0]) if len(tempi) else 120.0)
+    return Beats(times_s=times, positions=positions, tempo_bpm=tempo, meter=meter)
+
+
+def has_tempo_map(path: str | Path) -> bool:
+    """Whether a MIDI file states a tempo map worth reading as beats (several tempi, or a
+    time signature)."""
+    pm = _load(path)
+    _, tempi = pm.get_tempo_changes()
+    return len(tempi) > 1 or bool(pm.time_signature_changes)

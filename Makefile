@@ -1,5 +1,6 @@
 # The two set-up commands (each self-sufficient on a fresh machine):
 #   make run    set up if needed, then open the workstation on the bundled demo collection
+#               (with no display: analyse it headless and print the summary table)
 #   make test   set up if needed, then run the whole test suite
 VENV ?= .venv
 STAMP := $(VENV)/.installed
@@ -7,7 +8,12 @@ STAMP := $(VENV)/.installed
 .PHONY: run test setup bench demo-audio clean
 
 run: $(STAMP)
-	$(VENV)/bin/workstation demo
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+	  $(VENV)/bin/workstation gui resources/demo; \
+	else \
+	  echo "no display found: analysing the demo collection headless"; \
+	  $(VENV)/bin/workstation demo; \
+	fi
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)

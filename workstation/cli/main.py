@@ -91,7 +91,8 @@ def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool) -> d
     if not jobs:
         return {"done": 0, "failed": 0, "cancelled": 0, "crashes": 0}
     names = {j.track_id: Path(j.path).name for j in jobs}
-    bar = tqdm(total=len(jobs), unit="track", disable=quiet, dynamic_ncols=True,
+    tty = sys.stderr.isatty()
+    bar = tqdm(total=len(jobs), unit="track", disable=quiet or not tty, dynamic_ncols=True,
                bar_format="{l_bar}{bar}| {n:.2f}/{total} [{elapsed}<{remaining}]")
     state = {"base": 0.0, "cur": 0.0}
 
@@ -105,6 +106,11 @@ def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool) -> d
             state["base"] += 1
             bar.n = state["base"]
             bar.refresh()
+            if not tty and not quiet:  # a log, not a bar, when the output is not a terminal
+                status = {"track_done": "done", "track_failed": "failed",
+                          "track_cancelled": "cancelled"}[ev.kind]
+                print(f"[{int(state['base'])}/{len(jobs)}] {names.get(ev.track_id, '')}: {status}",
+                      file=sys.stderr, flush=True)
             if ev.kind == "track_failed":
                 tqdm.write(f"failed: {ev.message}", file=sys.stderr)
         elif ev.kind == "analyzer_failed":

@@ -1,0 +1,243 @@
+"""Accuracy of every analyzer on real recordings (../shared/evaldata) and on the demo
+collection, side by side with established peers run in the same process.
+
+    .venv/bin/python benchmarks/accuracy.py [--tasks f0,notes,key,beats] [--limit N]
+
+Peers (librosa's pyin and beat_track; essentia where installed) are benchmark-only
+dependencies: `.venv/bin/pip install -c constraints.txt librosa` (see ../shared/PEERS.md).
+A peer that is not installed is reported as such, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import mir_eval  # noqa: E402
+
+from workstation.analysis.base import get_analyzer  # noqa: E402
+from workstation.analysis.pipeline import analyze_array  # noqa: E402
+from workstation.core import constants as C  # noqa: E402
+from workstation.inference.frontend import FrontEnd  # noqa: E402
+from workstation.training import evaldata as ed  # noqa: E402
+
+DEMO = REPO / "resources" / "demo"
+FE = None
+
+
+def frontend():
+    global FE
+    if FE is None:
+        FE = FrontEnd("cpu")
+    return FE
+
+
+def ours(audio, ids):
+    out = analyze_array(audio, [get_analyzer(i) for i in ids], frontend=frontend())
+    if out.errors:
+        raise RuntimeError(out.errors)
+    return out.results
+
+
+def peer(name):
+    try:
+        return __import__(name)
+    except Exception:
+        return None
+
+
+def table(title, header, rows):
+    rows = [tuple(f"{c:.3f}" if isinstance(c, float) else str(c) for c in r) for r in rows]
+    w = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    fmt = lambda r: "| " + " | ".join(c.ljust(x) for c, x in zip(r, w)) + " |"  # noqa: E731
+    print(f"\n### {title}\n")
+    print(fmt(header))
+    print("|" + "|".join("-" * (x + 2) for x in w) + "|")
+    for r in rows:
+        print(fmt(r))
+    sys.stdout.flush()
+
+
+def mean_rows(method_scores: dict[str, list[dict]], keys) -> dict[str, list[float]]:
+    return {m: [float(np.mean([s[k] for s in scores])) for k in keys] for m, scores in method_scores.items()}
+
+
+# ---------------------------------------------------------------------------------- f0
+def f0_scores(ref_t, ref_f, est_t, est_f, est_v):
+    est = np.where(est_v, est_f, -np.abs(est_f))
+    s = mir_eval.melody.evaluate(ref_t, ref_f, est_t, est)
+    return {"RPA": s["Raw Pitch Accuracy"], "RCA": s["Raw Chroma Accuracy"], "OA": s["Overall Accuracy"],
+            "VR": s["Voicing Recall"], "VFA": s["Voicing False Alarm"]}
+
+
+def bench_f0(limit):
+    librosa = peer("librosa")
+    sets = {"MIR-1K voice": list(ed.mir1k(channel="voice")), "MIR-1K mix": list(ed.mir1k(channel="mix")),
+            "vocadito": list(ed.vocadito()), "demo melody (in mix)": list(ed.demo_collection(DEMO))}
+    keys = ("RPA", "RCA", "OA", "VR", "VFA")
+    rows = []
+    for name, items in sets.items():
+        items = [i for i in items if "f0_hz" in i.ref][:limit]
+        if not items:
+            rows.append((name, "-", *["absent"] * 6))
+            continue
+        scores = {"ours pitch.f0": [], "librosa.pyin": []}
+        secs = {k: 0.0 for k in scores}
+        dur = 0.0
+        for it in items:
+            x = ed.load_audio(it)
+            dur += len(x) / C.SAMPLE_RATE
+            t0 = time.perf_counter()
+            r = ours(x, ["pitch.f0"])["pitch.f0"]
+            secs["ours pitch.f0"] += time.perf_counter() - t0
+            scores["ours pitch.f0"].append(f0_scores(it.ref["f0_times_s"], it.ref["f0_hz"], r.times_s,
+                                                     r.freqs_hz, r.voiced))
+            if librosa is not None:
+                t0 = time.perf_counter()
+                f, v, _ = librosa.pyin(x, fmin=65.0, fmax=2093.0, sr=C.SAMPLE_RATE,
+                                       frame_length=2048, hop_length=C.HOP_LENGTH)
+                secs["librosa.pyin"] += time.perf_counter() - t0
+                t = np.arange(len(f)) * C.HOP_LENGTH / C.SAMPLE_RATE
+                scores["librosa.pyin"].append(f0_scores(it.ref["f0_times_s"], it.ref["f0_hz"], t,
+                                                        np.nan_to_num(f), v))
+        for m, vals in mean_rows({k: v for k, v in scores.items() if v}, keys).items():
+            rows.append((f"{name} ({len(items)})", m, *vals, f"{dur / secs[m]:.0f}x"))
+        if librosa is None:
+            rows.append((name, "librosa.pyin", *["not installed"] * 6))
+    table("Melody f0 (mir_eval.melody; mean over files)", ("data", "method", *keys, "realtime"), rows)
+
+
+# ------------------------------------------------------------------------- multi-f0 and notes
+def bench_notes(limit):
+    sets = {"piano (real, captured MIDI)": list(ed.piano_notes()),
+            "demo collection (all parts)": list(ed.demo_collection(DEMO))}
+    rows = []
+    for name, items in sets.items():
+        items = [i for i in items if "intervals_s" in i.ref][:limit]
+        if not items:
+            rows.append((name, "-", "absent", "", "", ""))
+            continue
+        acc, f_on, f_onoff, dur, secs = [], [], [], 0.0, 0.0
+        for it in items:
+            x = ed.load_audio(it)
+            dur += len(x) / C.SAMPLE_RATE
+            t0 = time.perf_counter()
+            r = ours(x, ["pitch.salience", "notes"])
+            secs += time.perf_counter() - t0
+            n, s = r["notes"], r["pitch.salience"]
+            ref_iv, ref_p = it.ref["intervals_s"], it.ref["pitch_midi"]
+            est_iv = np.stack([n.onsets_s, np.maximum(n.offsets_s, n.onsets_s + 1e-3)], 1) if len(n) else np.zeros((0, 2))
+            est_hz = 440 * 2 ** ((np.asarray(n.pitch_midi, float) - 69) / 12)
+            ref_hz = 440 * 2 ** ((ref_p - 69) / 12)
+            on = mir_eval.transcription.precision_recall_f1_overlap(ref_iv, ref_hz, est_iv, est_hz,
+                                                                    offset_ratio=None)
+            onoff = mir_eval.transcription.precision_recall_f1_overlap(ref_iv, ref_hz, est_iv, est_hz)
+            f_on.append(on[2])
+            f_onoff.append(onoff[2])
+            # multipitch: frame-wise reference from the notes vs salience peaks
+            times = s.times_s
+            ref_freqs = [ref_hz[(ref_iv[:, 0] <= t) & (ref_iv[:, 1] > t)] for t in times]
+            est_freqs = s.frame_peaks()
+            mp = mir_eval.multipitch.evaluate(times, ref_freqs, times, est_freqs)
+            acc.append(mp["Accuracy"])
+        rows.append((f"{name} ({len(items)})", "ours salience + notes", float(np.mean(acc)),
+                     float(np.mean(f_on)), float(np.mean(f_onoff)), f"{dur / secs:.0f}x"))
+    table("Multi-f0 and notes (mir_eval.multipitch accuracy from salience peaks; "
+          "mir_eval.transcription F1)", ("data", "method", "multipitch Acc", "note onset F1",
+                                         "onset-offset F1", "realtime"), rows)
+
+
+# ------------------------------------------------------------------------------------- key
+def bench_key(limit):
+    from workstation.core.units import key_label
+    essentia = peer("essentia.standard")
+    sets = {"GTZAN + sax (real)": list(ed.key_sets()), "demo collection": list(ed.demo_collection(DEMO))}
+    rows = []
+    for name, items in sets.items():
+        items = [i for i in items if "key" in i.ref][:limit]
+        if not items:
+            rows.append((name, "-", "absent", ""))
+            continue
+        res = {"ours key": [], "essentia KeyExtractor (edma)": []}
+        for it in items:
+            x = ed.load_audio(it)
+            ref = key_label(*it.ref["key"]).replace(":", " ")
+            k = ours(x, ["key"])["key"]
+            res["ours key"].append(mir_eval.key.weighted_score(ref, key_label(k.tonic_pc, k.mode).replace(":", " ")))
+            if essentia is not None:
+                import soxr
+                x44 = soxr.resample(x, C.SAMPLE_RATE, 44100).astype(np.float32)
+                key, scale, _ = essentia.KeyExtractor(profileType="edma")(x44)
+                res["essentia KeyExtractor (edma)"].append(mir_eval.key.weighted_score(ref, f"{key} {scale}"))
+        for m, v in res.items():
+            if v:
+                rows.append((f"{name} ({len(items)})", m, float(np.mean(np.array(v) == 1.0)), float(np.mean(v))))
+            else:
+                rows.append((name, m, "not installed", ""))
+    table("Key (mir_eval.key)", ("data", "method", "correct", "weighted score"), rows)
+
+
+# ------------------------------------------------------------------------------------- beats
+def bench_beats(limit):
+    librosa = peer("librosa")
+    sets = {"GTZAN (real)": [i for i in ed.gtzan() if "beats_s" in i.ref],
+            "FMP C6, madmom, JTD (real)": list(ed.beat_sets()),
+            "demo collection": list(ed.demo_collection(DEMO))}
+    rows = []
+    for name, items in sets.items():
+        items = [i for i in items if "beats_s" in i.ref][:limit]
+        if not items:
+            rows.append((name, "-", "absent", "", "", "", ""))
+            continue
+        res = {"ours beats": [], "librosa.beat_track": []}
+        for it in items:
+            x = ed.load_audio(it)
+            ref = mir_eval.beat.trim_beats(np.asarray(it.ref["beats_s"]))
+            b = ours(x, ["beats"])["beats"]
+            est = {"ours beats": (b.times_s, b.tempo_bpm)}
+            if librosa is not None:
+                tempo, frames = librosa.beat.beat_track(y=x, sr=C.SAMPLE_RATE, hop_length=C.HOP_LENGTH)
+                est["librosa.beat_track"] = (librosa.frames_to_time(frames, sr=C.SAMPLE_RATE,
+                                                                    hop_length=C.HOP_LENGTH),
+                                             float(np.atleast_1d(tempo)[0]))
+            ref_tempo = it.ref.get("tempo_bpm") or (60.0 / np.median(np.diff(ref)) if len(ref) > 2 else None)
+            for m, (times, tempo) in est.items():
+                times = mir_eval.beat.trim_beats(np.asarray(times, dtype=float))
+                s = mir_eval.beat.evaluate(ref, times)
+                t_ok = abs(tempo - ref_tempo) / ref_tempo <= 0.04 if ref_tempo else np.nan
+                t_ok2 = min(abs(tempo * f - ref_tempo) for f in (1, 2, 0.5, 3, 1 / 3)) / ref_tempo <= 0.04 if ref_tempo else np.nan
+                res[m].append((s["F-measure"], s["Correct Metric Level Total"], s["Any Metric Level Total"],
+                               t_ok, t_ok2))
+        for m, v in res.items():
+            if v:
+                a = np.array(v, dtype=float)
+                rows.append((f"{name} ({len(items)})", m, *[float(np.nanmean(a[:, k])) for k in range(5)]))
+            else:
+                rows.append((name, m, "not installed", "", "", "", ""))
+    table("Beats and tempo (mir_eval.beat; tempo within 4 %: acc1 exact, acc2 up to x2, x3)",
+          ("data", "method", "F-measure", "CMLt", "AMLt", "tempo acc1", "tempo acc2"), rows)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--tasks", default="f0,notes,key,beats")
+    p.add_argument("--limit", type=int, default=1000, help="at most N files per data set")
+    args = p.parse_args()
+    import torch
+    torch.set_num_threads(2)
+    if not ed.DEFAULT_ROOT.is_dir():
+        print(f"evaluation data not found at {ed.DEFAULT_ROOT}: only the demo collection is measured")
+    print("# Accuracy (ours vs peers in the same process)")
+    for task in args.tasks.split(","):
+        {"f0": bench_f0, "notes": bench_notes, "key": bench_key, "beats": bench_beats}[task](args.limit)
+
+
+if __name__ == "__main__":
+    main()

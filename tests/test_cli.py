@@ -1,0 +1,115 @@
+"""The command line end to end: analyse real files, export, read the exports back."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from badfiles import make_bad_corpus
+from conftest import DEMO
+from workstation.analysis.jobs import specs_for
+from workstation.analysis.results import load_results
+from workstation.cli.main import main
+from workstation.library import Library
+
+
+def _demo_files(n):
+    files = sorted(p for p in DEMO.iterdir() if p.suffix in (".flac", ".ogg"))
+    assert len(files) >= 8, "the bundled demo collection is missing"
+    return files[:n]
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory):
+    """Two demo pieces analysed once by the CLI with every analyzer and every format."""
+    tmp = tmp_path_factory.mktemp("cli")
+    music = tmp / "music"
+    music.mkdir()
+    for f in _demo_files(2):
+        shutil.copy(f, music / f.name)
+    out = tmp / "out"
+    rc = main(["--library", str(tmp / "lib"), "analyze", str(music), "--out", str(out),
+               "--device", "cpu", "--quiet"])
+    return rc, tmp, music, out
+
+
+def test_analyze_writes_every_format(analysed):
+    rc, tmp, music, out = analysed
+    assert rc == 0
+    for f in music.iterdir():
+        stem = f.stem
+        assert (out / f"{stem}.jams").stat().st_size > 1000
+        assert (out / f"{stem}.mid").stat().st_size > 50
+        csvs = sorted(p.name for p in out.glob(f"{stem}*.csv"))
+        assert any("notes" in c for c in csvs) and any("f0" in c for c in csvs), csvs
+
+
+def test_exports_read_back_equal_to_the_stored_results(analysed):
+    from workstation.export import read_csv_layer, read_jams, read_midi
+
+    _, tmp, music, out = analysed
+    lib = Library.open(tmp / "lib")
+    specs = specs_for(None)
+    for t in lib.tracks(status="ok"):
+        stored = load_results(lib, t, specs)
+        assert {"pitch.f0", "pitch.salience", "notes", "key", "beats", "embedding"} <= set(stored)
+        stem = Path(t.path).stem
+        back = read_jams(out / f"{stem}.jams")
+        n, nb = stored["notes"], back["notes"]
+        assert len(n) == len(nb) > 0
+        np.testing.assert_allclose(np.sort(n.onsets_s), np.sort(nb.onsets_s), atol=1e-6)
+        assert back["key"].tonic_pc == stored["key"].tonic_pc and back["key"].mode == stored["key"].mode
+        np.testing.assert_allclose(back["beats"].times_s, stored["beats"].times_s, atol=1e-6)
+        f0, fb = stored["pitch.f0"], back["pitch.f0"]
+        np.testing.assert_allclose(fb.freqs_hz[fb.voiced], f0.freqs_hz[f0.voiced], rtol=1e-6)
+        np.testing.assert_allclose(back["embedding"].vector, stored["embedding"].vector, atol=1e-6)
+        m = read_midi(out / f"{stem}.mid")
+        assert len(m) == len(n)
+        np.testing.assert_allclose(np.sort(m.onsets_s), np.sort(n.onsets_s), atol=2e-3)
+        assert sorted(m.pitch_midi.tolist()) == sorted(np.asarray(n.pitch_midi).tolist())
+        notes_csv = [p for p in out.glob(f"{stem}*notes*.csv")][0]
+        nc = read_csv_layer(notes_csv)
+        np.testing.assert_allclose(np.sort(nc.onsets_s), np.sort(n.onsets_s), atol=1e-5)
+
+
+def test_second_run_is_cached_and_export_command_works(analysed, capsys):
+    _, tmp, music, out = analysed
+    lib = Library.open(tmp / "lib")
+    before = {(a.analyzer_id, a.content_hash): a.updated_at for t in lib.tracks()
+              for a in lib.analyses_for(t.content_hash)}
+    assert main(["--library", str(tmp / "lib"), "analyze", str(music), "--quiet"]) == 0
+    after = {(a.analyzer_id, a.content_hash): a.updated_at for t in lib.tracks()
+             for a in lib.analyses_for(t.content_hash)}
+    assert before == after, "cached results were recomputed"
+    out2 = tmp / "out2"
+    assert main(["--library", str(tmp / "lib"), "export", str(music), "--out", str(out2),
+                 "--format", "midi"]) == 0
+    assert len(list(out2.glob("*.mid"))) == 2
+    assert main(["--library", str(tmp / "lib"), "library", "status"]) == 0
+    text = capsys.readouterr().out
+    assert "notes" in text and "done 2" in text
+
+
+def test_bad_input_corpus_fails_alone(tmp_path, capsys):
+    music = tmp_path / "music"
+    music.mkdir()
+    expected = make_bad_corpus(music)
+    shutil.copy(_demo_files(1)[0], music / "good_demo.flac" if _demo_files(1)[0].suffix == ".flac"
+                else music / "good_demo.ogg")
+    out = tmp_path / "out"
+    rc = main(["--library", str(tmp_path / "lib"), "analyze", str(music), "--out", str(out),
+               "--device", "cpu", "--quiet", "--format", "jams",
+               "--analyzers", "pitch.f0,key,beats"])
+    err = capsys.readouterr().err
+    assert rc == 1  # some files failed
+    lib = Library.open(tmp_path / "lib")
+    for name, kind in expected.items():
+        if kind == "ok":
+            assert (out / f"{Path(name).stem}.jams").exists(), f"good file {name} was not analysed"
+        else:
+            assert name in err, f"bad file {name} was not reported:\n{err}"
+    assert (out / "good_demo.jams").exists()
+    bad = [t for t in lib.tracks() if t.status == "error"]
+    assert all(t.error for t in bad)

@@ -69,7 +69,7 @@ def test_exports_read_back_equal_to_the_stored_results(analysed):
         assert len(m) == len(n)
         np.testing.assert_allclose(np.sort(m.onsets_s), np.sort(n.onsets_s), atol=2e-3)
         assert sorted(m.pitch_midi.tolist()) == sorted(np.asarray(n.pitch_midi).tolist())
-        notes_csv = [p for p in out.glob(f"{stem}*notes*.csv")][0]
+        notes_csv = out / f"{stem}.notes.csv"
         nc = read_csv_layer(notes_csv)
         np.testing.assert_allclose(np.sort(nc.onsets_s), np.sort(n.onsets_s), atol=1e-5)
 

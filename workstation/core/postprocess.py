@@ -204,13 +204,18 @@ def semitone_activation(values: np.ndarray, *, bins_per_octave: int = C.BINS_PER
     values [shape=(n_bins, n_frames)] salience on the grid from ``fmin_midi``. Returns
     (activation [shape=(n_semitones, n_frames), float32], pitch_midi [shape=(n_semitones,), int]);
     semitone m covers the bins within +-half a semitone of its centre."""
-    v = np.asarray(values, dtype=np.float32)
+    v = np.asarray(values)  # float16 stays float16: converted block by block below
     bps = bins_per_octave // 12
     half = bps // 2
     n_semi = (v.shape[0] + half) // bps
-    padded = np.zeros((n_semi * bps, v.shape[1]), dtype=np.float32)
-    padded[half:half + v.shape[0]] = v[: n_semi * bps - half]
-    act = padded.reshape(n_semi, bps, -1).max(axis=1)
+    n_frames = v.shape[1]
+    act = np.empty((n_semi, n_frames), dtype=np.float32)
+    block = 16384  # bounded temporaries on hour-long tracks
+    for f0 in range(0, n_frames, block):
+        f1 = min(n_frames, f0 + block)
+        padded = np.zeros((n_semi * bps, f1 - f0), dtype=np.float32)
+        padded[half:half + v.shape[0]] = v[: n_semi * bps - half, f0:f1]
+        act[:, f0:f1] = padded.reshape(n_semi, bps, -1).max(axis=1)
     if suppress_neighbours:
         # a semitone lit only by the shoulder of its neighbour's peak is not a note
         up = np.concatenate([act[1:], np.zeros_like(act[:1])])
@@ -319,7 +324,7 @@ def note_bends(values: np.ndarray, events: NoteEvents, pitch_midi_rows: np.ndarr
     values [shape=(n_bins, n_frames)]; the f0 of a frame is the parabolic peak of the salience
     within +-half a semitone (+1 bin) of the note's pitch. Returns flat arrays
     (note index [int], frame [int], cents)."""
-    v = np.asarray(values, dtype=np.float32)
+    v = np.asarray(values)  # no float32 copy of an hour of salience: only note frames are read
     bps = bins_per_octave / 12.0
     note_idx, frames, cents = [], [], []
     for i, (s, e, r) in enumerate(zip(events.start, events.end, events.row)):

@@ -22,7 +22,7 @@ def notes_from_salience(sal: Salience, *, on_threshold: float = 0.4, off_thresho
                         min_duration_s: float = 0.05, max_gap_s: float = 0.035,
                         split_depth: float = 0.2, bend_step_frames: int = 4) -> Notes:
     """Note events from a ``Salience`` (values [shape=(C.N_BINS, n_frames)])."""
-    values = np.asarray(sal.values, dtype=np.float32)
+    values = np.asarray(sal.values)  # float16 on disk; never copied whole to float32
     frame_s = C.HOP_LENGTH / C.SAMPLE_RATE
     act, midi_rows = pp.semitone_activation(values)
     # Thresholds are relative to the track's strong notes: recordings differ by tens of dB in

@@ -29,6 +29,7 @@ from workstation.inference.frontend import FrontEnd  # noqa: E402
 from workstation.training import evaldata as ed  # noqa: E402
 
 DEMO = REPO / "resources" / "demo"
+DEMO_LIMIT = 100
 FE = None
 
 
@@ -80,7 +81,7 @@ def f0_scores(ref_t, ref_f, est_t, est_f, est_v):
 def bench_f0(limit):
     librosa = peer("librosa")
     sets = {"MIR-1K voice": list(ed.mir1k(channel="voice")), "MIR-1K mix": list(ed.mir1k(channel="mix")),
-            "vocadito": list(ed.vocadito()), "demo melody (in mix)": list(ed.demo_collection(DEMO))}
+            "vocadito": list(ed.vocadito()), "demo melody (in mix)": list(ed.demo_collection(DEMO))[:DEMO_LIMIT]}
     keys = ("RPA", "RCA", "OA", "VR", "VFA")
     rows = []
     for name, items in sets.items():
@@ -117,7 +118,7 @@ def bench_f0(limit):
 # ------------------------------------------------------------------------- multi-f0 and notes
 def bench_notes(limit):
     sets = {"piano (real, captured MIDI)": list(ed.piano_notes()),
-            "demo collection (all parts)": list(ed.demo_collection(DEMO))}
+            "demo collection (all parts)": list(ed.demo_collection(DEMO))[:DEMO_LIMIT]}
     rows = []
     for name, items in sets.items():
         items = [i for i in items if "intervals_s" in i.ref][:limit]
@@ -158,7 +159,7 @@ def bench_notes(limit):
 def bench_key(limit):
     from workstation.core.units import key_label
     essentia = peer("essentia.standard")
-    sets = {"GTZAN + sax (real)": list(ed.key_sets()), "demo collection": list(ed.demo_collection(DEMO))}
+    sets = {"GTZAN + sax (real)": list(ed.key_sets()), "demo collection": list(ed.demo_collection(DEMO))[:DEMO_LIMIT]}
     rows = []
     for name, items in sets.items():
         items = [i for i in items if "key" in i.ref][:limit]
@@ -189,7 +190,7 @@ def bench_beats(limit):
     librosa = peer("librosa")
     sets = {"GTZAN (real)": [i for i in ed.gtzan() if "beats_s" in i.ref],
             "FMP C6, madmom, JTD (real)": list(ed.beat_sets()),
-            "demo collection": list(ed.demo_collection(DEMO))}
+            "demo collection": list(ed.demo_collection(DEMO))[:DEMO_LIMIT]}
     rows = []
     for name, items in sets.items():
         items = [i for i in items if "beats_s" in i.ref][:limit]
@@ -229,7 +230,10 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--tasks", default="f0,notes,key,beats")
     p.add_argument("--limit", type=int, default=1000, help="at most N files per data set")
+    p.add_argument("--demo-limit", type=int, default=100, help="at most N demo pieces")
     args = p.parse_args()
+    global DEMO_LIMIT
+    DEMO_LIMIT = args.demo_limit
     import torch
     torch.set_num_threads(2)
     if not ed.DEFAULT_ROOT.is_dir():

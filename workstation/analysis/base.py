@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generator, Iterable, Iterator
 
@@ -88,8 +89,13 @@ class FeatureChunk:
         self.is_last = is_last
         self._frontend = frontend
         self._cache: dict[str, Any] = {}
+        self._lock = threading.Lock()  # analyzers may run on parallel threads: compute once
 
     def _feature(self, name: str):
+        with self._lock:
+            return self._feature_locked(name)
+
+    def _feature_locked(self, name: str):
         if name not in self._cache:
             full = getattr(self._frontend, name)(self.audio)
             # The front end frames the padded segment with centred frames: frame j of the

@@ -12,7 +12,10 @@ the others finish.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -124,20 +127,59 @@ def _step(r: _Running, on_progress: ProgressFn | None) -> None:
         r.error = exc
 
 
+def default_threads() -> int:
+    """Analyzer threads: $WORKSTATION_ANALYZER_THREADS, else min(2, CPUs). Most analyzer work
+    is numpy or torch code that releases the GIL, so two analyzers on two cores overlap."""
+    env = os.environ.get("WORKSTATION_ANALYZER_THREADS")
+    return max(1, int(env)) if env else max(1, min(2, os.cpu_count() or 1))
+
+
 def run_pipeline(chunk_source: Callable[[], Iterable[FeatureChunk]], track: TrackInfo,
                  analyzers: Sequence[Analyzer], *, known_results: dict[str, Result] | None = None,
                  on_progress: ProgressFn | None = None, on_result: ResultFn | None = None,
                  on_error: ErrorFn | None = None,
-                 checkpoint: Callable[[], None] | None = None) -> PipelineOutcome:
+                 checkpoint: Callable[[], None] | None = None,
+                 threads: int | None = None) -> PipelineOutcome:
     """Run ``analyzers`` over one track.
 
     chunk_source: a callable returning a fresh iterable of FeatureChunks (called once per
     stage that needs features). known_results: results already available (e.g. from the
     cache) for analyzers this run depends on. checkpoint: called between chunks; raise
-    ``Cancelled`` there to stop (pause by blocking in it).
+    ``Cancelled`` there to stop (pause by blocking in it). threads: analyzers of a stage are
+    advanced on up to this many threads at once (default ``default_threads()``); each analyzer
+    is only ever advanced by one thread at a time, and callbacks are serialised.
     """
     outcome = PipelineOutcome()
     track.results.update(known_results or {})
+    n_threads = threads or default_threads()
+    lock = threading.Lock()
+    if on_progress is not None:
+        user_progress = on_progress
+
+        def on_progress(aid: str, frac: float) -> None:  # noqa: F811 (serialised wrapper)
+            with lock:
+                user_progress(aid, frac)
+    pool = ThreadPoolExecutor(n_threads, thread_name_prefix="analyzer") if n_threads > 1 else None
+    try:
+        _run_stages(chunk_source, track, analyzers, outcome, on_progress, on_result, on_error,
+                    checkpoint, pool, lock)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+    return outcome
+
+
+def _run_stages(chunk_source, track, analyzers, outcome, on_progress, on_result, on_error,
+                checkpoint, pool, lock) -> None:
+    def each(fn, items):
+        items = list(items)
+        if pool is None or len(items) < 2:
+            for it in items:
+                fn(it)
+        else:
+            for f in [pool.submit(fn, it) for it in items]:
+                f.result()  # re-raises Cancelled raised inside
+
     for stage in stages(analyzers):
         runnable: list[_Running] = []
         for a in stage:
@@ -150,24 +192,28 @@ def run_pipeline(chunk_source: Callable[[], Iterable[FeatureChunk]], track: Trac
                 continue
             feed = _Feed()
             runnable.append(_Running(a, a.run(feed, track), feed, time.perf_counter()))
-        if any(a.analyzer.features for a in runnable):
-            for chunk in chunk_source():
-                if checkpoint is not None:
-                    checkpoint()
-                for r in runnable:
-                    if r.done or not r.analyzer.features:
-                        continue
-                    r.feed.put(chunk)
-                    while r.feed.has_item and not r.done:
-                        _step(r, on_progress)
-                    if r.done and r.feed.has_item:  # finished without reading the chunk
-                        r.feed._item = None
-        for r in runnable:
+        def feed(r: _Running, chunk: FeatureChunk) -> None:
+            r.feed.put(chunk)
+            while r.feed.has_item and not r.done:
+                _step(r, on_progress)
+            if r.done and r.feed.has_item:  # finished without reading the chunk
+                r.feed._item = None
+
+        def finish(r: _Running) -> None:
             r.feed.close()
             while not r.done:
                 if checkpoint is not None:
                     checkpoint()
                 _step(r, on_progress)
+
+        if any(a.analyzer.features for a in runnable):
+            for chunk in chunk_source():
+                if checkpoint is not None:
+                    checkpoint()
+                each(lambda r, chunk=chunk: feed(r, chunk),
+                     [r for r in runnable if not r.done and r.analyzer.features])
+        each(finish, runnable)
+        for r in runnable:
             elapsed = time.perf_counter() - r.started
             outcome.elapsed_s[r.analyzer.id] = elapsed
             if r.error is not None:
@@ -180,7 +226,6 @@ def run_pipeline(chunk_source: Callable[[], Iterable[FeatureChunk]], track: Trac
                 track.results[r.analyzer.id] = r.result
                 if on_result:
                     on_result(r.analyzer, r.result, elapsed)
-    return outcome
 
 
 def array_chunks(audio: np.ndarray, frontend, *, sr: int = C.SAMPLE_RATE,

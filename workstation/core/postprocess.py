@@ -34,18 +34,22 @@ HARMONIC_WEIGHTS: tuple[float, ...] = (1.0, 0.8, 0.64, 0.51, 0.41)
 # --------------------------------------------------------------------------- salience
 
 def compress_db(amp: np.ndarray, *, floor_db: float = -80.0, floor_offset_db: float = 6.0,
-                range_db: float = 80.0, reference: np.ndarray | None = None) -> np.ndarray:
+                range_db: float = 80.0, reference: np.ndarray | None = None,
+                reference_index: int | None = None) -> np.ndarray:
     """Partial amplitudes -> compressed level in [0, 1] [same shape as ``amp``, float32].
 
     amp [shape=(..., n_bins, n_frames)] linear amplitude (1.0 = full scale). The floor of frame t
     is ``max(floor_db, median_over_bins(reference[..., t]) + floor_offset_db)`` in dB, where
     ``reference`` [shape=(n_bins, n_frames)] defaults to ``amp`` (the median is over all leading
-    axes and bins)."""
+    axes and bins); ``reference_index`` uses ``amp[reference_index]`` without a second log."""
     amp = np.asarray(amp, dtype=np.float32)
     db = np.maximum(amp, np.float32(1e-7))
     np.log10(db, out=db)
     db *= np.float32(20.0)
-    ref_db = db if reference is None else 20.0 * np.log10(np.maximum(reference, 1e-7))
+    if reference_index is not None:
+        ref_db = db[reference_index]
+    else:
+        ref_db = db if reference is None else 20.0 * np.log10(np.maximum(reference, 1e-7))
     n_frames = ref_db.shape[-1]
     med = np.median(ref_db.reshape(-1, n_frames), axis=0)
     floor = np.maximum(np.float32(floor_db), med + np.float32(floor_offset_db))

@@ -32,7 +32,7 @@ def salience_from_hcqt(hcqt: np.ndarray, *, floor_db: float = -80.0, floor_offse
     [shape=(len(C.HARMONICS), C.N_BINS, n_frames)]."""
     amp = np.asarray(hcqt, dtype=np.float32) / _amplitude_scale()
     levels = pp.compress_db(amp, floor_db=floor_db, floor_offset_db=floor_offset_db,
-                            range_db=range_db, reference=amp[C.HARMONICS.index(1.0)])
+                            range_db=range_db, reference_index=C.HARMONICS.index(1.0))
     return pp.harmonic_salience(levels, penalty=penalty)
 
 

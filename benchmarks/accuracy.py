@@ -49,7 +49,8 @@ def ours(audio, ids):
 
 def peer(name):
     try:
-        return __import__(name)
+        import importlib
+        return importlib.import_module(name)
     except Exception:
         return None
 
@@ -200,7 +201,8 @@ def bench_beats(limit):
         res = {"ours beats": [], "librosa.beat_track": []}
         for it in items:
             x = ed.load_audio(it)
-            ref = mir_eval.beat.trim_beats(np.asarray(it.ref["beats_s"]))
+            # no 5-s trimming: several excerpts are shorter than 10 s
+            ref = np.asarray(it.ref["beats_s"], dtype=float)
             b = ours(x, ["beats"])["beats"]
             est = {"ours beats": (b.times_s, b.tempo_bpm)}
             if librosa is not None:
@@ -210,8 +212,10 @@ def bench_beats(limit):
                                              float(np.atleast_1d(tempo)[0]))
             ref_tempo = it.ref.get("tempo_bpm") or (60.0 / np.median(np.diff(ref)) if len(ref) > 2 else None)
             for m, (times, tempo) in est.items():
-                times = mir_eval.beat.trim_beats(np.asarray(times, dtype=float))
-                s = mir_eval.beat.evaluate(ref, times)
+                times = np.asarray(times, dtype=float)
+                f = mir_eval.beat.f_measure(ref, times)  # evaluate() would trim the first 5 s
+                _, cmlt, _, amlt = mir_eval.beat.continuity(ref, times)
+                s = {"F-measure": f, "Correct Metric Level Total": cmlt, "Any Metric Level Total": amlt}
                 t_ok = abs(tempo - ref_tempo) / ref_tempo <= 0.04 if ref_tempo else np.nan
                 t_ok2 = min(abs(tempo * f - ref_tempo) for f in (1, 2, 0.5, 3, 1 / 3)) / ref_tempo <= 0.04 if ref_tempo else np.nan
                 res[m].append((s["F-measure"], s["Correct Metric Level Total"], s["Any Metric Level Total"],

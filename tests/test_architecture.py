@@ -21,13 +21,13 @@ LAYERS = {
 THIRD_PARTY = {
     "core": {"numpy", "scipy", "soundfile", "soxr"},
     "inference": {"numpy", "scipy", "torch", "nnAudio"},
-    "library": {"numpy", "faiss", "mutagen"},
+    "library": {"numpy", "faiss", "mutagen", "platformdirs"},
     "analysis": {"numpy", "scipy"},
     "export": {"numpy", "jams", "jsonschema", "pretty_midi", "mir_eval"},
     "training": {"numpy", "scipy", "torch", "jams", "pretty_midi", "mir_eval", "soundfile", "soxr",
                  "mutagen", "fluidsynth"},
     "gui": {"numpy", "PySide6", "pyqtgraph", "mir_eval"},
-    "cli": {"tqdm", "platformdirs"},
+    "cli": {"tqdm"},
 }
 
 

@@ -17,19 +17,12 @@ import sys
 from pathlib import Path
 
 from workstation.core.errors import WorkstationError
+from workstation.library.paths import default_root as default_library_root
 
 log = logging.getLogger("workstation")
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "resources" / "demo"
 FORMATS = ("jams", "midi", "csv")
-
-
-def default_library_root() -> Path:
-    env = os.environ.get("WORKSTATION_LIBRARY")
-    if env:
-        return Path(env)
-    from platformdirs import user_data_dir
-    return Path(user_data_dir("workstation", appauthor=False))
 
 
 def _open_library(args):

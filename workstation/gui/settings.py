@@ -6,29 +6,15 @@ temporary file so they never touch the user's settings).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from workstation.library.paths import default_root as default_library_root
+
 ORGANISATION = "workstation"
 APPLICATION = "workstation"
 MAX_RECENT = 10
-
-
-def default_library_root() -> Path:
-    """The library folder: ``$WORKSTATION_LIBRARY`` or the platform user data dir, the same
-    folder as the CLI's ``default_library_root`` (platformdirs ``user_data_dir("workstation",
-    appauthor=False)``: ~/.local/share/workstation or $XDG_DATA_HOME/workstation on Linux,
-    ~/Library/Application Support/workstation on macOS, %LOCALAPPDATA%\\workstation on
-    Windows), found with Qt's GenericDataLocation since the GUI layer does not import
-    platformdirs."""
-    env = os.environ.get("WORKSTATION_LIBRARY")
-    if env:
-        return Path(env)
-    from PySide6.QtCore import QStandardPaths
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
-    return Path(base) / "workstation"
 
 
 class Settings:

@@ -3,7 +3,8 @@
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot.py [--track NAME] [--out PATH]
 
 Builds a temporary library on one file of resources/demo, analyses it with the real worker
-(every registered analyzer), opens the window, selects the track and grabs the window.
+(every registered analyzer), opens the window, selects the track and grabs the window;
+``--reference`` also loads the track's ground-truth JAMS as reference layers.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--track", default="02_pop_song_in_c_major")
     ap.add_argument("--out", default=str(REPO / "docs" / "screenshot.png"))
-    ap.add_argument("--mode", default="spectrogram", choices=("spectrogram", "salience"))
+    ap.add_argument("--mode", default="spectrogram",
+                    choices=("spectrogram", "linear", "mel", "hcqt", "salience"))
+    ap.add_argument("--reference", action="store_true",
+                    help="load the track's ground-truth .jams as a reference layer and show the Compare tab")
     ap.add_argument("--span", type=float, default=20.0, help="seconds shown")
     args = ap.parse_args()
 
@@ -73,6 +77,13 @@ def main() -> int:
         win.select_track(target.id)
         wait(lambda: win.view.data is not None and win.view.data.track.id == target.id, 120)
         win.view.set_image_mode(args.mode)
+        if args.mode not in ("spectrogram", "salience"):
+            wait(lambda: bool(win.view._images), 120)
+        if args.reference:
+            ref = audio[0].with_suffix(".jams")
+            win.open_annotation(ref)
+            wait(lambda: bool(win.compare.figures), 60)
+            win.side_tabs.setCurrentWidget(win.compare)
         win.view.set_x_range(1.0, 1.0 + args.span)
         win.view.set_cursor(6.0)
         QTimer.singleShot(0, lambda: None)

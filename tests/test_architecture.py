@@ -22,10 +22,10 @@ THIRD_PARTY = {
     "core": {"numpy", "scipy", "soundfile", "soxr"},
     "inference": {"numpy", "scipy", "torch", "nnAudio"},
     "library": {"numpy", "faiss", "mutagen", "platformdirs"},
-    "analysis": {"numpy", "scipy"},
+    "analysis": {"numpy", "scipy", "mir_eval"},
     "export": {"numpy", "jams", "jsonschema", "pretty_midi", "mir_eval"},
     "training": {"numpy", "scipy", "torch", "jams", "pretty_midi", "mir_eval", "soundfile", "soxr",
-                 "mutagen", "fluidsynth"},
+                 "mutagen", "fluidsynth", "music21", "platformdirs"},
     "gui": {"numpy", "PySide6", "pyqtgraph", "mir_eval"},
     "cli": {"tqdm"},
 }

@@ -12,17 +12,16 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import sys
 from pathlib import Path
 
 from workstation.core.errors import WorkstationError
+from workstation.export.batch import FORMATS
 from workstation.library.paths import default_root as default_library_root
 
 log = logging.getLogger("workstation")
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "resources" / "demo"
-FORMATS = ("jams", "midi", "csv")
 
 
 def _open_library(args):
@@ -41,8 +40,8 @@ def _formats(text: str) -> list[str]:
 
 
 def _safe_stem(track) -> str:
-    stem = Path(track.path).stem
-    return re.sub(r"[^\w.\-]+", "_", stem).strip("_") or f"track{track.id}"
+    from workstation.export.batch import safe_stem
+    return safe_stem(track.path, f"track{track.id}")
 
 
 def _add_paths(lib, paths: list[str], quiet: bool) -> list:
@@ -124,26 +123,14 @@ def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool) -> d
 
 def _export(lib, specs, tracks, out_dir: Path, fmts: list[str]) -> list[Path]:
     from workstation.analysis.results import load_results
-    from workstation.export import write_csv, write_jams, write_midi
+    from workstation.export.batch import write_results
 
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for t in tracks:
-        results = load_results(lib, t, specs)
-        if not results:
-            continue
-        stem = _safe_stem(t)
-        if "jams" in fmts:
-            p = out_dir / f"{stem}.jams"
-            write_jams(p, results, duration_s=t.duration_s, title=t.title, artist=t.artist,
-                       audio_path=t.path)
-            written.append(p)
-        if "midi" in fmts and "notes" in results:
-            p = out_dir / f"{stem}.mid"
-            write_midi(p, results["notes"], beats=results.get("beats"))
-            written.append(p)
-        if "csv" in fmts:
-            written += write_csv(out_dir / stem, results)
+        written += write_results(out_dir, _safe_stem(t), load_results(lib, t, specs), fmts,
+                                 duration_s=t.duration_s, title=t.title, artist=t.artist,
+                                 audio_path=t.path)
     return written
 
 

@@ -25,6 +25,25 @@ def midi_to_hz(pitch_midi):
     return out if out.ndim else float(out)
 
 
+def hz_to_mel(freqs_hz):
+    """Frequency in Hz to mels on the Slaney scale (linear below 1 kHz, log above; librosa's
+    default, and the scale of ``inference.frontend.mel_filterbank``)."""
+    f = np.asarray(freqs_hz, dtype=np.float64)
+    lin = f / (200.0 / 3)
+    log = 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
+    out = np.where(f >= 1000.0, log, lin)
+    return out if out.ndim else float(out)
+
+
+def mel_to_hz(mels):
+    """Mels on the Slaney scale to frequency in Hz (inverse of ``hz_to_mel``)."""
+    m = np.asarray(mels, dtype=np.float64)
+    lin = m * (200.0 / 3)
+    log = 1000.0 * np.exp((np.log(6.4) / 27.0) * (m - 15.0))
+    out = np.where(m >= 15.0, log, lin)
+    return out if out.ndim else float(out)
+
+
 def hz_to_cents(freqs_hz, ref_hz: float = 10.0):
     """Frequency in Hz to cents above ``ref_hz`` (mir_eval's convention uses 10 Hz)."""
     f = np.asarray(freqs_hz, dtype=np.float64)

@@ -17,25 +17,84 @@ from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHeaderView,
+from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHeaderView,
                                QLabel, QLineEdit, QMainWindow, QProgressBar, QPushButton,
-                               QSplitter, QTableView, QVBoxLayout, QWidget)
+                               QSplitter, QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from workstation.analysis.jobs import specs_for
 from workstation.library import Library
 
+from .compare_panel import ComparePanel
+from .export_dialog import ExportDialog
 from .info_panel import InfoPanel
 from .library_model import (COL_ARTIST, COL_DURATION, COL_KEY, COL_STATUS, COL_TEMPO,
                             COL_TITLE, LibraryModel, TrackFilterProxy, load_rows)
 from .playback import Playback
 from .settings import Settings
-from .track_loader import load_track_data
+from .track_loader import display_image, load_track_data
 from .track_view import TrackView
 from .worker_bridge import AnalysisBridge, TaskRunner
 
 log = logging.getLogger(__name__)
 
 AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.oga *.opus *.mp3 *.aif *.aiff);;All files (*)"
+ANNOTATION_EXTENSIONS = (".jams", ".jamz", ".mid", ".midi", ".csv", ".lab", ".txt", ".tsv",
+                         ".notes", ".beats", ".f0")
+ANNOTATION_FILTER = ("Annotations (*.jams *.mid *.midi *.csv *.lab *.txt *.tsv *.notes *.beats *.f0)"
+                     ";;All files (*)")
+
+
+def _read_annotation(track_id: int, path: str):
+    """Read an annotation file (task thread): (track id, path, results by analyzer id)."""
+    from workstation.export import read_annotation_file
+    return track_id, path, read_annotation_file(path)
+
+
+def _compare(track_id: int, estimates: dict, references: dict):
+    """mir_eval figures of the estimates against the references (task thread)."""
+    from workstation.analysis.compare import COMPARISONS, compare_results
+    missing = [k for k in references if k in COMPARISONS and k not in estimates]
+    return track_id, compare_results(estimates, references), missing
+
+
+def _notes_mix(library, track, notes) -> tuple[int, str]:
+    """Render the track with its notes synthesised over it to a WAV in the library's cache
+    (task thread); (track id, path)."""
+    from workstation.export.sonify import write_notes_mix
+    out = Path(library.root) / "cache" / "playback" / f"{track.content_hash}-notes.wav"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_notes_mix(out, track.path, notes)
+    return track.id, str(out)
+
+
+def _export_one(library, specs, track_id: int, path: str, fmt: str) -> list[str]:
+    """Write one track's stored results to ``path`` as ``fmt`` (task thread)."""
+    from workstation.analysis.results import load_results
+    from workstation.export.batch import write_results
+    t = library.track(track_id)
+    p = Path(path)
+    written = write_results(p.parent, p.stem, load_results(library, t, specs), [fmt],
+                            duration_s=t.duration_s, title=t.title, artist=t.artist, audio_path=t.path)
+    if fmt == "midi" and written and written[0] != p:
+        written[0].replace(p)
+        written[0] = p
+    return [str(x) for x in written]
+
+
+def _export_tracks(library, specs, track_ids: list[int], out_dir: str, formats: list[str]) -> list[str]:
+    """Write the stored results of each track in ``formats`` (task thread); the paths written."""
+    from workstation.analysis.results import load_results
+    from workstation.export.batch import safe_stem, write_results
+    written: list[str] = []
+    for tid in track_ids:
+        t = library.track(tid)
+        if t is None or t.status != "ok":
+            continue
+        results = load_results(library, t, specs)
+        written += [str(p) for p in write_results(out_dir, safe_stem(t.path, f"track{t.id}"), results,
+                                                  formats, duration_s=t.duration_s, title=t.title,
+                                                  artist=t.artist, audio_path=t.path)]
+    return written
 
 
 def _scan_paths(library, paths: list[str]) -> list[str]:
@@ -65,6 +124,9 @@ class MainWindow(QMainWindow):
         self.auto_analyse = self.settings.auto_analyse if auto_analyse is None else auto_analyse
         self.current_track_id: int | None = None
         self._tickets: dict[str, int] = {}
+        #: Loaded reference annotations per track id: (results by analyzer id, file path).
+        self.references: dict[int, tuple[dict, str]] = {}
+        self.last_export: list[str] = []
         self._run = {"jobs": 0, "finished": 0, "failed": 0, "fraction": 0.0, "first_error": ""}
 
         self.setWindowTitle(f"Workstation — {self.library_root}")
@@ -74,6 +136,7 @@ class MainWindow(QMainWindow):
         self.proxy.setSourceModel(self.model)
         self.view = TrackView()
         self.info = InfoPanel()
+        self.compare = ComparePanel()
         self.playback = Playback(self, enabled=playback)
         self.loader = TaskRunner("workstation-track-loader", self)
         self.tasks = TaskRunner("workstation-library-tasks", self)
@@ -121,7 +184,10 @@ class MainWindow(QMainWindow):
         ll.addWidget(self.table)
         self.left_split = QSplitter(Qt.Orientation.Vertical)
         self.left_split.addWidget(left)
-        self.left_split.addWidget(self.info)
+        self.side_tabs = QTabWidget()
+        self.side_tabs.addTab(self.info, "Info")
+        self.side_tabs.addTab(self.compare, "Compare")
+        self.left_split.addWidget(self.side_tabs)
         self.left_split.setSizes([520, 300])
         self.split = QSplitter(Qt.Orientation.Horizontal)
         self.split.addWidget(self.left_split)
@@ -166,8 +232,13 @@ class MainWindow(QMainWindow):
         self.recent_menu = f.addMenu("Recent collections")
         self._fill_recent()
         f.addSeparator()
-        self.act_export = self._action(f, "&Export results…", self.export_dialog, "Ctrl+E")
-        # Annotation layers (import JAMS/MIDI/CSV as extra layers) will go here.
+        self.act_open_annotation = self._action(f, "Open &annotation…", self.open_annotation_dialog,
+                                                "Ctrl+L")
+        self.act_clear_annotation = self._action(f, "C&lose annotation", self.clear_annotation)
+        f.addSeparator()
+        self.act_export = self._action(f, "&Export…", self.export_dialog, "Ctrl+E")
+        self.act_export_png = self._action(f, "Export view as &PNG…", self.export_png_dialog,
+                                           "Ctrl+Shift+E")
         f.addSeparator()
         self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         an = mb.addMenu("&Analysis")
@@ -176,16 +247,26 @@ class MainWindow(QMainWindow):
                                             lambda: self.analyse(self.selected_track_ids()))
         self.act_reanalyse = self._action(an, "&Re-analyse selection",
                                           lambda: self.analyse(self.selected_track_ids(), force=True))
+        pm = mb.addMenu("&Playback")
+        self.act_play = self._action(pm, "&Play / pause", self.toggle_playback, "Space")
+        self.act_loop = self._action(pm, "&Loop the visible range", self.loop_visible, "L")
+        self.act_clear_loop = self._action(pm, "&Clear the loop", self.clear_loop, "Shift+L")
+        self.act_hear_notes = self._action(pm, "Hear the &notes with the audio", self.set_hear_notes, "N")
+        self.act_hear_notes.setCheckable(True)
         v = mb.addMenu("&View")
-        self.act_play = self._action(v, "&Play / pause", self.toggle_playback, "Space")
         self._action(v, "Zoom &in", lambda: self.view.zoom(1.5), "+")
         self._action(v, "Zoom in", lambda: self.view.zoom(1.5), "=")
         self._action(v, "Zoom &out", lambda: self.view.zoom(1 / 1.5), "-")
         self._action(v, "Scroll &left", lambda: self.view.scroll(-0.25), "Left")
         self._action(v, "Scroll &right", lambda: self.view.scroll(0.25), "Right")
         v.addSeparator()
-        self._action(v, "&Spectrogram", lambda: self.view.set_image_mode("spectrogram"), "Ctrl+1")
-        self._action(v, "Multi-f0 sa&lience", lambda: self.view.set_image_mode("salience"), "Ctrl+2")
+        from .track_view import IMAGE_MODES, MODE_LABELS
+        for i, mode in enumerate(IMAGE_MODES):
+            self._action(v, MODE_LABELS[mode], lambda _=False, m=mode: self.view.set_image_mode(m),
+                         f"Ctrl+{i + 1}")
+        v.addSeparator()
+        self._action(v, "Show &reference layers", lambda: self.view.set_references_visible(
+            not self.view.ref_box.isChecked()), "R")
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -210,6 +291,9 @@ class MainWindow(QMainWindow):
         self.playback.position_changed.connect(lambda t: self.view.set_cursor(t, follow=True))
         self.playback.unavailable.connect(self.status)
         self.view.cursor_moved.connect(self.playback.seek)
+        self.view.image_requested.connect(self._on_image_requested)
+        self.playback.loop_changed.connect(self.view.show_loop)
+        self.view.loop_region.sigRegionChangeFinished.connect(self._on_loop_dragged)
 
     def set_specs(self, specs) -> None:
         """The analyzers the window runs and shows (AnalyzerSpec list, dependencies included)."""
@@ -260,7 +344,13 @@ class MainWindow(QMainWindow):
         paths = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
         if paths:
             ev.acceptProposedAction()
-            self.open_paths(paths)
+            notes = [p for p in paths if Path(p).suffix.lower() in ANNOTATION_EXTENSIONS
+                     and Path(p).is_file()]
+            audio = [p for p in paths if p not in notes]
+            for p in notes:
+                self.open_annotation(p)
+            if audio:
+                self.open_paths(audio)
 
     def selected_track_ids(self) -> list[int]:
         rows = self.table.selectionModel().selectedRows()
@@ -315,17 +405,89 @@ class MainWindow(QMainWindow):
                 return
             self.view.set_data(result)
             self.info.set_data(result)
+            refs, source = self.references.get(result.track.id, ({}, ""))
+            if refs:
+                self.view.set_references(refs, source)
+            self._request_compare()
             self.playback.load(result.track.path if result.track.status == "ok" else None)
+            self.view.show_loop(self.playback.loop)
+            if self.act_hear_notes.isChecked():
+                self.set_hear_notes(True)
             t = result.timings.get("total_s")
             self.status(f"{result.track.title or Path(result.track.path).name}"
                         + (f" (loaded in {t * 1000:.0f} ms)" if t is not None else ""))
         elif tag == "export":
-            self.status(f"Exported {result}")
+            self.last_export = list(result)
+            self.status(f"Exported {len(result)} files" + (f" to {Path(result[0]).parent}" if result else ""))
+        elif tag == "notes_mix":
+            track_id, path = result
+            if track_id == self.current_track_id and self.act_hear_notes.isChecked():
+                self.playback.set_source_override(path)
+                self.status("Playing the audio with the notes synthesised over it")
+        elif tag == "image":
+            track_id, img = result
+            if track_id == self.current_track_id and self.view.data is not None:
+                self.view.set_image(img)
+        elif tag == "annotation":
+            track_id, path, refs = result
+            self.references[track_id] = (refs, path)
+            if track_id == self.current_track_id and self.view.data is not None:
+                self.view.set_references(refs, path)
+                self._request_compare()
+            layers = ", ".join(sorted(refs)) or "no layer"
+            self.status(f"Loaded {Path(path).name}: {layers}")
+        elif tag == "compare":
+            track_id, figures, missing = result
+            if track_id == self.current_track_id:
+                _, source = self.references.get(track_id, ({}, ""))
+                self.compare.set_figures(figures, source, missing)
 
     def _on_task_error(self, tag: str, ticket: int, message: str) -> None:
         if tag in self._tickets and ticket != self._tickets[tag]:
             return
+        if tag == "image":
+            self.view.message.setText(f"cannot compute the image: {message}")
         self.status(f"{tag} failed: {message}")
+
+    # ------------------------------------------------------------------ images, annotations
+    def _on_image_requested(self, mode: str, harmonic: float) -> None:
+        if self.current_track_id is None or self.view.data is None:
+            return
+        self.loader.drop_pending("image")
+        self._submit(self.loader, "image", lambda t, m, h: (t.id, display_image(self.library, t, m, harmonic=h or 1.0)),
+                     self.view.data.track, mode, harmonic)
+
+    def open_annotation_dialog(self) -> None:
+        if self.current_track_id is None:
+            self.status("Select a track first, then open its annotation")
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Open an annotation of this track", "",
+                                              ANNOTATION_FILTER)
+        if path:
+            self.open_annotation(path)
+
+    def open_annotation(self, path: str | Path) -> bool:
+        """Read an annotation file (task thread) as reference layers of the shown track."""
+        if self.current_track_id is None:
+            self.status("Select a track first, then open its annotation")
+            return False
+        self._submit(self.tasks, "annotation", _read_annotation, self.current_track_id, str(path))
+        self.status(f"Reading {Path(path).name}…")
+        return True
+
+    def clear_annotation(self) -> None:
+        if self.current_track_id is not None:
+            self.references.pop(self.current_track_id, None)
+        self.view.set_references({})
+        self.compare.clear()
+
+    def _request_compare(self) -> None:
+        tid = self.current_track_id
+        refs, _ = self.references.get(tid, ({}, "")) if tid is not None else ({}, "")
+        if not refs or self.view.data is None:
+            self.compare.clear()
+            return
+        self._submit(self.tasks, "compare", _compare, tid, dict(self.view.data.results), refs)
 
     # ------------------------------------------------------------------ analysis
     def analyse(self, track_ids=None, *, force: bool = False) -> bool:
@@ -398,28 +560,114 @@ class MainWindow(QMainWindow):
         if not self.playback.available:
             self.status(self.playback.reason)
             return
-        if self.playback.toggle():
-            self.playback.seek(self.view.cursor_s())
+        self.playback.toggle(from_s=self.view.cursor_s())
+
+    def loop_visible(self) -> None:
+        """Loop playback over the visible time range (L); drag its edges over the waveform."""
+        if self.view.data is None:
+            return
+        x0, x1 = self.view.x_range()
+        x0, x1 = max(0.0, x0), min(self.view.duration_s, x1)
+        try:
+            a, b = self.playback.set_loop(x0, x1)
+        except ValueError as e:
+            self.status(str(e))
+            return
+        self.status(f"Looping {a:.2f}–{b:.2f} s")
+
+    def clear_loop(self) -> None:
+        self.playback.clear_loop()
+        self.status("Loop cleared")
+
+    def _on_loop_dragged(self) -> None:
+        a, b = self.view.loop_region.getRegion()
+        if self.playback.loop is not None and (a, b) != self.playback.loop:
+            try:
+                self.playback.set_loop(a, b)
+            except ValueError as e:
+                self.status(str(e))
+
+    def set_hear_notes(self, on: bool) -> None:
+        """Play the track with its notes synthesised over it (N), or the track alone."""
+        on = bool(on)
+        if self.act_hear_notes.isChecked() != on:
+            self.act_hear_notes.setChecked(on)
+        data = self.view.data
+        if not on:
+            self.playback.set_source_override(None)
+            return
+        if data is None or "notes" not in data.results:
+            self.status("No notes to hear for this track yet")
+            self.act_hear_notes.setChecked(False)
+            return
+        self._submit(self.tasks, "notes_mix", _notes_mix, self.library, data.track, data.results["notes"])
+        self.status("Rendering the notes over the audio…")
 
     def export_dialog(self) -> None:
-        if self.current_track_id is None or self.view.data is None:
-            self.status("Select an analysed track to export")
+        """Ask for a folder, formats and scope, then export (Ctrl+E)."""
+        selected = self.selected_track_ids()
+        if self.current_track_id is None and not selected:
+            self.status("Select tracks to export")
             return
-        t = self.view.data.track
-        path, _ = QFileDialog.getSaveFileName(self, "Export results",
-                                              str(Path(t.path).with_suffix(".jams")),
-                                              "JAMS (*.jams)")
-        if path:
-            self.export_current(path)
+        folder = self.settings.get("export/folder", "") or str(Path.home())
+        fmts = str(self.settings.get("export/formats", "jams,midi,csv")).split(",")
+        dlg = ExportDialog(self, folder=folder, formats=fmts, n_selected=len(selected))
+        if dlg.exec() != QDialog.DialogCode.Accepted:
+            return
+        out, fmts, use_selection = dlg.choice()
+        if not out or not fmts:
+            self.status("Nothing to export: choose a folder and at least one format")
+            return
+        self.settings.set("export/folder", out)
+        self.settings.set("export/formats", ",".join(fmts))
+        ids = selected if use_selection else [self.current_track_id]
+        self.export_tracks(ids, out, fmts)
 
-    def export_current(self, path: str | Path) -> int:
-        """Write the shown track's results to ``path`` (JAMS) on the task thread.
-        More formats (MIDI, CSV) plug in here as workstation.export grows."""
-        data = self.view.data
-        from workstation.export.jams_io import write_jams
-        return self._submit(self.tasks, "export", write_jams, Path(path), dict(data.results),
-                            duration_s=data.duration_s, title=data.track.title,
-                            artist=data.track.artist, audio_path=data.track.path)
+    def export_tracks(self, track_ids: list[int], out_dir: str | Path, formats) -> int | None:
+        """Write the stored results of ``track_ids`` as ``formats`` ('jams', 'midi', 'csv')
+        into ``out_dir`` on the task thread ('png': the current view, written here).
+        Returns the task ticket (None when only a PNG was asked)."""
+        formats = list(formats)
+        out_dir = Path(out_dir)
+        if "png" in formats:
+            formats.remove("png")
+            if self.view.data is not None:
+                from workstation.export.batch import safe_stem
+                out_dir.mkdir(parents=True, exist_ok=True)
+                self.export_png(out_dir / f"{safe_stem(self.view.data.track.path)}.png")
+        if not formats:
+            return None
+        return self._submit(self.tasks, "export", _export_tracks, self.library, self.specs,
+                            [int(t) for t in track_ids if t is not None], str(out_dir), formats)
+
+    def export_current(self, path: str | Path) -> int | None:
+        """Export the shown track to ``path`` in the format its suffix names (.jams, .mid;
+        .csv: one file per layer named after ``path``; .png: the view)."""
+        path = Path(path)
+        fmt = {".jams": "jams", ".mid": "midi", ".midi": "midi", ".csv": "csv", ".png": "png"}.get(
+            path.suffix.lower(), "jams")
+        if fmt == "png":
+            self.export_png(path)
+            return None
+        return self._submit(self.tasks, "export", _export_one, self.library, self.specs,
+                            self.current_track_id, str(path), fmt)
+
+    def export_png_dialog(self) -> None:
+        if self.view.data is None:
+            self.status("Select a track to export its view")
+            return
+        from workstation.export.batch import safe_stem
+        folder = self.settings.get("export/folder", "") or str(Path.home())
+        path, _ = QFileDialog.getSaveFileName(self, "Export the view as PNG", str(
+            Path(folder) / f"{safe_stem(self.view.data.track.path)}.png"), "PNG (*.png)")
+        if path:
+            self.export_png(path)
+
+    def export_png(self, path: str | Path) -> bool:
+        """A PNG of the track view as it is shown (a small file, written here)."""
+        ok = self.view.grab().save(str(path), "PNG")
+        self.status(f"Saved the view to {path}" if ok else f"Cannot write {path}")
+        return bool(ok)
 
     # ------------------------------------------------------------------ shutdown
     def shutdown(self, timeout: float = 20.0) -> None:

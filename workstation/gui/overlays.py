@@ -44,7 +44,9 @@ class NotesItem(pg.GraphicsObject):
         self._rects: list[QRectF] = []
         self.setFlag(self.GraphicsItemFlag.ItemUsesExtendedStyleOption)
 
-    def set_notes(self, onsets_s, offsets_s, pitch_midi) -> None:
+    def set_notes(self, onsets_s, offsets_s, pitch_midi, *, y_map=None) -> None:
+        """Notes in s and MIDI; ``y_map`` (MIDI -> y, vectorised) places them on another
+        frequency axis (Hz, mels): each rectangle spans y_map(pitch -+ 0.4)."""
         self.prepareGeometryChange()
         self.onsets_s = np.asarray(onsets_s, dtype=np.float64)
         self.offsets_s = np.asarray(offsets_s, dtype=np.float64)
@@ -53,13 +55,15 @@ class NotesItem(pg.GraphicsObject):
         self._order = order
         self._sorted_on = self.onsets_s[order]
         self._max_len = float(np.max(self.offsets_s - self.onsets_s)) if len(order) else 0.0
-        self._rects = [QRectF(float(a), float(p) - 0.4, float(b - a), 0.8)
-                       for a, b, p in zip(self.onsets_s[order], self.offsets_s[order],
-                                          self.pitch_midi[order])]
+        p = self.pitch_midi[order]
+        lo, hi = (p - 0.4, p + 0.4) if y_map is None else (np.asarray(y_map(p - 0.4), dtype=np.float64),
+                                                          np.asarray(y_map(p + 0.4), dtype=np.float64))
+        self._rects = [QRectF(float(a), float(y0), float(b - a), float(y1 - y0))
+                       for a, b, y0, y1 in zip(self.onsets_s[order], self.offsets_s[order], lo, hi)]
         if len(order):
-            self._bounds = QRectF(float(self.onsets_s.min()), float(self.pitch_midi.min()) - 0.5,
+            self._bounds = QRectF(float(self.onsets_s.min()), float(lo.min()),
                                   float(self.offsets_s.max() - self.onsets_s.min()),
-                                  float(self.pitch_midi.max() - self.pitch_midi.min()) + 1.0)
+                                  float(hi.max() - lo.min()))
         else:
             self._bounds = QRectF()
         self.update()
@@ -158,6 +162,14 @@ class KeyBandItem(pg.GraphicsObject):
             ti.setParentItem(self)
             ti.setPos(float(s), (self._y0 + self._y1) / 2)
             self._texts.append(ti)
+        self.update()
+
+    def set_band(self, y0: float, y1: float) -> None:
+        """Move the band to [y0, y1] (data units of the lane)."""
+        self.prepareGeometryChange()
+        self._y0, self._y1 = float(y0), float(y1)
+        for ti in self._texts:
+            ti.setPos(ti.pos().x(), (self._y0 + self._y1) / 2)
         self.update()
 
     def place_labels(self, x0: float, x1: float) -> None:

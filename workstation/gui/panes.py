@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from workstation.core.units import midi_to_note_name
+from workstation.core.units import hz_to_mel, midi_to_hz, midi_to_note_name
 
 # Images are given as [n_bins, n_frames] (time last, as in core): row-major for pyqtgraph.
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False, background="#15171c",
@@ -22,6 +22,8 @@ TEXT = "#c8ccd4"
 ACCENT = "#4fa3ff"
 F0_COLOUR = "#38e8ff"
 NOTE_COLOUR = "#ffd166"
+REF_COLOUR = "#7cf29a"      # loaded reference annotations (all layers)
+REF_BEAT_COLOUR = "#7cf29aa0"
 BEAT_COLOUR = "#ffffff38"
 DOWNBEAT_COLOUR = "#ff8fa3c0"
 WAVE_COLOUR = "#7fb3ff"
@@ -35,13 +37,57 @@ def lut(name: str, n: int = 256) -> np.ndarray:
     return pg.colormap.get(name).getLookupTable(0.0, 1.0, nPts=n, alpha=True)
 
 
+#: y units of the main pane: 'midi' (log frequency), 'hz' (linear), 'mel' (Slaney mels).
+Y_UNITS = ("midi", "hz", "mel")
+_HZ_TICKS = (20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000)
+_HZ_MINOR = (30, 40, 60, 70, 80, 150, 300, 400, 700, 1500, 3000, 4000, 7000, 15000)
+
+
+def y_from_midi(unit: str, pitch_midi):
+    """MIDI numbers to the y coordinate of a main pane drawn in ``unit``."""
+    if unit == "midi":
+        return np.asarray(pitch_midi, dtype=np.float64)
+    hz = midi_to_hz(np.asarray(pitch_midi, dtype=np.float64))
+    return hz if unit == "hz" else hz_to_mel(hz)
+
+
+def hz_from_y(unit: str, y: float) -> float:
+    """The frequency in Hz at height ``y`` of a main pane drawn in ``unit``."""
+    from workstation.core.units import mel_to_hz
+    if unit == "midi":
+        return float(midi_to_hz(y))
+    return float(y) if unit == "hz" else float(mel_to_hz(y))
+
+
+def _hz_label(hz: float) -> str:
+    return f"{hz / 1000:g}k" if hz >= 1000 else f"{hz:g}"
+
+
 class NoteAxis(pg.AxisItem):
-    """A left axis in MIDI numbers labelled with note names (C at every octave, every note
-    when zoomed in far enough)."""
+    """The main pane's frequency axis. In MIDI units (``unit = 'midi'``) it is labelled with
+    note names (C at every octave, every note when zoomed in far enough); in Hz or mels
+    with round frequencies."""
+
+    unit = "midi"
+
+    def set_unit(self, unit: str) -> None:
+        if unit not in Y_UNITS:
+            raise ValueError(f"unit {unit!r}; one of {Y_UNITS}")
+        self.unit = unit
+        self.picture = None
+        self.update()
 
     def tickValues(self, minVal, maxVal, size):
         if maxVal <= minVal:
             return []
+        if self.unit != "midi":
+            conv = (lambda f: np.asarray(f, dtype=np.float64)) if self.unit == "hz" else hz_to_mel
+            major = [float(conv(f)) for f in _HZ_TICKS]
+            minor = [float(conv(f)) for f in _HZ_MINOR]
+            if self.unit == "hz":  # linear: regular steps read better
+                return pg.AxisItem.tickValues(self, minVal, maxVal, size)
+            return [(1, [v for v in major if minVal <= v <= maxVal]),
+                    (0.5, [v for v in minor if minVal <= v <= maxVal])]
         span = maxVal - minVal
         px_per_semitone = size / span if span else 0
         lo, hi = int(np.ceil(minVal)), int(np.floor(maxVal))
@@ -53,6 +99,11 @@ class NoteAxis(pg.AxisItem):
         return [(12, cs)]
 
     def tickStrings(self, values, scale, spacing):
+        if self.unit == "hz":
+            return [_hz_label(v) for v in values]
+        if self.unit == "mel":
+            from workstation.core.units import mel_to_hz
+            return [_hz_label(round(float(mel_to_hz(v)))) for v in values]
         return [midi_to_note_name(v) for v in values]
 
 

@@ -132,6 +132,100 @@ def display_features_from_audio(audio: np.ndarray, *, sr: int = C.SAMPLE_RATE) -
     return DisplayFeatures(env_min, env_max, spec, duration_s=len(audio) / sr)
 
 
+#: Image modes of the main pane besides the log-frequency spectrogram (computed on request)
+#: and the y unit each is drawn in.
+EXTRA_IMAGE_MODES = {"linear": "hz", "mel": "mel", "hcqt": "midi"}
+_LINEAR_POOL = 2  # STFT bins averaged per displayed row (1025 -> 512 rows up to sr/2)
+
+
+@dataclass
+class DisplayImage:
+    """A display image at the analysis hop: values [shape=(n_rows, n_frames), uint8]
+    (0 = ``SPEC_DB_RANGE`` dB under the peak, 255 = peak), row centres ``y_centres``
+    [shape=(n_rows,)] evenly spaced in ``y_unit`` ('midi', 'hz' or 'mel')."""
+
+    mode: str
+    values: np.ndarray
+    y_centres: np.ndarray
+    y_unit: str
+    hop_s: float = C.HOP_LENGTH / C.SAMPLE_RATE
+    harmonic: float | None = None
+
+    @property
+    def n_frames(self) -> int:
+        return self.values.shape[1]
+
+
+def _to_uint8_db(power_db: np.ndarray) -> np.ndarray:
+    peak = float(power_db.max()) if power_db.size else 0.0
+    scaled = (power_db - (peak - SPEC_DB_RANGE)) * (255.0 / SPEC_DB_RANGE)
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+def display_image_from_audio(audio: np.ndarray, mode: str, *, harmonic: float = 1.0,
+                             sr: int = C.SAMPLE_RATE) -> DisplayImage:
+    """The main pane's image for ``mode`` ('linear': STFT magnitude up to sr/2 in Hz; 'mel':
+    the analysis mel spectrogram in mels; 'hcqt': one harmonic of the HCQT, bins placed at the
+    fundamental they belong to, in MIDI) of a mono signal at ``sr`` (``C.SAMPLE_RATE``),
+    chunk by chunk with discarded borders so memory stays bounded."""
+    from workstation.core.units import hz_to_mel
+    from workstation.inference.frontend import mel_filterbank
+
+    if mode not in EXTRA_IMAGE_MODES:
+        raise ValueError(f"image mode {mode!r}; one of {sorted(EXTRA_IMAGE_MODES)}")
+    hop = C.HOP_LENGTH
+    audio = np.ascontiguousarray(audio, dtype=np.float32)
+    n_frames = C.n_frames_for(len(audio), hop_length=hop)
+    fe = _frontend()
+    if mode == "hcqt":
+        if harmonic not in C.HARMONICS:
+            raise ValueError(f"harmonic {harmonic}; one of {C.HARMONICS}")
+        h_index = list(C.HARMONICS).index(harmonic)
+        n_rows = C.N_BINS
+        ctx = int(np.ceil(C.CHUNK_BORDER_SECONDS * sr / hop))
+        chunk = int(C.CHUNK_SECONDS * sr / hop)
+        y = C.FMIN_MIDI + np.arange(n_rows) * 12.0 / C.BINS_PER_OCTAVE
+
+        def part(seg):
+            return fe.hcqt(seg)[h_index] ** 2
+    else:
+        ctx = (C.N_FFT // 2 + hop - 1) // hop
+        chunk = _STFT_CHUNK_FRAMES
+        if mode == "linear":
+            n_rows = (C.N_FFT // 2) // _LINEAR_POOL
+            y = (np.arange(n_rows) * _LINEAR_POOL + (_LINEAR_POOL - 1) / 2) * sr / C.N_FFT
+
+            def part(seg):
+                m = fe.stft_mag(seg)[: n_rows * _LINEAR_POOL] ** 2
+                return m.reshape(n_rows, _LINEAR_POOL, -1).mean(axis=1)
+        else:
+            w = mel_filterbank(sr=sr)
+            n_rows = w.shape[0]
+            top = hz_to_mel(sr / 2)
+            y = np.linspace(0.0, top, n_rows + 2)[1:-1]
+
+            def part(seg):
+                return fe.mel(seg)
+    out = np.empty((n_rows, n_frames), dtype=np.float32)
+    for f0 in range(0, n_frames, chunk):
+        f1 = min(n_frames, f0 + chunk)
+        a = max(0, f0 - ctx)
+        b = min(n_frames, f1 + ctx)
+        seg = audio[a * hop:(b - 1) * hop + 1]
+        p = part(seg)
+        out[:, f0:f1] = 10.0 * np.log10(np.maximum(p[:, f0 - a:f1 - a], 1e-12))
+    return DisplayImage(mode, _to_uint8_db(out), np.asarray(y, dtype=np.float64),
+                        EXTRA_IMAGE_MODES[mode], hop / sr, harmonic if mode == "hcqt" else None)
+
+
+def display_image(library, track, mode: str, *, harmonic: float = 1.0) -> DisplayImage:
+    """``display_image_from_audio`` of a catalogued track (loader thread; decodes the file).
+    Raises AudioError naming the file when it cannot be decoded."""
+    from workstation.core.audio import stream
+    audio = np.concatenate(list(stream(track.path)) or [np.zeros(0, np.float32)])
+    return display_image_from_audio(audio, mode, harmonic=harmonic)
+
+
 def _cache_path(library, content_hash: str) -> Path:
     return Path(library.root) / "cache" / "display" / f"{content_hash}-v{DISPLAY_VERSION}.npz"
 

@@ -2,12 +2,18 @@
 
 - overview: the whole track's waveform envelope with the visible region (drag it to move);
 - wave: the waveform of the visible part;
-- main: the image (spectrogram or multi-f0 salience, an ``ImageItem`` placed in seconds x
-  MIDI) under the overlays (f0 curve, notes, beats and downbeats);
-- lane: local key segments and downbeats.
+- main: the image (spectrogram on a log-frequency, linear or mel axis, one harmonic of the
+  HCQT, or the multi-f0 salience; an ``ImageItem`` placed in seconds x MIDI, Hz or mels)
+  under the overlays (f0 curve, notes, beats and downbeats), estimates and loaded
+  references alike;
+- lane: local key segments (estimate; a reference band below it when one is loaded) and
+  beats.
 
-The view only draws: ``set_data(TrackViewData)`` receives what a loader thread prepared.
-Layers are items in ``self.layers`` (name -> item list) switched by ``set_layer_visible``.
+The view only draws: ``set_data(TrackViewData)`` receives what a loader thread prepared,
+``set_image(DisplayImage)`` an image mode computed on request (``image_requested``), and
+``set_references(results)`` the layers of an annotation file read elsewhere.
+Layers are items in ``self.layers`` / ``self.ref_layers`` (name -> item list) switched by
+``set_layer_visible`` and ``set_references_visible``.
 """
 
 from __future__ import annotations
@@ -21,31 +27,52 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxL
                                QWidget)
 
 from workstation.core import constants as C
-from workstation.core.units import hz_to_midi, midi_to_hz, midi_to_note_name
+from workstation.core.units import hz_to_midi, midi_to_note_name
 
 from . import panes as P
 from .overlays import (CursorLine, KeyBandItem, NotesItem, VLinesItem, envelope_xy)
-from .track_loader import TrackViewData
+from .track_loader import EXTRA_IMAGE_MODES, DisplayImage, TrackViewData
 
-IMAGE_MODES = ("spectrogram", "salience")
+#: Main-pane image modes, their menu labels and the y unit each is drawn in.
+IMAGE_MODES = ("spectrogram", "linear", "mel", "hcqt", "salience")
+MODE_LABELS = {"spectrogram": "Spectrogram (log f)", "linear": "Spectrogram (linear f)",
+               "mel": "Mel spectrogram", "hcqt": "HCQT", "salience": "Multi-f0 salience"}
+MODE_UNITS = {"spectrogram": "midi", "linear": "hz", "mel": "mel", "hcqt": "midi", "salience": "midi"}
 LAYER_NAMES = ("f0", "notes", "beats", "key")
+LAYER_COLOURS = {"f0": P.F0_COLOUR, "notes": P.NOTE_COLOUR, "beats": P.DOWNBEAT_COLOUR[:7],
+                 "key": "#b0b6c2"}
+#: Reference annotation layers by analyzer id -> track-view layer name.
+REF_LAYER_OF = {"pitch.f0": "f0", "notes": "notes", "beats": "beats", "key": "key"}
 DEFAULT_SPAN_S = 30.0
 #: Displayed part of the 0..255 spectrogram scale (64..255: the top 60 dB).
 SPEC_LEVELS = (64, 255)
+#: Key bands in the lane (y in 0..1): estimate alone, or estimate over reference.
+KEY_BAND = (0.45, 1.0)
+KEY_BAND_WITH_REF = (0.73, 1.0)
+REF_KEY_BAND = (0.45, 0.70)
 
 
 class TrackView(QWidget):
     """Panes of one track. Signals: ``cursor_moved(float t_s)`` when the user clicks a time;
-    ``range_changed(float x0, float x1)`` after every zoom/scroll."""
+    ``range_changed(float x0, float x1)`` after every zoom/scroll; ``image_requested(str mode,
+    float harmonic)`` when the chosen image mode needs a ``DisplayImage`` not yet given."""
 
     cursor_moved = Signal(float)
     range_changed = Signal(float, float)
+    image_requested = Signal(str, float)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.data: TrackViewData | None = None
+        self.references: dict = {}
+        self.reference_source = ""
         self.duration_s = 0.0
         self.image_mode = "spectrogram"
+        self.harmonic = 1.0
+        self.y_unit = "midi"
+        self._images: dict[tuple[str, float], DisplayImage] = {}
+        self._layer_on = {n: True for n in LAYER_NAMES}
+        self._ref_on = True
         self._syncing = False
         self.last_redraw_s = 0.0
         self._build_toolbar()
@@ -64,17 +91,32 @@ class TrackView(QWidget):
         self._bar = QHBoxLayout()
         self._bar.setContentsMargins(4, 2, 4, 2)
         self.mode_box = QComboBox()
-        self.mode_box.addItems(["Spectrogram", "Multi-f0 salience"])
+        self.mode_box.addItems([MODE_LABELS[m] for m in IMAGE_MODES])
         self.mode_box.currentIndexChanged.connect(lambda i: self.set_image_mode(IMAGE_MODES[i]))
+        self.harmonic_box = QComboBox()
+        self.harmonic_box.addItems([f"h={h:g}" for h in C.HARMONICS])
+        self.harmonic_box.setCurrentIndex(list(C.HARMONICS).index(1.0))
+        self.harmonic_box.setToolTip("HCQT harmonic shown, placed at its fundamental")
+        self.harmonic_box.currentIndexChanged.connect(lambda i: self.set_harmonic(C.HARMONICS[i]))
+        self.harmonic_box.setVisible(False)
         self._bar.addWidget(QLabel("Image:"))
         self._bar.addWidget(self.mode_box)
+        self._bar.addWidget(self.harmonic_box)
         self.layer_boxes: dict[str, QCheckBox] = {}
         for name, label in zip(LAYER_NAMES, ("f0", "Notes", "Beats", "Key")):
             cb = QCheckBox(label)
             cb.setChecked(True)
+            cb.setStyleSheet(f"QCheckBox {{ color: {LAYER_COLOURS[name]}; }}")
             cb.toggled.connect(lambda on, n=name: self.set_layer_visible(n, on))
             self._bar.addWidget(cb)
             self.layer_boxes[name] = cb
+        self.ref_box = QCheckBox("Reference")
+        self.ref_box.setChecked(True)
+        self.ref_box.setEnabled(False)
+        self.ref_box.setToolTip("Layers of the loaded annotation file (green)")
+        self.ref_box.setStyleSheet(f"QCheckBox {{ color: {P.REF_COLOUR}; }}")
+        self.ref_box.toggled.connect(self.set_references_visible)
+        self._bar.addWidget(self.ref_box)
         self._bar.addStretch(1)
         self.message = QLabel("")
         self.message.setStyleSheet("color: #d8b35a;")
@@ -91,7 +133,8 @@ class TrackView(QWidget):
         self.overview = P.make_pane(lay, 0, title="")
         self.overview.setMouseEnabled(x=False, y=False)
         self.wave = P.make_pane(lay, 1, title="wave")
-        self.main = P.make_pane(lay, 2, left_axis=P.NoteAxis("left"), y_mouse=True)
+        self.axis = P.NoteAxis("left")
+        self.main = P.make_pane(lay, 2, left_axis=self.axis, y_mouse=True)
         self.lane = P.make_pane(lay, 3, title="key", show_time_axis=True)
         for p in (self.wave, self.lane):
             p.setXLink(self.main)
@@ -120,10 +163,23 @@ class TrackView(QWidget):
         self.downbeat_lines = VLinesItem(P.DOWNBEAT_COLOUR, 1.6, y0=0, y1=128)
         self.lane_downbeats = VLinesItem(P.DOWNBEAT_COLOUR, 1.0, y0=0.0, y1=0.35)
         self.lane_beats = VLinesItem(P.BEAT_COLOUR, 1.0, y0=0.0, y1=0.2)
-        self.key_band = KeyBandItem(y0=0.45, y1=1.0)
-        for it in (self.f0_curve, self.notes_item, self.beat_lines, self.downbeat_lines):
+        self.key_band = KeyBandItem(y0=KEY_BAND[0], y1=KEY_BAND[1])
+        # reference layers (a loaded annotation file), drawn in green
+        self.ref_f0_curve = pg.PlotDataItem(pen=pg.mkPen(P.REF_COLOUR, width=2,
+                                                         style=Qt.PenStyle.DashLine), connect="finite")
+        self.ref_f0_curve.setClipToView(True)
+        self.ref_f0_curve.setZValue(19)
+        self.ref_notes_item = NotesItem(P.REF_COLOUR, fill_alpha=35)
+        self.ref_notes_item.setZValue(9)
+        self.ref_beat_lines = VLinesItem(P.REF_BEAT_COLOUR, 1.2, y0=0, y1=128,
+                                         style=Qt.PenStyle.DashLine)
+        self.ref_lane_beats = VLinesItem(P.REF_COLOUR, 1.0, y0=0.2, y1=0.43)
+        self.ref_key_band = KeyBandItem(y0=REF_KEY_BAND[0], y1=REF_KEY_BAND[1])
+        for it in (self.f0_curve, self.notes_item, self.beat_lines, self.downbeat_lines,
+                   self.ref_f0_curve, self.ref_notes_item, self.ref_beat_lines):
             self.main.addItem(it)
-        for it in (self.key_band, self.lane_beats, self.lane_downbeats):
+        for it in (self.key_band, self.lane_beats, self.lane_downbeats, self.ref_key_band,
+                   self.ref_lane_beats):
             self.lane.addItem(it)
         self.lane.setYRange(0, 1, padding=0)
         self.overview_curve = pg.PlotDataItem(pen=pg.mkPen(P.WAVE_COLOUR, width=1))
@@ -136,6 +192,11 @@ class TrackView(QWidget):
         self.region.setZValue(10)
         self.overview.addItem(self.region)
         self.region.sigRegionChanged.connect(self._on_region)
+        self.loop_region = pg.LinearRegionItem(brush=pg.mkBrush(124, 242, 154, 40),
+                                               pen=pg.mkPen(P.REF_COLOUR, width=1), movable=True)
+        self.loop_region.setZValue(5)
+        self.loop_region.setVisible(False)
+        self.wave.addItem(self.loop_region)
         self.cursors = [CursorLine() for _ in range(4)]
         for pane, cur in zip((self.overview, self.wave, self.main, self.lane), self.cursors):
             pane.addItem(cur)
@@ -143,19 +204,31 @@ class TrackView(QWidget):
                        "beats": [self.beat_lines, self.downbeat_lines, self.lane_beats,
                                  self.lane_downbeats],
                        "key": [self.key_band]}
+        self.ref_layers = {"f0": [self.ref_f0_curve], "notes": [self.ref_notes_item],
+                           "beats": [self.ref_beat_lines, self.ref_lane_beats],
+                           "key": [self.ref_key_band]}
 
     # ------------------------------------------------------------------ data
     def clear(self) -> None:
         self.data = None
         self.duration_s = 0.0
+        self._images = {}
         self.image.clear()
-        self.f0_curve.setData([], [])
+        for it in (self.f0_curve, self.ref_f0_curve):
+            it.setData([], [])
         self.notes_item.clear()
-        for it in (self.beat_lines, self.downbeat_lines, self.lane_beats, self.lane_downbeats):
+        self.ref_notes_item.clear()
+        for it in (self.beat_lines, self.downbeat_lines, self.lane_beats, self.lane_downbeats,
+                   self.ref_beat_lines, self.ref_lane_beats):
             it.set_times([])
         self.key_band.set_segments([], [], [], [])
+        self.ref_key_band.set_segments([], [], [], [])
+        self.references = {}
+        self.reference_source = ""
+        self.ref_box.setEnabled(False)
         self.overview_curve.setData([], [])
         self.wave_curve.setData([], [])
+        self.loop_region.setVisible(False)
         self.message.setText("")
         self.set_cursor(0.0)
 
@@ -174,36 +247,82 @@ class TrackView(QWidget):
                              np.max(np.abs(d.env_max)) if len(d.env_max) else 0, 1e-3))
             self.overview.setYRange(-peak, peak, padding=0.05)
             self.wave.setYRange(-peak, peak, padding=0.05)
-        r = data.results
-        f0 = r.get("pitch.f0")
-        if f0 is not None and len(f0.times_s):
-            midi = hz_to_midi(np.where(f0.voiced & (f0.freqs_hz > 0), f0.freqs_hz, np.nan))
-            self.f0_curve.setData(np.asarray(f0.times_s, dtype=np.float64), np.asarray(midi))
-        notes = r.get("notes")
-        if notes is not None:
-            self.notes_item.set_notes(notes.onsets_s, notes.offsets_s, notes.pitch_midi)
-        beats = r.get("beats")
-        if beats is not None:
-            self.beat_lines.set_times(beats.times_s[beats.positions != 1])
-            self.downbeat_lines.set_times(beats.downbeats_s)
-            self.lane_beats.set_times(beats.times_s)
-            self.lane_downbeats.set_times(beats.downbeats_s)
-        key = r.get("key")
-        if key is not None:
-            if len(key.local_start_s):
-                self.key_band.set_segments(key.local_start_s, key.local_end_s,
-                                           key.local_tonic_pc, key.local_mode)
-            else:
-                self.key_band.set_segments([0.0], [self.duration_s], [key.tonic_pc], [key.mode])
         for pane in self.panes.values():
             pane.setLimits(xMin=-0.5, xMax=self.duration_s + 0.5)
         self.overview.setXRange(0, self.duration_s, padding=0.0)
-        self.main.setLimits(yMin=0, yMax=128, minXRange=0.05, minYRange=3)
+        self.main.setLimits(minXRange=0.05)
         self._draw_image()
         self.set_x_range(0.0, min(self.duration_s, DEFAULT_SPAN_S))
         if data.display_error:
             self.message.setText(data.display_error)
 
+    def _draw_overlays(self) -> None:
+        """(Re)draw the estimate and reference layers on the current y axis."""
+        unit = self.y_unit
+        ymap = None if unit == "midi" else (lambda m: P.y_from_midi(unit, m))
+        y_top = self._y_top()
+        r = self.data.results if self.data is not None else {}
+        for res, curve, notes_item, lines, lane_lines, band, is_ref in (
+                (r, self.f0_curve, self.notes_item, (self.beat_lines, self.downbeat_lines),
+                 (self.lane_beats, self.lane_downbeats), self.key_band, False),
+                (self.references, self.ref_f0_curve, self.ref_notes_item, (self.ref_beat_lines,),
+                 (self.ref_lane_beats,), self.ref_key_band, True)):
+            f0 = res.get("pitch.f0")
+            if f0 is not None and len(f0.times_s):
+                voiced = np.asarray(f0.voiced, dtype=bool) if len(f0.voiced) else np.ones(len(f0.times_s), bool)
+                midi = hz_to_midi(np.where(voiced & (np.asarray(f0.freqs_hz) > 0), f0.freqs_hz, np.nan))
+                curve.setData(np.asarray(f0.times_s, dtype=np.float64),
+                              np.asarray(P.y_from_midi(unit, midi), dtype=np.float64))
+            else:
+                curve.setData([], [])
+            notes = res.get("notes")
+            if notes is not None:
+                notes_item.set_notes(notes.onsets_s, notes.offsets_s, notes.pitch_midi, y_map=ymap)
+            else:
+                notes_item.clear()
+            beats = res.get("beats")
+            if beats is not None:
+                if is_ref:
+                    lines[0].set_times(beats.times_s, y0=0.0, y1=y_top)
+                    lane_lines[0].set_times(beats.times_s)
+                else:
+                    lines[0].set_times(beats.times_s[beats.positions != 1], y0=0.0, y1=y_top)
+                    lines[1].set_times(beats.downbeats_s, y0=0.0, y1=y_top)
+                    lane_lines[0].set_times(beats.times_s)
+                    lane_lines[1].set_times(beats.downbeats_s)
+            else:
+                for it in (*lines, *lane_lines):
+                    it.set_times([])
+            key = res.get("key")
+            if key is not None:
+                if len(key.local_start_s):
+                    band.set_segments(key.local_start_s, key.local_end_s, key.local_tonic_pc,
+                                      key.local_mode)
+                else:
+                    band.set_segments([0.0], [self.duration_s], [key.tonic_pc], [key.mode])
+            else:
+                band.set_segments([], [], [], [])
+        self.key_band.set_band(*(KEY_BAND_WITH_REF if "key" in self.references else KEY_BAND))
+        x0, x1 = self.x_range()
+        self.key_band.place_labels(x0, x1)
+        self.ref_key_band.place_labels(x0, x1)
+        self._apply_visibility()
+
+    def set_references(self, references: dict, source: str = "") -> None:
+        """Draw the layers of a reference annotation (analyzer id -> core result, as
+        ``workstation.export.read_annotation_file`` returns them) over the estimates."""
+        self.references = {k: v for k, v in (references or {}).items() if k in REF_LAYER_OF}
+        self.reference_source = source
+        self.ref_box.setEnabled(bool(self.references))
+        self._draw_overlays()
+
+    def set_references_visible(self, visible: bool) -> None:
+        self._ref_on = bool(visible)
+        if self.ref_box.isChecked() != self._ref_on:
+            self.ref_box.setChecked(self._ref_on)
+        self._apply_visibility()
+
+    # ------------------------------------------------------------------ images
     def set_image_mode(self, mode: str) -> None:
         if mode not in IMAGE_MODES:
             raise ValueError(f"image mode {mode!r}; one of {IMAGE_MODES}")
@@ -211,16 +330,48 @@ class TrackView(QWidget):
         i = IMAGE_MODES.index(mode)
         if self.mode_box.currentIndex() != i:
             self.mode_box.setCurrentIndex(i)
+        self.harmonic_box.setVisible(mode == "hcqt")
         if self.data is not None:
             self._draw_image()
 
+    def set_harmonic(self, harmonic: float) -> None:
+        """The HCQT harmonic shown in 'hcqt' mode (one of ``C.HARMONICS``)."""
+        if harmonic not in C.HARMONICS:
+            raise ValueError(f"harmonic {harmonic}; one of {C.HARMONICS}")
+        self.harmonic = float(harmonic)
+        i = list(C.HARMONICS).index(harmonic)
+        if self.harmonic_box.currentIndex() != i:
+            self.harmonic_box.setCurrentIndex(i)
+        if self.data is not None and self.image_mode == "hcqt":
+            self._draw_image()
+
+    def _image_key(self, mode: str | None = None) -> tuple[str, float]:
+        mode = mode or self.image_mode
+        return (mode, self.harmonic if mode == "hcqt" else 0.0)
+
+    def set_image(self, img: DisplayImage) -> None:
+        """Receive an image computed on request; drawn when it is the current mode's."""
+        key = (img.mode, img.harmonic if img.mode == "hcqt" else 0.0)
+        self._images[key] = img
+        if self.data is not None and key == self._image_key():
+            self._draw_image()
+
+    def _y_top(self) -> float:
+        return {"midi": 128.0, "hz": C.SAMPLE_RATE / 2, "mel": float(P.y_from_midi("mel", 135.0))}[self.y_unit]
+
     def _draw_image(self) -> None:
-        """Place the current image in seconds x MIDI (pixel centres on frame times and bin
-        pitches), with explicit levels and a colour-map LUT."""
+        """Place the current image in seconds x (MIDI | Hz | mels) (pixel centres on frame
+        times and bin centres), with explicit levels and a colour-map LUT; then redraw the
+        overlays on that axis."""
         self.image.clear()
+        self.message.setText(self.data.display_error if self.data is not None else "")
         data = self.data
-        y_range = (C.FMIN_MIDI, 108.0)
-        if self.image_mode == "spectrogram":
+        mode = self.image_mode
+        self.y_unit = MODE_UNITS[mode]
+        self.axis.set_unit(self.y_unit)
+        y_range = {"midi": (C.FMIN_MIDI, 108.0), "hz": (0.0, 5000.0),
+                   "mel": (0.0, float(P.y_from_midi("mel", 120.0)))}[self.y_unit]
+        if mode == "spectrogram":
             d = data.display if data else None
             if d is not None:
                 self.image.setImage(d.spec, levels=SPEC_LEVELS, lut=P.lut(P.COLOUR_MAPS["spectrogram"]),
@@ -229,6 +380,21 @@ class TrackView(QWidget):
                 self.image.setRect(QRectF(-d.hop_s / 2, d.midi_lo - step / 2,
                                           d.n_frames * d.hop_s, d.spec.shape[0] * step))
                 y_range = (d.midi_lo - step / 2, d.midi_lo + (d.spec.shape[0] - 0.5) * step)
+        elif mode in EXTRA_IMAGE_MODES:
+            img = self._images.get(self._image_key())
+            if img is None:
+                if data is not None and data.display is not None:
+                    self.message.setText(f"computing the {MODE_LABELS[mode].lower()}…")
+                    self.image_requested.emit(mode, self.harmonic if mode == "hcqt" else 0.0)
+            else:
+                self.image.setImage(img.values, levels=SPEC_LEVELS,
+                                    lut=P.lut(P.COLOUR_MAPS["spectrogram"]), autoLevels=False)
+                y = img.y_centres
+                step = float((y[-1] - y[0]) / max(1, len(y) - 1))
+                self.image.setRect(QRectF(-img.hop_s / 2, float(y[0]) - step / 2,
+                                          img.n_frames * img.hop_s, len(y) * step))
+                full = (float(y[0]) - step / 2, float(y[-1]) + step / 2)
+                y_range = full if self.y_unit != "hz" else (full[0], min(full[1], 5000.0))
         else:
             s = data.results.get("pitch.salience") if data else None
             if s is None:
@@ -246,15 +412,27 @@ class TrackView(QWidget):
                 self.image.setRect(QRectF(float(times[0]) - dt / 2, float(midi[0]) - step / 2,
                                           len(times) * dt, len(midi) * step))
                 y_range = (float(midi[0]) - step / 2, float(midi[-1]) + step / 2)
+        top = self._y_top()
+        min_y = {"midi": 3.0, "hz": 50.0, "mel": 2.0}[self.y_unit]
+        self.main.setLimits(yMin=0, yMax=top, minYRange=min_y)
         self.main.setYRange(*y_range, padding=0)
+        self._draw_overlays()
 
     # ------------------------------------------------------------------ layers
+    def _apply_visibility(self) -> None:
+        for name in LAYER_NAMES:
+            for it in self.layers[name]:
+                it.setVisible(self._layer_on[name])
+            for it in self.ref_layers[name]:
+                it.setVisible(self._layer_on[name] and self._ref_on)
+
     def set_layer_visible(self, name: str, visible: bool) -> None:
-        for it in self.layers[name]:
-            it.setVisible(bool(visible))
+        """Show or hide a layer (estimate and reference alike)."""
+        self._layer_on[name] = bool(visible)
         cb = self.layer_boxes.get(name)
         if cb is not None and cb.isChecked() != bool(visible):
             cb.setChecked(bool(visible))
+        self._apply_visibility()
 
     def layer_visible(self, name: str) -> bool:
         return all(it.isVisible() for it in self.layers[name])
@@ -292,6 +470,7 @@ class TrackView(QWidget):
             finally:
                 self._syncing = False
         self.key_band.place_labels(float(rng[0]), float(rng[1]))
+        self.ref_key_band.place_labels(float(rng[0]), float(rng[1]))
         self.last_redraw_s = time.perf_counter() - t0
         self.range_changed.emit(float(rng[0]), float(rng[1]))
 
@@ -304,6 +483,15 @@ class TrackView(QWidget):
             self.set_x_range(a, b)
         finally:
             self._syncing = False
+
+    # ------------------------------------------------------------------ loop region
+    def show_loop(self, loop: tuple[float, float] | None) -> None:
+        """Draw the playback loop (start, end) in s over the waveform, or hide it."""
+        if loop is None:
+            self.loop_region.setVisible(False)
+            return
+        self.loop_region.setRegion((float(loop[0]), float(loop[1])))
+        self.loop_region.setVisible(True)
 
     # ------------------------------------------------------------------ cursor / readout
     def set_cursor(self, t_s: float, *, follow: bool = False) -> None:
@@ -318,9 +506,12 @@ class TrackView(QWidget):
     def cursor_s(self) -> float:
         return float(self.cursors[0].value())
 
-    def readout_at(self, t_s: float, midi: float) -> str:
-        """The read-out text for a point of the main pane."""
-        hz = float(midi_to_hz(midi))
+    def readout_at(self, t_s: float, y: float) -> str:
+        """The read-out text for a point (t, y) of the main pane (y in the pane's unit)."""
+        hz = P.hz_from_y(self.y_unit, y)
+        if hz <= 0:
+            return f"t {t_s:8.3f} s   f {hz:8.1f} Hz"
+        midi = float(hz_to_midi(hz))
         name = midi_to_note_name(midi)
         cents = (midi - round(midi)) * 100
         return f"t {t_s:8.3f} s   f {hz:8.1f} Hz   {name:>4} {cents:+4.0f} c"

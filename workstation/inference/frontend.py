@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from workstation.core import constants as C
+from workstation.core.units import hz_to_mel, mel_to_hz
 from workstation.inference.device import choose_device
 
 
@@ -20,18 +21,6 @@ def mel_filterbank(*, sr: int = C.SAMPLE_RATE, n_fft: int = C.N_FFT, n_mels: int
                    fmin: float = 0.0, fmax: float | None = None) -> np.ndarray:
     """Slaney-style mel filterbank [shape=(n_mels, n_fft // 2 + 1)], area-normalised (as librosa)."""
     fmax = sr / 2 if fmax is None else fmax
-
-    def hz_to_mel(f):
-        f = np.asarray(f, dtype=np.float64)
-        lin = f / (200.0 / 3)
-        log = 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
-        return np.where(f >= 1000.0, log, lin)
-
-    def mel_to_hz(m):
-        m = np.asarray(m, dtype=np.float64)
-        lin = m * (200.0 / 3)
-        log = 1000.0 * np.exp((np.log(6.4) / 27.0) * (m - 15.0))
-        return np.where(m >= 15.0, log, lin)
 
     fft_freqs = np.linspace(0, sr / 2, n_fft // 2 + 1)
     mel_pts = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))

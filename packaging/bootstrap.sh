@@ -16,10 +16,12 @@ if ! "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; t
   echo "error: Python 3.11 or newer is needed ($("$PY" --version) found)" >&2; exit 1
 fi
 
-# Qt (offscreen and xcb), audio output for playback, fluidsynth for rendering the demo collection.
+# Qt (offscreen and xcb), audio output for playback, fluidsynth and two GM soundfonts for rendering
+# the demo collection and the training corpus.
 APT_PACKAGES="libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 \
 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0 \
-libxcb-randr0 libxcb-xinerama0 libxcb-xkb1 libglib2.0-0 libpulse0 libasound2 libfluidsynth3 xvfb"
+libxcb-randr0 libxcb-xinerama0 libxcb-xkb1 libglib2.0-0 libpulse0 libasound2 libfluidsynth3 xvfb \
+fluid-soundfont-gm musescore-general-soundfont-small"
 if command -v dpkg-query >/dev/null; then
   missing=""
   for p in $APT_PACKAGES; do
@@ -50,6 +52,6 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q -c constraints.txt torch
-"$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[test,render]"
+"$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[test,render,train]"
 "$VENV/bin/python" -c "import torch, nnAudio, soundfile, soxr, faiss, PySide6, pyqtgraph, jams, pretty_midi; print('environment ready: torch', torch.__version__)"
 touch "$VENV/.installed"

@@ -18,7 +18,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 
 from workstation.core import constants as C  # noqa: E402
 from workstation.core.types import Notes  # noqa: E402
-from workstation.gui.library_model import (COL_DURATION, LibraryModel, TrackFilterProxy,  # noqa: E402
+from workstation.gui.library_model import (COL_DURATION, COL_STATUS, LibraryModel, TrackFilterProxy,  # noqa: E402
                                            TrackRow, load_rows)
 from workstation.gui.main_window import MainWindow  # noqa: E402
 from workstation.gui.settings import Settings  # noqa: E402
@@ -123,6 +123,17 @@ def test_filter_proxy_filters_and_sorts(qtbot):
     proxy.set_text("")
     proxy.sort(COL_DURATION, Qt.SortOrder.AscendingOrder)
     assert [proxy.track_id(i) for i in range(proxy.rowCount())] == [3, 1, 2]  # 45 < 90 < 300 s
+    # key and tempo ranges, words combined
+    for r, bpm in zip(rows, (90.0, 72.0, 150.0)):
+        r.tempo_bpm = bpm
+    model.set_rows(rows)
+
+    def ids(text):
+        proxy.set_text(text)
+        return sorted(proxy.track_id(i) for i in range(proxy.rowCount()))
+    assert ids("key:Am") == [1] and ids('key:"Eb major"') == [2] and ids("key:F") == [3]
+    assert ids("tempo:80-160") == [1, 3] and ids("bpm:-80") == [2] and ids("tempo:100-") == [3]
+    assert ids("anna tempo:100-200") == [3] and ids("anna key:E") == []
 
 
 def test_model_events_update_single_rows(qtbot):
@@ -138,7 +149,7 @@ def test_model_events_update_single_rows(qtbot):
     assert sorted(changed) == [(0, 0), (2, 2)]
     model.apply_event(Event("track_failed", 2, message="b: is truncated or corrupt"))
     assert model.row_for(2).status == "failed"
-    assert "truncated" in model.data(model.index_for(2, 5))
+    assert "truncated" in model.data(model.index_for(2, COL_STATUS))
 
 
 def test_thousands_of_rows_load_fast(qtbot, tmp_path):
@@ -156,7 +167,7 @@ def test_thousands_of_rows_load_fast(qtbot, tmp_path):
     t0 = time.perf_counter()
     model.set_rows(rows)
     proxy.sort(COL_DURATION, Qt.SortOrder.DescendingOrder)
-    proxy.set_text("artist 7")  # artist 7 only (not 17, 27: "Artist 7" is a substring of neither)
+    proxy.set_text('"artist 7"')  # a quoted phrase: artist 7 only (not 17, 27: "Artist 7" is a substring of neither)
     t_view = time.perf_counter() - t0
     assert len(rows) == n and all(r.status == "pending" for r in rows)
     assert proxy.rowCount() == n // 50
@@ -187,7 +198,7 @@ def test_analysis_through_the_gui_and_a_corrupt_file(qtbot, tmp_path):
     assert by_title["arpeggio"].status == "done", by_title["arpeggio"]
     broken = by_title["broken"]
     assert broken.status == "error" and "not an audio file" in broken.error
-    assert "failed" in win.model.data(win.model.index_for(broken.track_id, 5))
+    assert "failed" in win.model.data(win.model.index_for(broken.track_id, COL_STATUS))
     assert "Analysis finished: 1 done" in win.status_label.text()
     # key and tempo reach the row once the track is done
     assert by_title["arpeggio"].key_label and by_title["arpeggio"].tempo_bpm

@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+
 from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIndex,
                             QSortFilterProxyModel, Qt)
 from PySide6.QtGui import QBrush, QColor
@@ -27,8 +29,8 @@ log = logging.getLogger(__name__)
 
 AnalyzerKey = tuple[str, int, str]  # (analyzer id, version, params hash)
 
-COLUMNS = ("Title", "Artist", "Duration", "Key", "Tempo", "Analysis")
-COL_TITLE, COL_ARTIST, COL_DURATION, COL_KEY, COL_TEMPO, COL_STATUS = range(len(COLUMNS))
+COLUMNS = ("Title", "Artist", "Duration", "Key", "Tempo", "Tags", "Analysis")
+COL_TITLE, COL_ARTIST, COL_DURATION, COL_KEY, COL_TEMPO, COL_TAGS, COL_STATUS = range(len(COLUMNS))
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 TRACK_ID_ROLE = Qt.ItemDataRole.UserRole + 2
 PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 3
@@ -51,6 +53,7 @@ class TrackRow:
     duration_s: float | None
     key_label: str = ""
     tempo_bpm: float | None = None
+    tags: str = ""
     status: str = "pending"
     progress: float = 0.0
     error: str = ""
@@ -105,6 +108,9 @@ class SummaryCache:
                 value = key_label(int(res.tonic_pc), str(res.mode)).replace(":", " ")
             elif field == "tempo" and hasattr(res, "tempo_bpm"):
                 value = float(res.tempo_bpm)
+            elif field == "tags" and hasattr(res, "labels"):
+                order = np.argsort(-np.asarray(res.scores, dtype=np.float64))[:3]
+                value = ", ".join(str(res.labels[i]) for i in order if float(res.scores[i]) >= 0.5)
         self.data[ck] = value
         self.dirty = True
         return value
@@ -130,11 +136,13 @@ def load_rows(library, analyzer_keys: Sequence[AnalyzerKey], track_ids: Sequence
     summaries = SummaryCache(library.root)
     key_key = next((k for k in analyzer_keys if k[0] == "key"), None)
     beats_key = next((k for k in analyzer_keys if k[0] == "beats"), None)
+    tags_key = next((k for k in analyzer_keys if k[0] == "tags"), None)
     by_hash: dict[str, dict] = {}
     rows = []
     for t in tracks:
         row = TrackRow(t.id, t.path, t.content_hash, t.title or Path(t.path).stem,
-                       t.artist or "", t.duration_s, n_total=len(analyzer_keys))
+                       t.artist or "", t.duration_s, n_total=len(analyzer_keys),
+                       tags=getattr(t, "genre", None) or "")
         if t.status != "ok":
             row.status, row.error = t.status, (t.error or t.status)
             rows.append(row)
@@ -164,6 +172,8 @@ def load_rows(library, analyzer_keys: Sequence[AnalyzerKey], track_ids: Sequence
             row.key_label = summaries.get(library, h, key_key, "key") or ""
         if beats_key and recs.get(beats_key) and recs[beats_key].status == "done":
             row.tempo_bpm = summaries.get(library, h, beats_key, "tempo")
+        if tags_key and recs.get(tags_key) and recs[tags_key].status == "done":
+            row.tags = summaries.get(library, h, tags_key, "tags") or row.tags
         rows.append(row)
     summaries.save()
     return rows
@@ -290,6 +300,8 @@ class LibraryModel(QAbstractTableModel):
                 return format_duration(r.duration_s)
             if c == COL_KEY:
                 return r.key_label
+            if c == COL_TAGS:
+                return r.tags
             if c == COL_TEMPO:
                 return "" if r.tempo_bpm is None else f"{r.tempo_bpm:.1f}"
             if c == COL_STATUS:
@@ -316,19 +328,65 @@ class LibraryModel(QAbstractTableModel):
         return None
 
 
+def parse_query(text: str) -> dict:
+    """A filter query: plain words (each must appear in some column), ``key:X`` (the key
+    label starts with X: ``key:A``, ``key:"A minor"``, ``key:Am``), ``tempo:A-B`` / ``bpm:A-B``
+    (tempo range, either bound may be left out: ``tempo:120-``). Returns {'words': [...],
+    'key': str | None, 'tempo': (lo, hi) | None}."""
+    import shlex
+    try:
+        tokens = shlex.split(text)
+    except ValueError:
+        tokens = text.split()
+    out = {"words": [], "key": None, "tempo": None}
+    for tok in tokens:
+        low = tok.lower()
+        if low.startswith("key:") and len(tok) > 4:
+            k = tok[4:].strip()
+            if k.endswith("m") and len(k) <= 3 and not k.lower().endswith("major"):
+                k = k[:-1] + " minor"
+            out["key"] = k.lower()
+        elif (low.startswith("tempo:") or low.startswith("bpm:")) and "-" in tok:
+            rng = tok.split(":", 1)[1]
+            lo, _, hi = rng.partition("-")
+            try:
+                out["tempo"] = (float(lo) if lo else 0.0, float(hi) if hi else float("inf"))
+            except ValueError:
+                out["words"].append(low)
+        else:
+            out["words"].append(low)
+    return out
+
+
 class TrackFilterProxy(QSortFilterProxyModel):
-    """Sorts on raw values (``SORT_ROLE``) and keeps rows where any column contains the text
-    (case-insensitive)."""
+    """Sorts on raw values (``SORT_ROLE``) and keeps the rows that match the filter query
+    (``parse_query``: words in any column, case-insensitive; key and tempo ranges)."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setSortRole(SORT_ROLE)
-        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.setFilterKeyColumn(-1)
         self.setDynamicSortFilter(False)  # progress events must not re-sort under the user
+        self.query = parse_query("")
 
     def set_text(self, text: str) -> None:
-        self.setFilterFixedString(text.strip())
+        self.query = parse_query(text.strip())
+        self.invalidateFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent) -> bool:
+        q = self.query
+        if not (q["words"] or q["key"] or q["tempo"]):
+            return True
+        r = self.sourceModel().row(source_row)
+        if q["key"] is not None and not r.key_label.lower().startswith(q["key"]):
+            return False
+        if q["tempo"] is not None:
+            if r.tempo_bpm is None or not (q["tempo"][0] <= r.tempo_bpm <= q["tempo"][1]):
+                return False
+        if q["words"]:
+            hay = " ".join((r.title, r.artist, r.key_label, r.tags, r.status_text,
+                            format_duration(r.duration_s), Path(r.path).name)).lower()
+            return all(w in hay for w in q["words"])
+        return True
 
     def track_id(self, proxy_row: int) -> int:
         return int(self.index(proxy_row, 0).data(TRACK_ID_ROLE))

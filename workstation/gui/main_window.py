@@ -160,7 +160,10 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ UI
     def _build_ui(self) -> None:
         self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter: title, artist, key, status…")
+        self.filter_edit.setPlaceholderText("Filter: words, key:Am, tempo:100-130 …")
+        self.filter_edit.setToolTip("Words must all appear (title, artist, key, tags, status, file name);\n"
+                                    "key:X keeps keys starting with X (key:A, key:Am, key:\"Eb major\");\n"
+                                    "tempo:A-B (or bpm:A-B) keeps tempi in a range (tempo:120- for 120 and up).")
         self.filter_edit.setClearButtonEnabled(True)
         self.table = QTableView()
         self.table.setModel(self.proxy)

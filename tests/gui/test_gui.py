@@ -53,6 +53,18 @@ def _demo_files(n: int = 2) -> list[Path]:
     return sorted(files, key=lambda p: sf.info(str(p)).duration)[:n]
 
 
+def _record(signal) -> list:
+    """Everything ``signal`` emits, in a list that lives as long as the emitter.
+
+    The tests wait on these lists with ``waitUntil`` rather than with ``qtbot.waitSignal``:
+    our signals are emitted from worker threads (queued to the GUI thread), and a queued
+    emission delivered after a ``waitSignal`` block has ended reached a freed blocker and
+    crashed the interpreter (seen as a segfault in pytest-qt's ``_quit_loop_by_signal``)."""
+    got: list = []
+    signal.connect(lambda *args: got.append(args))
+    return got
+
+
 def _make_window(qtbot, root: Path, **kw) -> MainWindow:
     win = MainWindow(root / "library", settings=Settings(root / "settings.ini"), device="cpu",
                      auto_analyse=False, **kw)
@@ -183,14 +195,16 @@ def test_analysis_through_the_gui_and_a_corrupt_file(qtbot, tmp_path):
     _synth(music / "arpeggio.wav", seconds=5.0)
     (music / "broken.wav").write_bytes(b"this is not audio at all " * 50)
     win = _make_window(qtbot, tmp_path)
-    with qtbot.waitSignal(win.tasks.done, timeout=30_000):
-        win.open_paths([music])
-    qtbot.waitUntil(lambda: win.model.rowCount() == 2, timeout=20_000)
+    finished = _record(win.bridge.finished)
+    win.open_paths([music])
+    qtbot.waitUntil(lambda: win.model.rowCount() == 2, timeout=30_000)
     assert win.settings.recent()[0] == str(music.resolve())
-    with qtbot.waitSignal(win.bridge.finished, timeout=ANALYSIS_TIMEOUT_MS) as blocker:
-        assert win.analyse(None)
+    qtbot.waitUntil(lambda: not win.bridge.running, timeout=20_000)
+    finished.clear()
+    assert win.analyse(None)
+    qtbot.waitUntil(lambda: bool(finished), timeout=ANALYSIS_TIMEOUT_MS)
     assert win.bridge.wait(30)
-    counts = blocker.args[0]
+    counts = finished[0][0]
     assert counts["done"] == 1 and counts["crashes"] == 0
     qtbot.waitUntil(lambda: win.tasks.idle, timeout=20_000)
     qtbot.wait(50)
@@ -310,8 +324,9 @@ def test_export_current_track_to_jams(qtbot, window, tmp_path):
     from workstation.export.jams_io import read_jams
     data = _open_first(qtbot, window)
     out = tmp_path / "out.jams"
-    with qtbot.waitSignal(window.tasks.done, timeout=30_000):
-        window.export_current(out)
+    window.last_export = []
+    window.export_current(out)
+    qtbot.waitUntil(lambda: bool(window.last_export), timeout=30_000)
     back = read_jams(out)
     key = next(r for r in back.values() if hasattr(r, "tonic_pc"))
     assert key.tonic_pc == data.results["key"].tonic_pc
@@ -367,19 +382,18 @@ def test_pause_and_cancel_buttons_stop_the_worker(qtbot, tmp_path):
         _synth(music / f"{name}.wav", seconds=2.0, tonic_midi=tonic)
     win = _make_window(qtbot, tmp_path)
     win.set_specs([AnalyzerSpec("ws_test_plugins:Slow", (("seconds", 20.0),))])
-    with qtbot.waitSignal(win.tasks.done, timeout=30_000):
-        win.open_paths([music])
-    qtbot.waitUntil(lambda: win.model.rowCount() == 2, timeout=20_000)
-    with qtbot.waitSignal(win.bridge.event, timeout=60_000,
-                          check_params_cb=lambda ev: ev.kind == "progress"):
-        win.analyse(None)
+    events, finished = _record(win.bridge.event), _record(win.bridge.finished)
+    win.open_paths([music])
+    qtbot.waitUntil(lambda: win.model.rowCount() == 2, timeout=30_000)
+    win.analyse(None)
+    qtbot.waitUntil(lambda: any(a[0].kind == "progress" for a in events), timeout=60_000)
     assert win.pause_button.isEnabled()
     win.pause_button.click()
     assert win.bridge.paused and win.pause_button.text() == "Resume"
-    with qtbot.waitSignal(win.bridge.finished, timeout=60_000) as blocker:
-        win.cancel_button.click()
+    win.cancel_button.click()
+    qtbot.waitUntil(lambda: bool(finished), timeout=60_000)
     assert win.bridge.wait(30)
-    assert blocker.args[0]["cancelled"] == 2 and blocker.args[0]["done"] == 0
+    assert finished[0][0]["cancelled"] == 2 and finished[0][0]["done"] == 0
     qtbot.waitUntil(lambda: win.tasks.idle, timeout=20_000)
     qtbot.wait(50)
     # the track in flight is cancelled; the one never started stays "not analysed"
@@ -491,8 +505,8 @@ def test_export_selection_in_every_format(qtbot, window, tmp_path):
     _open_first(qtbot, window)
     ids = [window.model.row(i).track_id for i in range(window.model.rowCount())]
     out = tmp_path / "export"
-    with qtbot.waitSignal(window.tasks.done, timeout=60_000):
-        window.export_tracks(ids, out, ["jams", "midi", "csv", "png"])
+    window.export_tracks(ids, out, ["jams", "midi", "csv", "png"])
+    qtbot.waitUntil(lambda: bool(window.last_export), timeout=60_000)
     assert len({Path(p).parent for p in window.last_export}) == 1
     for tid in ids:
         t = window.library.track(tid)
@@ -508,10 +522,12 @@ def test_export_selection_in_every_format(qtbot, window, tmp_path):
         assert csvs
         beats_csv = next(p for p in csvs if "beats" in p.name)
         np.testing.assert_allclose(read_csv_layer(beats_csv).times_s, np.sort(res["beats"].times_s), atol=1e-3)
-    png = out / f"{Path(window.view.data.track.path).stem}.png"
     from PySide6.QtGui import QImage
-    img = QImage(str(png))
-    assert img.width() > 400 and img.height() > 200
+    for tid in ids:  # the shown track from the view, the other drawn in a hidden view
+        png = out / f"{Path(window.library.track(tid).path).stem}.png"
+        qtbot.waitUntil(png.is_file, timeout=60_000)
+        img = QImage(str(png))
+        assert img.width() > 400 and img.height() > 200
 
 
 def test_loop_the_visible_range_and_hear_the_notes(qtbot, window):

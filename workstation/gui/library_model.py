@@ -369,8 +369,13 @@ class TrackFilterProxy(QSortFilterProxyModel):
         self.query = parse_query("")
 
     def set_text(self, text: str) -> None:
-        self.query = parse_query(text.strip())
-        self.invalidateFilter()
+        if hasattr(self, "beginFilterChange"):  # Qt >= 6.9 (invalidateFilter is deprecated)
+            self.beginFilterChange()
+            self.query = parse_query(text.strip())
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self.query = parse_query(text.strip())
+            self.invalidateFilter()
 
     def filterAcceptsRow(self, source_row: int, source_parent) -> bool:
         q = self.query

@@ -422,6 +422,9 @@ class MainWindow(QMainWindow):
         elif tag == "export":
             self.last_export = list(result)
             self.status(f"Exported {len(result)} files" + (f" to {Path(result[0]).parent}" if result else ""))
+        elif tag == "png_track":
+            data, out_dir = result
+            self._render_png(data, Path(out_dir))
         elif tag == "notes_mix":
             track_id, path = result
             if track_id == self.current_track_id and self.act_hear_notes.isChecked():
@@ -633,11 +636,15 @@ class MainWindow(QMainWindow):
         formats = list(formats)
         out_dir = Path(out_dir)
         if "png" in formats:
+            from workstation.export.batch import safe_stem
             formats.remove("png")
-            if self.view.data is not None:
-                from workstation.export.batch import safe_stem
-                out_dir.mkdir(parents=True, exist_ok=True)
-                self.export_png(out_dir / f"{safe_stem(self.view.data.track.path)}.png")
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for tid in track_ids:
+                if tid == self.current_track_id and self.view.data is not None:
+                    self.export_png(out_dir / f"{safe_stem(self.view.data.track.path)}.png")
+                elif tid is not None:  # other tracks: loaded here, drawn in a hidden view
+                    self.tasks.submit("png_track", lambda t=int(tid): (load_track_data(
+                        self.library, t, self.specs), str(out_dir)))
         if not formats:
             return None
         return self._submit(self.tasks, "export", _export_tracks, self.library, self.specs,
@@ -666,6 +673,28 @@ class MainWindow(QMainWindow):
         if path:
             self.export_png(path)
 
+    def _render_png(self, data, out_dir: Path) -> None:
+        """Draw a track that is not shown in a hidden track view of the shown view's size
+        and image mode (whole track) and save it as PNG."""
+        from workstation.export.batch import safe_stem
+
+        from .track_view import TrackView
+        if getattr(self, "_png_view", None) is None:
+            self._png_view = TrackView()
+            self._png_view.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+        v = self._png_view
+        v.resize(self.view.size())
+        v.set_image_mode(self.view.image_mode if self.view.image_mode in ("spectrogram", "salience")
+                         else "spectrogram")
+        v.set_data(data)
+        v.set_x_range(0.0, max(data.duration_s, 0.1))
+        path = out_dir / f"{safe_stem(data.track.path, f'track{data.track.id}')}.png"
+        ok = v.grab().save(str(path), "PNG")
+        if ok:
+            self.last_png_export = str(path)
+        self.status(f"Saved the view of {data.track.title or Path(data.track.path).name} to {path}"
+                    if ok else f"Cannot write {path}")
+
     def export_png(self, path: str | Path) -> bool:
         """A PNG of the track view as it is shown (a small file, written here)."""
         ok = self.view.grab().save(str(path), "PNG")
@@ -678,6 +707,9 @@ class MainWindow(QMainWindow):
         if getattr(self, "_shut", False):
             return
         self._shut = True
+        if getattr(self, "_png_view", None) is not None:
+            self._png_view.deleteLater()
+            self._png_view = None
         self.playback.stop()
         self.bridge.shutdown(timeout)
         self.loader.stop(timeout)

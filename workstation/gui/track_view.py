@@ -46,6 +46,8 @@ REF_LAYER_OF = {"pitch.f0": "f0", "notes": "notes", "beats": "beats", "key": "ke
 DEFAULT_SPAN_S = 30.0
 #: Displayed part of the 0..255 spectrogram scale (64..255: the top 60 dB).
 SPEC_LEVELS = (64, 255)
+#: Images longer than this many frames (~95 s) are drawn level-of-detail (see _set_main_image).
+LOD_MIN_FRAMES = 8192
 #: Key bands in the lane (y in 0..1): estimate alone, or estimate over reference.
 KEY_BAND = (0.45, 1.0)
 KEY_BAND_WITH_REF = (0.73, 1.0)
@@ -71,6 +73,7 @@ class TrackView(QWidget):
         self.harmonic = 1.0
         self.y_unit = "midi"
         self._images: dict[tuple[str, float], DisplayImage] = {}
+        self._img: dict | None = None
         self._layer_on = {n: True for n in LAYER_NAMES}
         self._ref_on = True
         self._syncing = False
@@ -364,6 +367,7 @@ class TrackView(QWidget):
         times and bin centres), with explicit levels and a colour-map LUT; then redraw the
         overlays on that axis."""
         self.image.clear()
+        self._img = None
         self.message.setText(self.data.display_error if self.data is not None else "")
         data = self.data
         mode = self.image_mode
@@ -374,11 +378,9 @@ class TrackView(QWidget):
         if mode == "spectrogram":
             d = data.display if data else None
             if d is not None:
-                self.image.setImage(d.spec, levels=SPEC_LEVELS, lut=P.lut(P.COLOUR_MAPS["spectrogram"]),
-                                    autoLevels=False)
                 step = 1.0 / d.bins_per_semitone
-                self.image.setRect(QRectF(-d.hop_s / 2, d.midi_lo - step / 2,
-                                          d.n_frames * d.hop_s, d.spec.shape[0] * step))
+                self._set_main_image(d.spec, SPEC_LEVELS, P.COLOUR_MAPS["spectrogram"],
+                                     -d.hop_s / 2, d.hop_s, d.midi_lo - step / 2, d.spec.shape[0] * step)
                 y_range = (d.midi_lo - step / 2, d.midi_lo + (d.spec.shape[0] - 0.5) * step)
         elif mode in EXTRA_IMAGE_MODES:
             img = self._images.get(self._image_key())
@@ -387,12 +389,10 @@ class TrackView(QWidget):
                     self.message.setText(f"computing the {MODE_LABELS[mode].lower()}…")
                     self.image_requested.emit(mode, self.harmonic if mode == "hcqt" else 0.0)
             else:
-                self.image.setImage(img.values, levels=SPEC_LEVELS,
-                                    lut=P.lut(P.COLOUR_MAPS["spectrogram"]), autoLevels=False)
                 y = img.y_centres
                 step = float((y[-1] - y[0]) / max(1, len(y) - 1))
-                self.image.setRect(QRectF(-img.hop_s / 2, float(y[0]) - step / 2,
-                                          img.n_frames * img.hop_s, len(y) * step))
+                self._set_main_image(img.values, SPEC_LEVELS, P.COLOUR_MAPS["spectrogram"],
+                                     -img.hop_s / 2, img.hop_s, float(y[0]) - step / 2, len(y) * step)
                 full = (float(y[0]) - step / 2, float(y[-1]) + step / 2)
                 y_range = full if self.y_unit != "hz" else (full[0], min(full[1], 5000.0))
         else:
@@ -400,23 +400,84 @@ class TrackView(QWidget):
             if s is None:
                 self.message.setText("no multi-f0 salience for this track yet")
             else:
-                values = np.ascontiguousarray(s.values, dtype=np.float32)
-                top = float(np.percentile(values, 99.8)) if values.size else 1.0
-                self.image.setImage(values, levels=(0.0, max(top, 1e-3)),
-                                    lut=P.lut(P.COLOUR_MAPS["salience"]), autoLevels=False)
+                values = s.values
+                sub = values[:, ::max(1, values.shape[1] // 4000)] if values.size else values
+                top = float(np.percentile(sub.astype(np.float32), 99.8)) if sub.size else 1.0
                 midi = hz_to_midi(np.asarray(s.freqs_hz, dtype=np.float64))
                 step = float((midi[-1] - midi[0]) / max(1, len(midi) - 1))
                 times = np.asarray(s.times_s, dtype=np.float64)
                 dt = float((times[-1] - times[0]) / max(1, len(times) - 1)) if len(times) > 1 \
                     else C.HOP_LENGTH / C.SAMPLE_RATE
-                self.image.setRect(QRectF(float(times[0]) - dt / 2, float(midi[0]) - step / 2,
-                                          len(times) * dt, len(midi) * step))
+                self._set_main_image(values, (0.0, max(top, 1e-3)), P.COLOUR_MAPS["salience"],
+                                     float(times[0]) - dt / 2, dt, float(midi[0]) - step / 2,
+                                     len(midi) * step)
                 y_range = (float(midi[0]) - step / 2, float(midi[-1]) + step / 2)
         top = self._y_top()
         min_y = {"midi": 3.0, "hz": 50.0, "mel": 2.0}[self.y_unit]
         self.main.setLimits(yMin=0, yMax=top, minYRange=min_y)
         self.main.setYRange(*y_range, padding=0)
         self._draw_overlays()
+
+    def _set_main_image(self, values: np.ndarray, levels, cmap: str, x0_s: float, dt_s: float,
+                        y0: float, height: float) -> None:
+        """Show ``values`` [shape=(n_rows, n_frames)] with column j covering
+        [x0_s + j dt_s, x0_s + (j + 1) dt_s) and rows spanning [y0, y0 + height).
+
+        Long images are drawn level-of-detail: the visible columns (plus a margin) of a
+        max-pooled copy whose columns are no finer than about two per screen pixel, so zoom
+        and pan cost the same on a one-minute and a one-hour track (pyqtgraph would
+        otherwise resample the whole image on every paint)."""
+        self._img = {"levels": [values], "range": levels, "lut": P.lut(cmap), "x0": x0_s,
+                     "dt": dt_s, "y0": y0, "h": height, "shown": None}
+        self._update_image_window(force=True)
+
+    def _image_level(self, k: int) -> np.ndarray:
+        lv = self._img["levels"]
+        while len(lv) <= k:
+            a = lv[-1]
+            m = a.shape[1] // 2
+            nxt = a[:, :2 * m].reshape(a.shape[0], m, 2).max(axis=2)
+            if a.shape[1] % 2:
+                nxt = np.concatenate([nxt, a[:, -1:]], axis=1)
+            lv.append(np.ascontiguousarray(nxt))
+        return lv[k]
+
+    def _update_image_window(self, force: bool = False) -> None:
+        im = getattr(self, "_img", None)
+        if im is None:
+            return
+        full = im["levels"][0]
+        n = full.shape[1]
+        if n <= LOD_MIN_FRAMES:
+            if force:
+                self.image.setImage(np.ascontiguousarray(full, dtype=np.float32)
+                                    if full.dtype == np.float16 else full,
+                                    levels=im["range"], lut=im["lut"], autoLevels=False)
+                self.image.setRect(QRectF(im["x0"], im["y0"], n * im["dt"], im["h"]))
+                im["shown"] = (0, 0, n)
+            return
+        x0, x1 = self.x_range()
+        f0 = max(0, int((x0 - im["x0"]) / im["dt"]))
+        f1 = min(n, int(np.ceil((x1 - im["x0"]) / im["dt"])) + 1)
+        px = max(200, int(self.main.getViewBox().width()) or 1000)
+        k = max(0, int(np.floor(np.log2(max(1, f1 - f0) / (2.0 * px)))))
+        shown = im["shown"]
+        if not force and shown is not None and shown[0] == k and shown[1] <= f0 and f1 <= shown[2]:
+            return  # the visible range is inside what is drawn, at the right detail
+        w = f1 - f0
+        a = max(0, f0 - w) >> k  # one visible width of margin on each side
+        b = min(n, f1 + w + (1 << k) - 1) >> k
+        lvl = self._image_level(k)
+        b = min(b, lvl.shape[1])
+        part = lvl[:, a:b]
+        if part.dtype == np.float16:
+            part = part.astype(np.float32)
+        self.image.setImage(np.ascontiguousarray(part), levels=im["range"], lut=im["lut"],
+                            autoLevels=False)
+        scale = 1 << k
+        self.image.setRect(QRectF(im["x0"] + a * scale * im["dt"], im["y0"],
+                                  part.shape[1] * scale * im["dt"], im["h"]))
+        im["shown"] = (k, min(n, a * scale), min(n, b * scale))
 
     # ------------------------------------------------------------------ layers
     def _apply_visibility(self) -> None:
@@ -471,6 +532,7 @@ class TrackView(QWidget):
                 self._syncing = False
         self.key_band.place_labels(float(rng[0]), float(rng[1]))
         self.ref_key_band.place_labels(float(rng[0]), float(rng[1]))
+        self._update_image_window()
         self.last_redraw_s = time.perf_counter() - t0
         self.range_changed.emit(float(rng[0]), float(rng[1]))
 

@@ -4,6 +4,8 @@
                                 [--analyzers pitch.f0,notes,...] [--library DIR] [--force]
     workstation library scan DIR | status | list
     workstation export [PATH...] --out DIR [--format ...]
+    workstation similar TRACK [-k N] [--filter NAME=VALUE ...] [--region START-END] [--json]
+    workstation playlist SEED... [--to TRACK] [--length N] [--mode nearest|walk] -o list.m3u8
     workstation demo            analyse the bundled demo collection and print a summary
 """
 
@@ -243,6 +245,94 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _resolve_track(lib, text: str):
+    """A track by id or by path (it must be in the library)."""
+    if text.isdigit() and not Path(text).exists():
+        return lib.track(int(text))
+    t = lib.track_by_path(Path(text).expanduser())
+    if t is None:
+        raise WorkstationError(f"{text}: not in the library (run 'workstation analyze' on it first)")
+    return t
+
+
+def _fmt(v, spec: str = "+.2f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def similar_table(results) -> str:
+    """A plain-text table of similarity results with their explanation."""
+    rows = [("#", "score", "timbre", "harmony", "rhythm", "key", "tempo", "tags", "track")]
+    for i, r in enumerate(results, 1):
+        e = r.explanation
+        key = e.get("key") or "-"
+        rows.append((str(i), f"{r.score:+.3f}", _fmt(e.get("timbre")), _fmt(e.get("harmony")),
+                     _fmt(e.get("rhythm")), key, _fmt(e.get("tempo_closeness"), ".2f"),
+                     _fmt(e.get("tags"), ".2f"), r.path))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _search(lib):
+    from workstation.analysis.similarity import SimilaritySearch
+    search = SimilaritySearch(lib)
+    if len(search.index) == 0:
+        raise WorkstationError("the similarity index is empty: analyse the collection first "
+                               "('workstation analyze DIR')")
+    return search
+
+
+def cmd_similar(args) -> int:
+    import json
+
+    from workstation.analysis.similarity import Filters, Region
+
+    lib = _open_library(args)
+    track = _resolve_track(lib, args.track)
+    search = _search(lib)
+    seed = track.id
+    if args.region:
+        lo, _, hi = args.region.partition("-")
+        try:
+            seed = Region(track.id, float(lo), float(hi))
+        except ValueError:
+            raise WorkstationError(f"--region {args.region!r}: expected START-END in seconds") from None
+    results = search.similar(seed, args.k, filters=Filters.parse(args.filter or []))
+    if args.json:
+        print(json.dumps([r.as_dict() for r in results], indent=1, default=str))
+    else:
+        print(f"similar to {track.path}:")
+        print(similar_table(results) if results else "(no track passes the filters)")
+    return 0
+
+
+def cmd_playlist(args) -> int:
+    from workstation.analysis.similarity import Filters
+    from workstation.export.playlist import write_playlist
+
+    lib = _open_library(args)
+    seeds = [_resolve_track(lib, s) for s in args.seeds]
+    search = _search(lib)
+    filters = Filters.parse(args.filter or [])
+    if args.to:
+        if len(seeds) != 1:
+            raise WorkstationError("--to makes a path from one seed to one track: give one SEED")
+        items = search.path(seeds[0].id, _resolve_track(lib, args.to).id, args.length,
+                            filters=filters)
+        mode = "path"
+    else:
+        items = search.playlist([t.id for t in seeds], args.length, mode=args.mode, filters=filters)
+        mode = args.mode
+    out = write_playlist(args.output, items, relative=not args.absolute, mode=mode,
+                         seeds=[t.path for t in seeds], title=Path(args.output).stem)
+    if not args.quiet:
+        for i, it in enumerate(items, 1):
+            print(f"{i:3d}  {it.score:+.3f}  {it.path}")
+        print(f"wrote {len(items)} tracks to {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workstation", description=__doc__.split("\n\n")[0])
     p.add_argument("--library", help="library folder (default: $WORKSTATION_LIBRARY or the user data dir)")
@@ -271,6 +361,23 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--out", required=True)
     ep.add_argument("--format", default="jams,midi,csv")
     ep.add_argument("--analyzers")
+    filt_help = ("NAME=VALUE: key='A minor' (comma list), tempo=90-120, duration=60-300, "
+                 "tag=rock, folder=DIR; repeatable")
+    sp = sub.add_parser("similar", help="tracks similar to a track (or a region of it)")
+    sp.add_argument("track", help="a track path or id")
+    sp.add_argument("-k", type=int, default=10, help="how many (default 10)")
+    sp.add_argument("--filter", action="append", help=filt_help)
+    sp.add_argument("--region", help="START-END seconds: query with this region of the track")
+    sp.add_argument("--json", action="store_true", help="print JSON with the explanations")
+    pp = sub.add_parser("playlist", help="a playlist from seed tracks (or a path to --to)")
+    pp.add_argument("seeds", nargs="+", help="seed track paths or ids")
+    pp.add_argument("--to", help="make a path from the seed to this track")
+    pp.add_argument("--length", type=int, default=20, help="number of tracks (default 20)")
+    pp.add_argument("--mode", choices=("nearest", "walk"), default="nearest")
+    pp.add_argument("--filter", action="append", help=filt_help)
+    pp.add_argument("-o", "--output", required=True, help="list.m3u8, or .json for JAMS")
+    pp.add_argument("--absolute", action="store_true", help="absolute paths (default relative)")
+    pp.add_argument("--quiet", action="store_true")
     return p
 
 
@@ -279,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     handlers = {"analyze": cmd_analyze, "demo": cmd_demo, "library": cmd_library,
-                "export": cmd_export}
+                "export": cmd_export, "similar": cmd_similar, "playlist": cmd_playlist}
     try:
         return handlers[args.command](args)
     except WorkstationError as exc:

@@ -41,6 +41,9 @@ CHUNK_SECONDS: float = 60.0
 #: Longer than half the longest CQT kernel (0.5 * C1 = 16.35 Hz at Q ~ 86: about 2.7 s).
 CHUNK_BORDER_SECONDS: float = 3.0
 
+#: Length of the segments the embedding keeps vectors for (region queries), seconds.
+EMBEDDING_SEGMENT_SECONDS: float = 10.0
+
 
 def cqt_frequencies(n_bins: int = N_BINS, *, fmin: float = FMIN_HZ,
                     bins_per_octave: int = BINS_PER_OCTAVE) -> "list[float]":

@@ -187,11 +187,36 @@ class Tags(Result):
 @dataclass
 class Embedding(Result):
     """A fixed-length track vector [shape=(dim,), float32]; ``space`` names the vector space
-    (two embeddings are comparable only within one space)."""
+    (two embeddings are comparable only within one space).
+
+    Optional per-segment vectors (same space) so that a region of a track can be a query:
+    segment_times_s [shape=(n_seg, 2)] start and end of each segment in seconds;
+    segment_vectors [shape=(n_seg, dim), float32] unit-norm vectors (empty in results stored
+    before segments existed)."""
 
     kind: ClassVar[str] = "embedding"
     vector: np.ndarray
     space: str = ""
+    segment_times_s: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    segment_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+
+    def region_vector(self, start_s: float, end_s: float) -> np.ndarray:
+        """The unit-norm mean of the segment vectors overlapping [start_s, end_s), weighted by
+        the overlap [shape=(dim,), float32]; the track vector when there are no segments."""
+        seg = np.asarray(self.segment_times_s, dtype=np.float64).reshape(-1, 2)
+        vecs = np.asarray(self.segment_vectors, dtype=np.float64)
+        if len(seg) == 0 or vecs.size == 0:
+            return np.asarray(self.vector, dtype=np.float32)
+        lo, hi = float(min(start_s, end_s)), float(max(start_s, end_s))
+        w = np.minimum(seg[:, 1], hi) - np.maximum(seg[:, 0], lo)
+        w = np.maximum(w, 0.0)
+        if w.sum() <= 0:  # a point or a region outside: the nearest segment
+            mid = 0.5 * (lo + hi)
+            w = np.zeros(len(seg))
+            w[int(np.argmin(np.abs(seg.mean(axis=1) - mid)))] = 1.0
+        v = (w[:, None] * vecs.reshape(len(seg), -1)).sum(axis=0)
+        n = np.linalg.norm(v)
+        return (v / n if n > 0 else v).astype(np.float32)
 
 
 RESULT_TYPES: dict[str, type[Result]] = {

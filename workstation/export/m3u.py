@@ -18,12 +18,13 @@ class PlaylistEntry(NamedTuple):
     title: str
 
 
-def write_m3u(path: str | Path, tracks: Iterable) -> Path:
+def write_m3u(path: str | Path, tracks: Iterable, *, relative: bool = True) -> Path:
     """Write an extended M3U playlist.
 
     tracks: items ``(path, duration_s, title)`` (duration None or negative = unknown; title
-    None = the file stem) or bare paths. Paths are written relative to the playlist's folder
-    when they can be (same drive), else absolute. Written as UTF-8 (as ``.m3u8`` mandates)."""
+    None = the file stem) or bare paths. With ``relative`` (the default) paths are written
+    relative to the playlist's folder when they can be (same drive), else absolute; with
+    ``relative=False`` always absolute. Written as UTF-8 (as ``.m3u8`` mandates)."""
     path = Path(path)
     base = path.resolve().parent
     lines = ["#EXTM3U"]
@@ -34,7 +35,7 @@ def write_m3u(path: str | Path, tracks: Iterable) -> Path:
             p, dur, title = Path(item[0]), item[1], (item[2] if len(item) > 2 else None)
         p = p if p.is_absolute() else p.resolve()
         try:
-            rel = os.path.relpath(p, base)
+            rel = os.path.relpath(p, base) if relative else str(p)
         except ValueError:  # another drive (Windows)
             rel = str(p)
         secs = -1 if dur is None or dur < 0 else int(round(float(dur)))

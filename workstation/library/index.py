@@ -1,0 +1,545 @@
+"""The similarity index: FAISS over the track embeddings, a derived cache of the catalogue.
+
+What it holds
+-------------
+One vector per track (FAISS id = track id; duplicates of one content each get a row, so
+folder filters work per file), the content hash of each, and the raw vectors themselves
+(the sidecar), so that the FAISS part can always be rebuilt without touching the result
+store. Vectors are compared by cosine similarity: each is **centred** (the collection mean,
+frozen at the last build, is subtracted: DSP statistics embeddings are compressed, every
+cosine high, and centring spreads them; ``benchmarks/similarity.py`` measures that it helps
+precision@k) and L2-normalised, then searched by inner product.
+
+Index kinds (chosen by size, see ``EXACT_MAX``)
+-----------------------------------------------
+- ``flat``: exact ``IndexFlatIP`` (in an ``IndexIDMap2``) while the collection is small;
+- ``ivf``: ``IndexIVFFlat`` (inner product) past ``EXACT_MAX`` vectors, ``nlist`` about
+  ``2 sqrt(n)`` (a power of two), trained (10 k-means iterations) on a sample of
+  40 vectors per list, and
+  ``nprobe`` tuned at build time by measurement: the smallest that gives recall@10 of at least
+  ``TARGET_RECALL`` against exact search on held-out collection vectors.
+
+Both support add, remove and update by id, so the index follows the catalogue
+incrementally. It is rebuilt (new mean, new kind, retrained lists) when the number of vectors
+has changed by more than ``REBUILD_FRACTION`` since the last build, when it crosses
+``EXACT_MAX``, and from scratch when the embedding's analyzer key (id, version, params) or
+space changes.
+
+Persistence
+-----------
+``<library>/similarity/index.faiss`` (``faiss.write_index``) and ``index.npz`` (ids, content
+hashes, analysis stamps, raw vectors, mean, key, space), each written to a temporary file,
+fsynced and renamed. On load, a FAISS file that does not match the sidecar is rebuilt from
+the sidecar; an unreadable sidecar means an empty index that ``sync`` refills.
+
+``sync(library, analyzer_id, version, params_hash)`` brings the index in line with the
+catalogue (tracks with status 'ok' whose content has that embedding analysis 'done'),
+reading only the results that are new or changed; it is cheap when nothing changed (one
+SQL query), so callers run it on open and after each analysis run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import faiss
+import numpy as np
+
+from workstation.core.errors import LibraryError
+
+log = logging.getLogger(__name__)
+
+INDEX_DIR = "similarity"
+#: Largest collection searched exactly. Measured (benchmarks/similarity.py, 100 dims, one query
+#: at a time, 2 busy cores): exact search takes 0.33 ms at 10k, 8 ms at 100k, 47 ms at 1M
+#: vectors, so about 4 ms at 50k; up to there exact search is fast enough for a click and needs
+#: no training (an IVF build at 100k takes 6 s) and has recall 1.
+EXACT_MAX = 50_000
+#: recall@10 against exact search that the tuned approximate index must reach.
+TARGET_RECALL = 0.97
+#: Relative change of the collection size that triggers a rebuild (new mean, retrained lists).
+REBUILD_FRACTION = 0.25
+#: OpenMP threads for a query batch of a few vectors: one (measured: a single query over 100k
+#: vectors takes 5.7 ms on one thread and 26 ms on two when the 2 cores are busy, as OpenMP
+#: threads spin-wait on each other); builds and large batches use every core.
+SMALL_BATCH_THREADS = 1
+_DEFAULT_THREADS = faiss.omp_get_max_threads()
+_NPROBES = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536,
+            2048, 3072, 4096, 8192, 16384)
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    n = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.maximum(n, 1e-12)
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class SyncReport:
+    """What ``SimilarityIndex.sync`` changed (track ids)."""
+
+    added: list[int] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    rebuilt: bool = False
+    reason: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed or self.updated or self.rebuilt)
+
+
+class SimilarityIndex:
+    """Cosine-similarity index of track vectors [shape=(dim,)], ids = track ids.
+
+    centre: subtract the collection mean before normalising (see the module docstring).
+    exact_max: collections up to this size are searched exactly; larger ones with IVF.
+    """
+
+    def __init__(self, dim: int, *, centre: bool = True, exact_max: int = EXACT_MAX,
+                 target_recall: float = TARGET_RECALL, key: str = "", space: str = ""):
+        self.dim = int(dim)
+        self.centre = bool(centre)
+        self.exact_max = int(exact_max)
+        self.target_recall = float(target_recall)
+        self.key = key
+        self.space = space
+        self.path: Path | None = None
+        self._ids = np.zeros(0, np.int64)
+        self._raw = np.zeros((0, self.dim), np.float32)
+        self._hashes: list[str] = []
+        self._stamps = np.zeros(0, np.float64)
+        self._row: dict[int, int] = {}
+        self._mean = np.zeros(self.dim, np.float32)
+        self._index = None
+        self.kind = "flat"
+        self.nprobe = 0
+        self.nlist = 0
+        self.measured_recall: float | None = None
+        self._n_built = 0
+        self.build_s = 0.0
+        self._resetting = False
+        self._skipped: dict[int, tuple[str, float]] = {}
+
+    # ------------------------------------------------------------------ contents
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, track_id) -> bool:
+        return int(track_id) in self._row
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Track ids in the index [shape=(n,), int64] (row order)."""
+        return self._ids.copy()
+
+    @property
+    def mean(self) -> np.ndarray:
+        """The centre subtracted before normalising [shape=(dim,), float32] (zeros if not centring)."""
+        return self._mean.copy()
+
+    def content_hash(self, track_id: int) -> str:
+        return self._hashes[self._row[int(track_id)]]
+
+    def ids_with_hash(self, content_hash: str) -> list[int]:
+        """Track ids whose content hash is ``content_hash`` (a track and its duplicates)."""
+        return [int(i) for i, h in zip(self._ids, self._hashes) if h == content_hash]
+
+    def raw_vector(self, track_id: int) -> np.ndarray:
+        """The vector as added [shape=(dim,), float32]; KeyError if the id is not indexed."""
+        return self._raw[self._row[int(track_id)]].copy()
+
+    def transform(self, vectors: np.ndarray) -> np.ndarray:
+        """Raw vectors [shape=(dim,) or (m, dim)] in the searched space: centred, unit norm
+        (builds the index first when a pending rebuild would change the centre)."""
+        if len(self._ids) and (self._index is None or self._needs_rebuild()):
+            self.build()
+        return self._transform(vectors)
+
+    def _transform(self, vectors: np.ndarray) -> np.ndarray:
+        v = np.asarray(vectors, dtype=np.float32)
+        if v.shape[-1] != self.dim:
+            raise LibraryError(f"similarity index: a vector of {v.shape[-1]} dims, the index has {self.dim}")
+        return _normalise(v - self._mean)
+
+    def vector(self, track_id: int) -> np.ndarray:
+        """The searched (centred, normalised) vector of a track [shape=(dim,), float32]."""
+        return self.transform(self.raw_vector(track_id))
+
+    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids [shape=(n,)], searched vectors [shape=(n, dim), float32]) of every track."""
+        return self._ids.copy(), self.transform(self._raw)
+
+    # ------------------------------------------------------------------ changes
+
+    def add(self, ids: Sequence[int], vectors: np.ndarray, hashes: Sequence[str] | None = None,
+            stamps: Sequence[float] | None = None) -> None:
+        """Add tracks (an id already present is updated). vectors [shape=(m, dim)]."""
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(ids), -1)
+        if vectors.shape[1] != self.dim:
+            raise LibraryError(f"similarity index: vectors of {vectors.shape[1]} dims, the index has {self.dim}")
+        if not np.all(np.isfinite(vectors)):
+            raise LibraryError("similarity index: a vector has NaN or infinite values")
+        if len(set(ids.tolist())) != len(ids):
+            raise LibraryError("similarity index: the same track id twice in one add")
+        hashes = [""] * len(ids) if hashes is None else [str(h or "") for h in hashes]
+        stamps = np.zeros(len(ids)) if stamps is None else np.asarray(stamps, dtype=np.float64)
+        present = [int(i) for i in ids if int(i) in self._row]
+        if present:
+            self.remove(present, _rebuild=False)
+        start = len(self._ids)
+        self._ids = np.concatenate([self._ids, ids])
+        self._raw = np.concatenate([self._raw, vectors])
+        self._hashes.extend(hashes)
+        self._stamps = np.concatenate([self._stamps, stamps])
+        for j, i in enumerate(ids.tolist()):
+            self._row[i] = start + j
+        if self._index is not None and not self._needs_rebuild():
+            self._index.add_with_ids(self._transform(vectors), ids)
+        else:
+            self._index = None  # rebuilt lazily (or by save/search)
+
+    def remove(self, ids: Iterable[int], *, _rebuild: bool = True) -> int:
+        """Remove tracks by id (unknown ids are ignored); returns how many were removed."""
+        rows = sorted({self._row[int(i)] for i in ids if int(i) in self._row})
+        if not rows:
+            return 0
+        gone = self._ids[rows]
+        keep = np.ones(len(self._ids), bool)
+        keep[rows] = False
+        self._ids = self._ids[keep]
+        self._raw = self._raw[keep]
+        self._hashes = [h for h, k in zip(self._hashes, keep) if k]
+        self._stamps = self._stamps[keep]
+        self._row = {int(i): r for r, i in enumerate(self._ids)}
+        if self._index is not None:
+            self._index.remove_ids(faiss.IDSelectorBatch(gone))
+            if _rebuild and self._needs_rebuild():
+                self._index = None
+        return len(rows)
+
+    def clear(self) -> None:
+        self.remove(self._ids.tolist())
+        self._index = None
+
+    # ------------------------------------------------------------------ building
+
+    def _wanted_kind(self, n: int) -> str:
+        return "flat" if n <= self.exact_max else "ivf"
+
+    def _needs_rebuild(self) -> bool:
+        n = len(self._ids)
+        if self._wanted_kind(n) != self.kind:
+            return True
+        if self.centre and abs(n - self._n_built) > REBUILD_FRACTION * max(self._n_built, 8):
+            return True
+        return False
+
+    def build(self, kind: str | None = None) -> None:
+        """(Re)build the FAISS part from the raw vectors: recompute the centre, choose the kind
+        (``flat`` / ``ivf``, or force one), train and tune an IVF index."""
+        t0 = time.perf_counter()
+        n = len(self._ids)
+        self._mean = (self._raw.mean(axis=0) if self.centre and n >= 2
+                      else np.zeros(self.dim)).astype(np.float32)
+        self.kind = kind or self._wanted_kind(n)
+        x = self._transform(self._raw)
+        self.measured_recall = None
+        if self.kind == "flat":
+            index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+            self.nlist = self.nprobe = 0
+            index.add_with_ids(x, self._ids)
+        elif self.kind == "ivf":
+            nlist = int(2 ** round(math.log2(max(16.0, 2.0 * math.sqrt(max(n, 1))))))
+            nlist = max(1, min(nlist, n // 39 if n >= 39 else 1))
+            quantizer = faiss.IndexFlatIP(self.dim)
+            index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            rng = np.random.default_rng(0)
+            n_train = min(n, 40 * nlist)
+            index.cp.niter = 10
+            sample = x[rng.choice(n, n_train, replace=False)] if n_train < n else x
+            index.train(sample)
+            index.add_with_ids(x, self._ids)
+            self.nlist = nlist
+            self.nprobe, self.measured_recall = self._tune(index, x, rng)
+            index.nprobe = self.nprobe
+        else:
+            raise LibraryError(f"unknown similarity index kind {kind!r} (flat or ivf)")
+        self._index = index
+        self._n_built = n
+        self.build_s = time.perf_counter() - t0
+        log.info("similarity index built: %d vectors, %s%s in %.2f s", n, self.kind,
+                 f" nlist={self.nlist} nprobe={self.nprobe} recall@10={self.measured_recall:.3f}"
+                 if self.kind == "ivf" else "", self.build_s)
+
+    def _tune(self, index, x: np.ndarray, rng, *, n_queries: int = 200, k: int = 10):
+        """The smallest nprobe whose recall@k against exact search reaches the target, on
+        queries drawn from the collection (each query's own row excluded from both)."""
+        q_rows = rng.choice(len(x), min(n_queries, len(x)), replace=False)
+        q = x[q_rows]
+        exact_scores = q @ x.T if len(x) * len(q) <= 5e7 else None
+        if exact_scores is None:
+            flat = faiss.IndexFlatIP(self.dim)
+            flat.add(x)
+            _, exact_rows = flat.search(q, k + 1)
+        else:
+            exact_rows = np.argsort(-exact_scores, axis=1)[:, :k + 1]
+        truth = [set(self._ids[r[r != qr]][:k].tolist()) for r, qr in zip(exact_rows, q_rows)]
+        best = (index.nlist, 0.0)
+        for nprobe in [p for p in _NPROBES if p < index.nlist] + [index.nlist]:
+            index.nprobe = nprobe
+            _, got = index.search(q, k + 1)
+            rec = np.mean([len(t & set(g[g != self._ids[qr]][:k].tolist())) / max(len(t), 1)
+                           for t, g, qr in zip(truth, got, q_rows)])
+            best = (nprobe, float(rec))
+            if rec >= self.target_recall:
+                break
+        return best
+
+    def _ready(self):
+        if self._index is None or self._needs_rebuild():
+            self.build()
+        return self._index
+
+    # ------------------------------------------------------------------ search
+
+    def search(self, queries: np.ndarray, k: int, *, exclude_ids: Iterable[int] = (),
+               transformed: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k tracks by cosine similarity.
+
+        queries [shape=(dim,) or (m, dim)] raw vectors (or already ``transform``ed ones with
+        ``transformed=True``). Returns (ids [shape=(m, k), int64], scores [shape=(m, k)],
+        cosine in [-1, 1]), best first, padded with id -1 and score -inf; tracks in
+        ``exclude_ids`` never appear."""
+        q = np.asarray(queries, dtype=np.float32)
+        single = q.ndim == 1
+        q = q.reshape(-1, self.dim)
+        q = q if transformed else self.transform(q)
+        exclude = {int(i) for i in exclude_ids}
+        m = len(q)
+        out_ids = np.full((m, k), -1, np.int64)
+        out_sc = np.full((m, k), -np.inf, np.float32)
+        n = len(self._ids)
+        if n and k > 0:
+            index = self._ready()
+            kk = min(n, k + sum(1 for i in exclude if i in self._row))
+            faiss.omp_set_num_threads(SMALL_BATCH_THREADS if m < 8 else _DEFAULT_THREADS)
+            try:
+                scores, ids = index.search(np.ascontiguousarray(q), kk)
+            finally:
+                faiss.omp_set_num_threads(_DEFAULT_THREADS)
+            for r in range(m):
+                sel = [(i, s) for i, s in zip(ids[r], scores[r]) if i >= 0 and int(i) not in exclude][:k]
+                for j, (i, s) in enumerate(sel):
+                    out_ids[r, j] = i
+                    out_sc[r, j] = s
+        if single:
+            return out_ids[0], out_sc[0]
+        return out_ids, out_sc
+
+    def similarity(self, a: np.ndarray, track_ids: Sequence[int]) -> np.ndarray:
+        """Cosine of raw vector ``a`` [shape=(dim,)] with each listed track [shape=(len,)]."""
+        qa = self.transform(a)
+        rows = [self._row[int(i)] for i in track_ids]
+        return self.transform(self._raw[rows]) @ qa
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, folder: str | Path | None = None) -> Path:
+        """Write ``index.faiss`` and ``index.npz`` atomically into ``folder`` (default: where it
+        was loaded from)."""
+        folder = Path(folder) if folder is not None else self.path
+        if folder is None:
+            raise LibraryError("similarity index: no folder to save to")
+        folder.mkdir(parents=True, exist_ok=True)
+        index = self._ready()
+        meta = {"key": self.key, "space": self.space, "dim": self.dim, "centre": self.centre,
+                "kind": self.kind, "nlist": self.nlist, "nprobe": self.nprobe,
+                "n_built": self._n_built, "exact_max": self.exact_max,
+                "measured_recall": self.measured_recall}
+
+        def write_npz(tmp):
+            with open(tmp, "wb") as f:
+                np.savez(f, ids=self._ids, raw=self._raw, hashes=np.asarray(self._hashes, dtype=str),
+                         stamps=self._stamps, mean=self._mean, meta=np.asarray(json.dumps(meta)))
+
+        try:
+            _atomic_write(folder / "index.faiss", lambda tmp: faiss.write_index(index, tmp))
+            _atomic_write(folder / "index.npz", write_npz)
+        except (OSError, RuntimeError) as e:
+            raise LibraryError(f"{folder}: cannot write the similarity index: {e}") from None
+        self.path = folder
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "SimilarityIndex | None":
+        """The index saved in ``folder``; None when there is none or it cannot be read (it is
+        a cache: the caller rebuilds it with ``sync``)."""
+        folder = Path(folder)
+        npz = folder / "index.npz"
+        if not npz.is_file():
+            return None
+        try:
+            with np.load(npz, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                ids, raw = z["ids"].astype(np.int64), z["raw"].astype(np.float32)
+                hashes = [str(h) for h in z["hashes"].tolist()]
+                stamps, mean = z["stamps"], z["mean"]
+        except (OSError, ValueError, KeyError, EOFError) as e:
+            log.warning("%s: unreadable similarity index (%s); it will be rebuilt", npz, e)
+            return None
+        idx = cls(int(meta["dim"]), centre=bool(meta["centre"]),
+                  exact_max=int(meta.get("exact_max", EXACT_MAX)), key=meta.get("key", ""),
+                  space=meta.get("space", ""))
+        idx.path = folder
+        idx._ids, idx._raw, idx._hashes = ids, raw.reshape(len(ids), idx.dim), hashes
+        idx._stamps = np.asarray(stamps, np.float64)
+        idx._row = {int(i): r for r, i in enumerate(ids)}
+        idx._mean = np.asarray(mean, np.float32)
+        idx.kind, idx.nlist, idx.nprobe = meta["kind"], int(meta["nlist"]), int(meta["nprobe"])
+        idx._n_built = int(meta["n_built"])
+        idx.measured_recall = meta.get("measured_recall")
+        try:
+            index = faiss.read_index(str(folder / "index.faiss"))
+            if index.ntotal != len(ids) or index.d != idx.dim:
+                raise ValueError(f"{index.ntotal} vectors of {index.d} dims, sidecar {len(ids)}")
+            if idx.kind == "ivf":
+                faiss.extract_index_ivf(index).nprobe = idx.nprobe
+            idx._index = index
+        except (RuntimeError, ValueError) as e:
+            log.warning("%s: FAISS index unusable (%s); rebuilding from the sidecar", folder, e)
+            idx._index = None
+        return idx
+
+    # ------------------------------------------------------------------ catalogue sync
+
+    def sync(self, library, analyzer_id: str, version: int, params_hash: str) -> SyncReport:
+        """Bring the index in line with the catalogue: every track with status 'ok' whose
+        content has the (analyzer_id, version, params_hash) analysis 'done'. Reads only new or
+        changed results; a different key or vector space empties the index first (rebuild).
+        Saves the index when it was loaded from / saved to a folder and something changed."""
+        rep = SyncReport()
+        key = f"{analyzer_id}/v{int(version)}/{params_hash}"
+        if key != self.key:
+            if len(self):
+                rep.rebuilt, rep.reason = True, f"embedding changed from {self.key or '?'} to {key}"
+                log.info("similarity index: %s; rebuilding", rep.reason)
+            self.clear()
+            self.key = key
+        rows = library._conn().execute(
+            "SELECT t.id, t.content_hash, a.updated_at FROM tracks t JOIN analyses a "
+            "ON a.content_hash = t.content_hash WHERE t.status = 'ok' AND a.analyzer_id = ? "
+            "AND a.version = ? AND a.params_hash = ? AND a.status = 'done'",
+            (analyzer_id, int(version), params_hash)).fetchall()
+        want = {int(r[0]): (str(r[1]), float(r[2])) for r in rows}
+        gone = [int(i) for i in self._ids if int(i) not in want]
+        new, changed = [], []
+        for tid, (h, stamp) in want.items():
+            r = self._row.get(tid)
+            if r is None:
+                new.append(tid)
+            elif self._hashes[r] != h or self._stamps[r] != stamp:
+                changed.append(tid)
+        if gone:
+            self.remove(gone)
+        add_ids, add_vecs, add_hashes, add_stamps = [], [], [], []
+        cache: dict[str, np.ndarray | None] = {}
+        for tid in new + changed:
+            h, stamp = want[tid]
+            if self._skipped.get(tid) == (h, stamp):
+                continue
+            if h not in cache:
+                res = library.store.load(h, analyzer_id, int(version), params_hash)
+                vec = None
+                if res is None or not hasattr(res, "vector"):
+                    log.warning("similarity index: the %s result of %s is unreadable; skipped", key, h)
+                else:
+                    vec = np.asarray(res.vector, np.float32).reshape(-1)
+                    space = str(getattr(res, "space", ""))
+                    mismatch = (self.space and space != self.space) or vec.shape[0] != self.dim
+                    newer = len(self) == 0 or stamp > float(self._stamps.max())
+                    if mismatch and (self._resetting or not newer):
+                        # a stray older result of another space (or already reset once in
+                        # this sync): the newest results define the space
+                        log.warning("similarity index: result %s is in space %s (%d dims), the "
+                                    "index in %s (%d dims); skipped", h, space, vec.shape[0],
+                                    self.space, self.dim)
+                        vec = None
+                        self._skipped[tid] = (h, stamp)
+                    elif mismatch:
+                        had = len(self) > 0 or rep.rebuilt
+                        why = (f"vector space changed from {self.space or '?'} ({self.dim} dims) "
+                               f"to {space} ({vec.shape[0]} dims)")
+                        self._reset(vec.shape[0], space)
+                        self._resetting = True
+                        try:
+                            out = self.sync(library, analyzer_id, version, params_hash)
+                        finally:
+                            self._resetting = False
+                        out.rebuilt = out.rebuilt or had
+                        out.reason = "; ".join(r for r in (rep.reason, why) if r)
+                        return out
+                    else:
+                        self.space = space
+                cache[h] = vec
+            if cache[h] is None:
+                continue
+            add_ids.append(tid)
+            add_vecs.append(cache[h])
+            add_hashes.append(h)
+            add_stamps.append(stamp)
+        if add_ids:
+            self.add(add_ids, np.stack(add_vecs), add_hashes, add_stamps)
+        rep.removed = gone
+        rep.added = [i for i in add_ids if i in set(new)]
+        rep.updated = [i for i in add_ids if i in set(changed)]
+        if rep.changed and self.path is not None:
+            self.save()
+        return rep
+
+    def _reset(self, dim: int, space: str) -> None:
+        self.dim = int(dim)
+        self.space = space
+        self._ids = np.zeros(0, np.int64)
+        self._raw = np.zeros((0, self.dim), np.float32)
+        self._hashes, self._stamps, self._row = [], np.zeros(0), {}
+        self._mean = np.zeros(self.dim, np.float32)
+        self._index = None
+        self._n_built = 0
+
+def open_index(library, analyzer_id: str, version: int, params_hash: str, *,
+               dim: int = 100, centre: bool = True) -> tuple[SimilarityIndex, SyncReport]:
+    """The library's similarity index (``<library>/similarity``), loaded if saved, synced with
+    the catalogue and saved when it changed."""
+    folder = Path(library.root) / INDEX_DIR
+    idx = SimilarityIndex.load(folder)
+    if idx is None or idx.centre != centre:
+        idx = SimilarityIndex(dim, centre=centre)
+    idx.path = folder
+    rep = idx.sync(library, analyzer_id, version, params_hash)
+    if not (folder / "index.npz").is_file() and len(idx):
+        idx.save()
+    return idx, rep

@@ -3,7 +3,7 @@ collection, side by side with established peers run in the same process.
 
     .venv/bin/python benchmarks/accuracy.py [--tasks f0,notes,key,beats] [--limit N]
 
-Peers (librosa's pyin and beat_track; essentia where installed) are benchmark-only
+Peers (librosa's pyin and beat_track; pesto-pitch; essentia where installed) are benchmark-only
 dependencies: `.venv/bin/pip install -c constraints.txt librosa` (see ../shared/PEERS.md).
 A peer that is not installed is reported as such, never silently dropped.
 """
@@ -31,6 +31,8 @@ from workstation.training import evaldata as ed  # noqa: E402
 DEMO = REPO / "resources" / "demo"
 DEMO_LIMIT = 100
 FE = None
+#: rows of the f0 table (--f0-methods): ours pyin, ours pesto, librosa's pyin, pretrained PESTO.
+F0_METHODS = ("pyin", "pesto", "librosa", "pesto-pretrained")
 
 
 def frontend():
@@ -79,78 +81,151 @@ def f0_scores(ref_t, ref_f, est_t, est_f, est_v):
             "VR": s["Voicing Recall"], "VFA": s["Voicing False Alarm"]}
 
 
+def pesto_pretrained(x):
+    """Pretrained PESTO (pesto-pitch, checkpoint mir-1k_g7) at our hop: (times_s, f0_hz, voiced)."""
+    import pesto
+    import torch
+    step_ms = 1000.0 * C.HOP_LENGTH / C.SAMPLE_RATE
+    t_ms, f, conf, _ = pesto.predict(torch.from_numpy(x), C.SAMPLE_RATE, step_size=step_ms,
+                                     model_name="mir-1k_g7")
+    f = f.numpy().astype(float)
+    return np.arange(len(f)) * step_ms / 1000.0, f, conf.numpy() > 0.5
+
+
 def bench_f0(limit):
-    librosa = peer("librosa")
+    librosa = peer("librosa") if "librosa" in F0_METHODS else None
+    pesto = peer("pesto") if "pesto-pretrained" in F0_METHODS else None
     sets = {"MIR-1K voice": list(ed.mir1k(channel="voice")), "MIR-1K mix": list(ed.mir1k(channel="mix")),
             "vocadito": list(ed.vocadito()), "demo melody (in mix)": list(ed.demo_collection(DEMO))[:DEMO_LIMIT]}
     keys = ("RPA", "RCA", "OA", "VR", "VFA")
+    ours_methods = {label: m for label, m in (("ours pitch.f0 (pyin)", "pyin"),
+                                              ("ours pitch.f0 (pesto, learned)", "pesto"))
+                    if m in F0_METHODS}
     rows = []
     for name, items in sets.items():
         items = [i for i in items if "f0_hz" in i.ref][:limit]
         if not items:
             rows.append((name, "-", *["absent"] * 6))
             continue
-        scores = {"ours pitch.f0": [], "librosa.pyin": []}
+        scores = {**{m: [] for m in ours_methods}, "librosa.pyin": [], "pesto (pretrained, mir-1k_g7)": []}
         secs = {k: 0.0 for k in scores}
         dur = 0.0
         for it in items:
             x = ed.load_audio(it)
             dur += len(x) / C.SAMPLE_RATE
-            t0 = time.perf_counter()
-            r = ours(x, ["pitch.f0"])["pitch.f0"]
-            secs["ours pitch.f0"] += time.perf_counter() - t0
-            scores["ours pitch.f0"].append(f0_scores(it.ref["f0_times_s"], it.ref["f0_hz"], r.times_s,
-                                                     r.freqs_hz, r.voiced))
+            ref_t, ref_f = it.ref["f0_times_s"], it.ref["f0_hz"]
+            for label, method in ours_methods.items():
+                t0 = time.perf_counter()
+                out = analyze_array(x, [get_analyzer("pitch.f0", method=method)], frontend=frontend())
+                r = out.results["pitch.f0"]
+                secs[label] += time.perf_counter() - t0
+                scores[label].append(f0_scores(ref_t, ref_f, r.times_s, r.freqs_hz, r.voiced))
             if librosa is not None:
                 t0 = time.perf_counter()
                 f, v, _ = librosa.pyin(x, fmin=65.0, fmax=2093.0, sr=C.SAMPLE_RATE,
                                        frame_length=2048, hop_length=C.HOP_LENGTH)
                 secs["librosa.pyin"] += time.perf_counter() - t0
                 t = np.arange(len(f)) * C.HOP_LENGTH / C.SAMPLE_RATE
-                scores["librosa.pyin"].append(f0_scores(it.ref["f0_times_s"], it.ref["f0_hz"], t,
-                                                        np.nan_to_num(f), v))
+                scores["librosa.pyin"].append(f0_scores(ref_t, ref_f, t, np.nan_to_num(f), v))
+            if pesto is not None:
+                t0 = time.perf_counter()
+                t, f, v = pesto_pretrained(x)
+                secs["pesto (pretrained, mir-1k_g7)"] += time.perf_counter() - t0
+                scores["pesto (pretrained, mir-1k_g7)"].append(f0_scores(ref_t, ref_f, t, f, v))
         for m, vals in mean_rows({k: v for k, v in scores.items() if v}, keys).items():
             rows.append((f"{name} ({len(items)})", m, *vals, f"{dur / secs[m]:.0f}x"))
-        if librosa is None:
+        if librosa is None and "librosa" in F0_METHODS:
             rows.append((name, "librosa.pyin", *["not installed"] * 6))
-    table("Melody f0 (mir_eval.melody; mean over files)", ("data", "method", *keys, "realtime"), rows)
+        if pesto is None and "pesto-pretrained" in F0_METHODS:
+            rows.append((name, "pesto (pretrained)", *["not installed"] * 6))
+    table("Melody f0 (mir_eval.melody; mean over files; pretrained PESTO was trained, "
+          "self-supervised, on MIR-1K itself)", ("data", "method", *keys, "realtime"), rows)
 
 
 # ------------------------------------------------------------------------- multi-f0 and notes
+#: (row label, pitch.salience params, notes params); a learned row needs models/salience.pt.
+NOTES_METHODS = (
+    ("ours DSP salience + notes", {"method": "dsp"}, {}),
+    ("ours learned salience + notes", {"method": "learned"}, {}),
+)
+
+
+def _basic_pitch_notes(x):
+    """basic-pitch 0.4 (ONNX) on a mono array at C.SAMPLE_RATE: (onsets, offsets, pitch_midi)."""
+    import tempfile
+
+    import soundfile as sf
+    from basic_pitch import ICASSP_2022_MODEL_PATH
+    from basic_pitch.inference import Model, predict
+
+    global _BP_MODEL
+    if "_BP_MODEL" not in globals():
+        _BP_MODEL = Model(ICASSP_2022_MODEL_PATH)
+    with tempfile.NamedTemporaryFile(suffix=".wav") as f:
+        sf.write(f.name, x, C.SAMPLE_RATE)
+        _, _, events = predict(f.name, _BP_MODEL)
+    ev = sorted(events, key=lambda e: e[0])
+    return (np.asarray([e[0] for e in ev], float), np.asarray([e[1] for e in ev], float),
+            np.asarray([e[2] for e in ev], float))
+
+
+def _note_scores(ref_iv, ref_p, on_s, off_s, pitch_midi, times, est_freqs):
+    est_iv = np.stack([on_s, np.maximum(off_s, on_s + 1e-3)], 1) if len(on_s) else np.zeros((0, 2))
+    est_hz = 440 * 2 ** ((np.asarray(pitch_midi, float) - 69) / 12)
+    ref_hz = 440 * 2 ** ((ref_p - 69) / 12)
+    on = mir_eval.transcription.precision_recall_f1_overlap(ref_iv, ref_hz, est_iv, est_hz, offset_ratio=None)
+    onoff = mir_eval.transcription.precision_recall_f1_overlap(ref_iv, ref_hz, est_iv, est_hz)
+    # multipitch: frame-wise reference from the notes vs the estimate
+    ref_freqs = [ref_hz[(ref_iv[:, 0] <= t) & (ref_iv[:, 1] > t)] for t in times]
+    mp = mir_eval.multipitch.evaluate(times, ref_freqs, times, est_freqs)
+    return mp["Accuracy"], on[2], onoff[2]
+
+
 def bench_notes(limit):
     sets = {"piano (real, captured MIDI)": list(ed.piano_notes()),
             "demo collection (all parts)": list(ed.demo_collection(DEMO))[:DEMO_LIMIT]}
+    bp = peer("basic_pitch") and peer("onnxruntime")
     rows = []
     for name, items in sets.items():
         items = [i for i in items if "intervals_s" in i.ref][:limit]
         if not items:
             rows.append((name, "-", "absent", "", "", ""))
             continue
-        acc, f_on, f_onoff, dur, secs = [], [], [], 0.0, 0.0
-        for it in items:
-            x = ed.load_audio(it)
-            dur += len(x) / C.SAMPLE_RATE
+        audio = [ed.load_audio(it) for it in items]
+        dur = sum(len(x) for x in audio) / C.SAMPLE_RATE
+        for label, sal_params, notes_params in NOTES_METHODS:
+            scores, secs = [], 0.0
+            try:
+                for it, x in zip(items, audio):
+                    t0 = time.perf_counter()
+                    out = analyze_array(x, [get_analyzer("pitch.salience", **sal_params),
+                                            get_analyzer("notes", **notes_params)], frontend=frontend())
+                    secs += time.perf_counter() - t0
+                    if out.errors:
+                        raise RuntimeError(out.errors)
+                    n, s = out.results["notes"], out.results["pitch.salience"]
+                    scores.append(_note_scores(it.ref["intervals_s"], it.ref["pitch_midi"], n.onsets_s,
+                                               n.offsets_s, n.pitch_midi, s.times_s, s.frame_peaks()))
+            except Exception as exc:  # a learned model without weights: say so, keep going
+                rows.append((f"{name} ({len(items)})", label, f"failed: {str(exc)[:60]}", "", "", ""))
+                continue
+            m = np.mean(scores, axis=0)
+            rows.append((f"{name} ({len(items)})", label, float(m[0]), float(m[1]), float(m[2]),
+                         f"{dur / secs:.0f}x"))
+        if not bp:
+            rows.append((f"{name} ({len(items)})", "basic-pitch 0.4 (peer)", "not installed", "", "", ""))
+            continue
+        scores, secs = [], 0.0
+        for it, x in zip(items, audio):
             t0 = time.perf_counter()
-            r = ours(x, ["pitch.salience", "notes"])
+            on_s, off_s, pm = _basic_pitch_notes(x)
             secs += time.perf_counter() - t0
-            n, s = r["notes"], r["pitch.salience"]
-            ref_iv, ref_p = it.ref["intervals_s"], it.ref["pitch_midi"]
-            est_iv = np.stack([n.onsets_s, np.maximum(n.offsets_s, n.onsets_s + 1e-3)], 1) if len(n) else np.zeros((0, 2))
-            est_hz = 440 * 2 ** ((np.asarray(n.pitch_midi, float) - 69) / 12)
-            ref_hz = 440 * 2 ** ((ref_p - 69) / 12)
-            on = mir_eval.transcription.precision_recall_f1_overlap(ref_iv, ref_hz, est_iv, est_hz,
-                                                                    offset_ratio=None)
-            onoff = mir_eval.transcription.precision_recall_f1_overlap(ref_iv, ref_hz, est_iv, est_hz)
-            f_on.append(on[2])
-            f_onoff.append(onoff[2])
-            # multipitch: frame-wise reference from the notes vs salience peaks
-            times = s.times_s
-            ref_freqs = [ref_hz[(ref_iv[:, 0] <= t) & (ref_iv[:, 1] > t)] for t in times]
-            est_freqs = s.frame_peaks()
-            mp = mir_eval.multipitch.evaluate(times, ref_freqs, times, est_freqs)
-            acc.append(mp["Accuracy"])
-        rows.append((f"{name} ({len(items)})", "ours salience + notes", float(np.mean(acc)),
-                     float(np.mean(f_on)), float(np.mean(f_onoff)), f"{dur / secs:.0f}x"))
+            times = np.arange(C.n_frames_for(len(x))) * C.HOP_LENGTH / C.SAMPLE_RATE
+            est = [440 * 2 ** ((pm[(on_s <= t) & (off_s > t)] - 69) / 12) for t in times]
+            scores.append(_note_scores(it.ref["intervals_s"], it.ref["pitch_midi"], on_s, off_s, pm, times, est))
+        m = np.mean(scores, axis=0)
+        rows.append((f"{name} ({len(items)})", "basic-pitch 0.4 (peer; multipitch from its notes)",
+                     float(m[0]), float(m[1]), float(m[2]), f"{dur / secs:.0f}x"))
     table("Multi-f0 and notes (mir_eval.multipitch accuracy from salience peaks; "
           "mir_eval.transcription F1)", ("data", "method", "multipitch Acc", "note onset F1",
                                          "onset-offset F1", "realtime"), rows)
@@ -231,13 +306,16 @@ def bench_beats(limit):
 
 
 def main():
+    global DEMO_LIMIT, F0_METHODS
     p = argparse.ArgumentParser()
     p.add_argument("--tasks", default="f0,notes,key,beats")
     p.add_argument("--limit", type=int, default=1000, help="at most N files per data set")
     p.add_argument("--demo-limit", type=int, default=100, help="at most N demo pieces")
+    p.add_argument("--f0-methods", default=",".join(F0_METHODS),
+                   help="rows of the f0 table, any of " + ",".join(F0_METHODS))
     args = p.parse_args()
-    global DEMO_LIMIT
     DEMO_LIMIT = args.demo_limit
+    F0_METHODS = tuple(m for m in args.f0_methods.split(",") if m)
     import torch
     torch.set_num_threads(2)
     if not ed.DEFAULT_ROOT.is_dir():

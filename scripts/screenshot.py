@@ -30,6 +30,9 @@ def main() -> int:
     ap.add_argument("--reference", action="store_true",
                     help="load the track's ground-truth .jams as a reference layer and show the Compare tab")
     ap.add_argument("--span", type=float, default=20.0, help="seconds shown")
+    ap.add_argument("--similar", action="store_true",
+                    help="analyse the whole demo collection and show the Similar tab; prints the "
+                         "time of a similarity query for every track")
     args = ap.parse_args()
 
     from PySide6.QtCore import QEventLoop, QTimer
@@ -67,7 +70,7 @@ def main() -> int:
         target = win.library.track_by_path(music / audio[0].name)
         done = []
         win.bridge.finished.connect(lambda c: done.append(c))
-        win.analyse([target.id])
+        win.analyse(None if args.similar else [target.id])
         if not wait(lambda: bool(done), 600):
             print("analysis did not finish", file=sys.stderr)
         win.bridge.wait(30)
@@ -84,6 +87,22 @@ def main() -> int:
             win.open_annotation(ref)
             wait(lambda: bool(win.compare.figures), 60)
             win.side_tabs.setCurrentWidget(win.compare)
+        if args.similar:
+            from workstation.analysis.similarity import SimilaritySearch
+            times = []
+            for row in list(win.model.rows()):
+                win.select_track(row.track_id)
+                t0 = time.perf_counter()
+                wait(lambda: win.similar_panel.results and win._similar_for == row.track_id
+                     and win.tasks.idle, 30)
+                times.append(time.perf_counter() - t0)
+            print("click -> similar list shown, per track (s): "
+                  + ", ".join(f"{t:.2f}" for t in times))
+            win.select_track(target.id)
+            wait(lambda: win.view.data is not None and win.view.data.track.id == target.id
+                 and win.tasks.idle and bool(win.similar_panel.results), 60)
+            wait(lambda: len(win.map.track_ids) > 0, 60)
+            win.side_tabs.setCurrentWidget(win.similar_panel)
         win.view.set_x_range(1.0, 1.0 + args.span)
         win.view.set_cursor(6.0)
         QTimer.singleShot(0, lambda: None)

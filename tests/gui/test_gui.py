@@ -353,14 +353,14 @@ def test_settings_recent_and_geometry(qtbot, tmp_path):
         s.add_recent(tmp_path / p)
     assert s.recent() == [str(tmp_path / "a"), str(tmp_path / "b")]
     win = _make_window(qtbot, tmp_path)
-    win.resize(700, 520)
+    win.resize(1000, 620)
     win.show()
     qtbot.waitExposed(win)
     win.close()
     win2 = MainWindow(tmp_path / "library", settings=Settings(tmp_path / "settings.ini"),
                       device="cpu", auto_analyse=False)
     qtbot.addWidget(win2)
-    assert (win2.size().width(), win2.size().height()) == (700, 520)
+    assert (win2.size().width(), win2.size().height()) == (1000, 620)
     win2.shutdown()
 
 
@@ -554,3 +554,35 @@ def test_loop_the_visible_range_and_hear_the_notes(qtbot, window):
     assert abs(info.duration - data.duration_s) < 0.05
     window.set_hear_notes(False)
     assert pb.source_override is None
+
+
+# ------------------------------------------------------------------------------ similarity
+
+def test_similarity_panel_map_and_playlist(qtbot, window, tmp_path):
+    from workstation.analysis.similarity import SimilaritySearch
+    from workstation.export.playlist import read_m3u8
+    data = _open_first(qtbot, window)
+    panel = window.similar_panel
+    qtbot.waitUntil(lambda: bool(panel.results), timeout=30_000)
+    # the panel lists what the search answers directly, never the track itself
+    with Library.open(window.library_root) as lib:
+        direct = SimilaritySearch(lib).similar(data.track.id, k=panel.k.value())
+    assert panel.track_ids() == [r.track_id for r in direct]
+    assert data.track.id not in panel.track_ids()
+    assert panel.table.rowCount() == len(direct) and panel.table.item(0, 3).text()
+    # the map holds every analysed track; a click on a point opens it
+    qtbot.waitUntil(lambda: len(window.map.track_ids) == window.model.rowCount(), timeout=30_000)
+    other = panel.track_ids()[0]
+    window.map.click_track(other)
+    qtbot.waitUntil(lambda: window.view.data is not None and window.view.data.track.id == other,
+                    timeout=30_000)
+    # double-click in the list opens a track too
+    panel._on_double_click(0, 0)
+    qtbot.waitUntil(lambda: window.current_track_id == panel.results[0].track_id, timeout=10_000)
+    # a playlist from the shown track, exported as M3U8 with the seed first
+    out = tmp_path / "list.m3u8"
+    window.make_playlist("nearest", 2, out)
+    qtbot.waitUntil(out.is_file, timeout=30_000)
+    entries = read_m3u8(out)
+    assert len(entries) == 2
+    assert Path(entries[0].path).name == Path(window.library.track(window.current_track_id).path).name

@@ -31,6 +31,7 @@ from .library_model import (COL_ARTIST, COL_DURATION, COL_KEY, COL_STATUS, COL_T
                             COL_TITLE, LibraryModel, TrackFilterProxy, load_rows)
 from .playback import Playback
 from .settings import Settings
+from .similarity_panel import CollectionMap, SimilarityPanel
 from .track_loader import display_image, load_track_data
 from .track_view import TrackView
 from .worker_bridge import AnalysisBridge, TaskRunner
@@ -65,6 +66,47 @@ def _notes_mix(library, track, notes) -> tuple[int, str]:
     out.parent.mkdir(parents=True, exist_ok=True)
     write_notes_mix(out, track.path, notes)
     return track.id, str(out)
+
+
+def _similar(window, track_id: int, k: int, region: tuple[float, float] | None):
+    """Similar tracks to a track or a region of it (task thread); (track id, results, title,
+    seconds, error message)."""
+    import time as _time
+
+    from workstation.analysis.similarity import Region, SimilarityError
+    t0 = _time.perf_counter()
+    search = window.similarity()
+    seed = Region(track_id, *region) if region else track_id
+    try:
+        results = search.similar(seed, k=k)
+    except SimilarityError as e:
+        return track_id, [], "", 0.0, str(e)
+    m = search.meta(track_id)
+    title = (m.title or Path(m.path).stem) + (f" ({region[0]:.1f}-{region[1]:.1f} s)" if region else "")
+    return track_id, results, title, _time.perf_counter() - t0, ""
+
+
+def _collection_map(window):
+    """(track ids, 2-D points, titles by id) of the analysed collection (task thread)."""
+    search = window.similarity()
+    search.sync()
+    ids, xy = search.map_2d()
+    titles = {}
+    for tid in ids.tolist():
+        try:
+            m = search.meta(int(tid))
+            titles[int(tid)] = m.title or Path(m.path).stem
+        except Exception:  # noqa: BLE001 - a track removed meanwhile: no title
+            titles[int(tid)] = f"track {tid}"
+    return ids, xy, titles
+
+
+def _make_playlist(window, track_id: int, mode: str, length: int, path: str) -> str:
+    """A playlist from one seed, written to ``path`` (.m3u8 or .json) on the task thread."""
+    from workstation.export.playlist import write_playlist
+    items = window.similarity().playlist([track_id], length=length, mode=mode)
+    write_playlist(path, items, relative=True)
+    return f"{len(items)} tracks to {path}"
 
 
 def _export_one(library, specs, track_id: int, path: str, fmt: str) -> list[str]:
@@ -120,7 +162,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings()
         self.library_root = Path(library_root) if library_root else self.settings.library_root
         self.library = Library.open(self.library_root)
-        self.set_specs(specs_for())
+        self.set_specs(self.specs_with_methods())
         self.auto_analyse = self.settings.auto_analyse if auto_analyse is None else auto_analyse
         self.current_track_id: int | None = None
         self._tickets: dict[str, int] = {}
@@ -137,6 +179,9 @@ class MainWindow(QMainWindow):
         self.view = TrackView()
         self.info = InfoPanel()
         self.compare = ComparePanel()
+        self.similar_panel = SimilarityPanel()
+        self.map = CollectionMap()
+        self._search = None  # SimilaritySearch, created on the task thread
         self.playback = Playback(self, enabled=playback)
         self.loader = TaskRunner("workstation-track-loader", self)
         self.tasks = TaskRunner("workstation-library-tasks", self)
@@ -156,6 +201,7 @@ class MainWindow(QMainWindow):
         if not self.playback.available:
             self.status(self.playback.reason)
         self.refresh()
+        self.request_map()
 
     # ------------------------------------------------------------------ UI
     def _build_ui(self) -> None:
@@ -190,6 +236,8 @@ class MainWindow(QMainWindow):
         self.side_tabs = QTabWidget()
         self.side_tabs.addTab(self.info, "Info")
         self.side_tabs.addTab(self.compare, "Compare")
+        self.side_tabs.addTab(self.similar_panel, "Similar")
+        self.side_tabs.addTab(self.map, "Map")
         self.left_split.addWidget(self.side_tabs)
         self.left_split.setSizes([520, 300])
         self.split = QSplitter(Qt.Orientation.Horizontal)
@@ -250,6 +298,8 @@ class MainWindow(QMainWindow):
                                             lambda: self.analyse(self.selected_track_ids()))
         self.act_reanalyse = self._action(an, "&Re-analyse selection",
                                           lambda: self.analyse(self.selected_track_ids(), force=True))
+        an.addSeparator()
+        self._build_method_menus(an)
         pm = mb.addMenu("&Playback")
         self.act_play = self._action(pm, "&Play / pause", self.toggle_playback, "Space")
         self.act_loop = self._action(pm, "&Loop the visible range", self.loop_visible, "L")
@@ -295,8 +345,116 @@ class MainWindow(QMainWindow):
         self.playback.unavailable.connect(self.status)
         self.view.cursor_moved.connect(self.playback.seek)
         self.view.image_requested.connect(self._on_image_requested)
+        self.similar_panel.open_track.connect(self.select_track)
+        self.similar_panel.query_changed.connect(lambda: self.request_similar())
+        self.similar_panel.region_query.connect(lambda: self.request_similar(region=True))
+        self.similar_panel.playlist_requested.connect(self.playlist_dialog)
+        self.map.track_clicked.connect(self.select_track)
         self.playback.loop_changed.connect(self.view.show_loop)
         self.view.loop_region.sigRegionChangeFinished.connect(self._on_loop_dragged)
+
+    # ------------------------------------------------------------------ analyzer methods
+    @staticmethod
+    def _method_analyzers() -> dict:
+        """Analyzers offering several methods (a ``methods`` class attribute and a ``method``
+        parameter), by id."""
+        from workstation.analysis.base import registry
+        return {aid: cls for aid, cls in registry().items()
+                if getattr(cls, "methods", None) and "method" in getattr(cls, "default_params", {})}
+
+    def method_of(self, analyzer_id: str) -> str:
+        cls = self._method_analyzers()[analyzer_id]
+        m = str(self.settings.get(f"analysis/method/{analyzer_id}", cls.default_params["method"]))
+        return m if m in cls.methods else cls.default_params["method"]
+
+    def specs_with_methods(self):
+        """The default analyzers with the methods chosen in *Analysis ▸ Methods* (remembered)."""
+        from workstation.analysis.jobs import AnalyzerSpec
+        chosen = {aid: self.method_of(aid) for aid in self._method_analyzers()}
+        return [AnalyzerSpec(s.id, (("method", chosen[s.id]),)) if s.id in chosen else s
+                for s in specs_for()]
+
+    def _build_method_menus(self, menu) -> None:
+        from PySide6.QtGui import QActionGroup
+        self.method_actions: dict[tuple[str, str], QAction] = {}
+        analyzers = self._method_analyzers()
+        if not analyzers:
+            return
+        mm = menu.addMenu("&Methods")
+        for aid, cls in sorted(analyzers.items()):
+            sub = mm.addMenu(aid)
+            group = QActionGroup(self)
+            group.setExclusive(True)
+            for m in cls.methods:
+                label = m + (" (default)" if m == cls.default_params["method"] else "")
+                a = QAction(label, self, checkable=True)
+                a.setChecked(m == self.method_of(aid))
+                a.triggered.connect(lambda _=False, aid=aid, m=m: self.set_method(aid, m))
+                group.addAction(a)
+                sub.addAction(a)
+                self.method_actions[(aid, m)] = a
+
+    def set_method(self, analyzer_id: str, method: str) -> None:
+        """Use ``method`` for ``analyzer_id`` from now on: rows and views show its results
+        (where computed); *Analyse* computes what is missing."""
+        cls = self._method_analyzers()[analyzer_id]
+        if method not in cls.methods:
+            raise ValueError(f"{analyzer_id}: method {method!r}; one of {cls.methods}")
+        self.settings.set(f"analysis/method/{analyzer_id}", method)
+        a = self.method_actions.get((analyzer_id, method))
+        if a is not None and not a.isChecked():
+            a.setChecked(True)
+        self.set_specs(self.specs_with_methods())
+        self.refresh()
+        if self.current_track_id is not None:
+            self.load_track(self.current_track_id)
+        self.status(f"{analyzer_id}: {method}. Analyse (all or selection) to compute what is missing")
+        if self.auto_analyse:
+            self.analyse(None)
+
+    # ------------------------------------------------------------------ similarity
+    def similarity(self):
+        """The collection's SimilaritySearch (created lazily; call only on the task thread)."""
+        if self._search is None:
+            from workstation.analysis.similarity import SimilaritySearch
+            self._search = SimilaritySearch(self.library)
+        return self._search
+
+    def request_similar(self, *, region: bool = False) -> None:
+        """Ask for the tracks similar to the shown track (or to its loop region)."""
+        tid = self.current_track_id
+        if tid is None:
+            return
+        loop = self.playback.loop if region else None
+        if region and loop is None:
+            self.status("Set a loop region first (L loops the visible range)")
+            return
+        self._similar_for = tid
+        self.tasks.drop_pending("similar")
+        self._submit(self.tasks, "similar", _similar, self, tid, self.similar_panel.k.value(), loop)
+
+    def request_map(self) -> None:
+        self.tasks.drop_pending("map")
+        self._submit(self.tasks, "map", _collection_map, self)
+
+    def playlist_dialog(self, mode: str, length: int) -> None:
+        if self.current_track_id is None:
+            self.status("Select a track to start a playlist from")
+            return
+        from workstation.export.batch import safe_stem
+        folder = self.settings.get("export/folder", "") or str(Path.home())
+        row = self.model.row_for(self.current_track_id)
+        name = safe_stem(row.path if row else "playlist")
+        path, _ = QFileDialog.getSaveFileName(self, "Export the playlist",
+                                              str(Path(folder) / f"{name}-{mode}.m3u8"),
+                                              "M3U8 playlist (*.m3u8);;JAMS playlist (*.json)")
+        if path:
+            self.make_playlist(mode, length, path)
+
+    def make_playlist(self, mode: str, length: int, path: str | Path) -> int:
+        """Write a playlist of ``length`` tracks from the shown track (task thread)."""
+        return self._submit(self.tasks, "playlist", _make_playlist, self, self.current_track_id,
+                            mode, int(length), str(path))
 
     def set_specs(self, specs) -> None:
         """The analyzers the window runs and shows (AnalyzerSpec list, dependencies included)."""
@@ -379,6 +537,7 @@ class MainWindow(QMainWindow):
     def load_track(self, track_id: int) -> None:
         """Show a track: results and display features are prepared on the loader thread."""
         self.current_track_id = track_id
+        self.map.mark(track_id)
         self.loader.drop_pending("track")
         self._submit(self.loader, "track", load_track_data, self.library, track_id, self.specs)
         row = self.model.row_for(track_id)
@@ -401,6 +560,7 @@ class MainWindow(QMainWindow):
         elif tag == "scan":
             self.status("; ".join(result))
             self.refresh()
+            self.request_map()
             if self.auto_analyse:
                 self.analyse(None)
         elif tag == "track":
@@ -412,6 +572,8 @@ class MainWindow(QMainWindow):
             if refs:
                 self.view.set_references(refs, source)
             self._request_compare()
+            if result.track.id != getattr(self, "_similar_for", None):
+                self.request_similar()
             self.playback.load(result.track.path if result.track.status == "ok" else None)
             self.view.show_loop(self.playback.loop)
             if self.act_hear_notes.isChecked():
@@ -422,6 +584,19 @@ class MainWindow(QMainWindow):
         elif tag == "export":
             self.last_export = list(result)
             self.status(f"Exported {len(result)} files" + (f" to {Path(result[0]).parent}" if result else ""))
+        elif tag == "similar":
+            track_id, results, title, secs, error = result
+            if track_id == self.current_track_id:
+                if error:
+                    self.similar_panel.clear(error)
+                else:
+                    self.similar_panel.set_results(results, title, secs)
+        elif tag == "map":
+            ids, xy, titles = result
+            self.map.set_points(ids, xy, titles)
+            self.map.mark(self.current_track_id)
+        elif tag == "playlist":
+            self.status(f"Playlist: {result}")
         elif tag == "png_track":
             data, out_dir = result
             self._render_png(data, Path(out_dir))
@@ -551,6 +726,9 @@ class MainWindow(QMainWindow):
             msg += f", {counts['cancelled']} cancelled"
         if r["jobs"] or counts.get("done") or counts.get("failed"):
             self.status(msg)
+        if counts.get("done"):
+            self.request_map()
+            self.request_similar()
         self.last_run_counts = dict(counts)
 
     def _on_pause(self, paused: bool) -> None:

@@ -1,4 +1,17 @@
-"""``pitch.f0``: dominant f0 with voicing and confidence (pYIN, pure DSP).
+"""``pitch.f0``: dominant f0 with voicing and confidence: pYIN (pure DSP) or a learned
+PESTO-style network (``method="pesto"``).
+
+One analyzer id for both methods, so that everything keyed by ``pitch.f0`` (notes, the GUI
+layers, the exports) works with either; ``method`` is a parameter and parameters are part
+of the result cache key, so switching methods re-runs exactly this analyzer.
+
+``method="pesto"``: the model ``pitch.f0.pesto`` from ``models/`` (sha256-checked, see
+``workstation.inference.weights``) maps each frame of the shared HCQT's ``h = 1`` channel to
+a pitch distribution (20-cent bins, sub-bin by a local weighted average) and a voicing
+probability; frames are batched per chunk under ``torch.inference_mode()`` (autocast on
+CUDA); the chunk borders are discarded by ``FeatureChunk.hcqt``.
+
+``method="pyin"``:
 
 The algorithm lives in ``workstation.core.pitch`` (YIN difference function through the
 FFT, pYIN threshold-distribution candidates, Viterbi over a 20-cent pitch grid with
@@ -26,34 +39,82 @@ from workstation.core.types import PitchTrack
 
 log = logging.getLogger(__name__)
 
-_DEFAULTS = {k: (list(v) if isinstance(v, tuple) else v)
-             for k, v in dataclasses.asdict(PyinParams()).items()}
+_PYIN_DEFAULTS = {k: (list(v) if isinstance(v, tuple) else v)
+                  for k, v in dataclasses.asdict(PyinParams()).items()}
+#: parameters of the learned method (ignored by pyin).
+_PESTO_DEFAULTS = {"model": "pitch.f0.pesto", "voicing_threshold": 0.5, "decoder": "argmax"}
+METHODS = ("pyin", "pesto")
+#: the default method: pyin until the learned model beats it on real recordings
+#: (benchmarks/accuracy.py, MIR-1K voice and vocadito).
+DEFAULT_METHOD = "pyin"
+_DEFAULTS = {"method": DEFAULT_METHOD, **_PESTO_DEFAULTS, **_PYIN_DEFAULTS}
 
 
 @register
 class F0(Analyzer):
-    """Dominant f0 (pYIN): ``PitchTrack`` on the analysis frame grid.
+    """Dominant f0: ``PitchTrack`` on the analysis frame grid.
 
-    freqs_hz: the refined candidate frequency of the decoded pitch bin (also on unvoiced
-    frames, where it is the HMM's pitch memory); voiced: the decoded voicing;
-    confidence: the frame's voiced probability in [0, 1]. Parameters: see
+    ``method="pyin"``: freqs_hz: the refined candidate frequency of the decoded pitch bin
+    (also on unvoiced frames, where it is the HMM's pitch memory); voiced: the decoded
+    voicing; confidence: the frame's voiced probability in [0, 1]. Parameters: see
     ``workstation.core.pitch.PyinParams``.
+
+    ``method="pesto"``: freqs_hz: the network's f0 on every frame; confidence: its voicing
+    probability in [0, 1]; voiced: confidence >= ``voicing_threshold``; ``model``: the
+    manifest name of the weights; ``decoder``: ``argmax`` (frame by frame, the default) or
+    ``viterbi`` (a smooth path through each
+    chunk's pitch distributions, CREPE-style; +0.001 RPA on MIR-1K, slower).
     """
 
     id = "pitch.f0"
+    methods = METHODS
     version = 1
     result_type = PitchTrack
     features = ("audio",)
     default_params = _DEFAULTS
-    description = "Dominant f0 with voicing and confidence (pYIN: YIN candidates + HMM Viterbi)"
+    description = ("Dominant f0 with voicing and confidence (pyin: YIN candidates + HMM Viterbi; "
+                   "pesto: learned PESTO-style network)")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        if self.params["method"] not in METHODS:
+            raise ValueError(f"{self.id}: method must be one of {METHODS}, got {self.params['method']!r}")
+        self.features = ("hcqt",) if self.params["method"] == "pesto" else ("audio",)
 
     def _pyin_params(self) -> PyinParams:
-        kw = dict(self.params)
+        kw = {k: v for k, v in self.params.items() if k in _PYIN_DEFAULTS}
         kw["beta_parameters"] = tuple(kw["beta_parameters"])
         return PyinParams(**kw)
 
     def run(self, chunks: Iterable[FeatureChunk], track: TrackInfo
             ) -> Generator[float, None, PitchTrack]:
+        if self.params["method"] == "pesto":
+            return (yield from self._run_pesto(chunks, track))
+        return (yield from self._run_pyin(chunks, track))
+
+    def _run_pesto(self, chunks: Iterable[FeatureChunk], track: TrackInfo
+                   ) -> Generator[float, None, PitchTrack]:
+        from workstation.inference.models.pesto import Audio2F0
+        from workstation.inference.weights import load_model
+
+        model = load_model(self.params["model"], device=track.device or "cpu")
+        run = Audio2F0(model, decoder=self.params["decoder"])
+        channel = model.hparams.get("harmonic_channel", 1)
+        freqs, conf = [], []
+        for chunk in chunks:
+            out = run(chunk.hcqt()[channel])
+            freqs.append(out["freqs_hz"])
+            conf.append(out["voicing"])
+            yield chunk.progress
+        n = track.n_frames
+        freqs_hz = _fit(np.concatenate(freqs) if freqs else np.zeros(0, np.float32), n, 0.0)
+        confidence = _fit(np.concatenate(conf) if conf else np.zeros(0, np.float32), n, 0.0)
+        voiced = confidence >= float(self.params["voicing_threshold"])
+        return PitchTrack(times_s=track.times_s(), freqs_hz=freqs_hz.astype(np.float32),
+                          voiced=voiced, confidence=np.clip(confidence, 0, 1).astype(np.float32))
+
+    def _run_pyin(self, chunks: Iterable[FeatureChunk], track: TrackInfo
+                  ) -> Generator[float, None, PitchTrack]:
         p = self._pyin_params()
         hmm = PitchHMM(sr=track.sr, hop_length=C.HOP_LENGTH, params=p)
         for chunk in chunks:

@@ -1,0 +1,8 @@
+"""Model definitions (``nn.Module``s) and their ``Audio2X`` callables.
+
+Importing this package registers every architecture with ``inference.weights`` so that
+checkpoints can be rebuilt from their ``arch`` name and ``hparams``.
+"""
+
+from . import pesto  # noqa: F401  (arch "pesto")
+from . import salience  # noqa: F401  (arch "salience")

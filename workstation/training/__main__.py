@@ -1,0 +1,34 @@
+"""Training recipes: ``python -m workstation.training <model> [options]``.
+
+Subcommands (one per shipped model; each reproduces its weights in ``models/``):
+
+    f0        the PESTO-style f0 model ``pitch.f0.pesto`` (``train_f0``)
+    salience  the DeepSalience-style multi-f0 model ``salience`` (``train_salience``)
+
+``python -m workstation.training <model> --help`` lists a recipe's options.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+#: subcommand -> module with ``main(argv) -> int``; later recipes (salience, key, ...) add a line.
+RECIPES: dict[str, str] = {
+    "f0": "workstation.training.train_f0",
+    "salience": "workstation.training.train_salience",
+}
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in RECIPES:
+        if argv and argv[0] not in ("-h", "--help"):
+            sys.stderr.write(f"unknown recipe {argv[0]!r}\n")
+        sys.stderr.write(__doc__ + "\nrecipes: " + ", ".join(sorted(RECIPES)) + "\n")
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    return int(importlib.import_module(RECIPES[argv[0]]).main(argv[1:]) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

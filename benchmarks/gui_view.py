@@ -56,11 +56,46 @@ def table(title, header, rows):
         print("  ".join(str(c).ljust(w[i]) for i, c in enumerate(r)))
 
 
+def library_rows(tmp: Path, sizes=(3000, 30000)) -> None:
+    """Catalogue rows: read them (task thread), then give, sort and filter them (GUI thread)."""
+    from PySide6.QtCore import Qt
+
+    from workstation.gui.library_model import COL_DURATION, LibraryModel, TrackFilterProxy, load_rows
+    from workstation.library import Library
+    rows_out = []
+    for n in sizes:
+        with Library.open(tmp / f"rows{n}") as lib:
+            for i in range(n):
+                lib.insert_track(tmp / f"t{i:06d}.flac", content_hash=f"{i:064x}", duration_s=60.0 + i,
+                                 title=f"Track {i}", artist=f"Artist {i % 50}")
+            t0 = time.perf_counter()
+            rows = load_rows(lib, [("key", 1, "x"), ("beats", 1, "y")])
+            t_load = time.perf_counter() - t0
+        model, proxy = LibraryModel(), TrackFilterProxy()
+        proxy.setSourceModel(model)
+        t0 = time.perf_counter()
+        model.set_rows(rows)
+        t_set = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        proxy.sort(COL_DURATION, Qt.SortOrder.DescendingOrder)
+        t_sort = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        proxy.set_text('"artist 7"')
+        t_filter = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        proxy.set_text("track tempo:-200")
+        t_query = time.perf_counter() - t0
+        rows_out.append((n, *(f"{t * 1000:.0f}" for t in (t_load, t_set, t_sort, t_filter, t_query))))
+    table("Library panel (ms)", ("rows", "read rows", "set rows", "sort", "filter phrase",
+                                 "filter words + tempo"), rows_out)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--steps", type=int, default=30, help="zoom/pan steps per zoom level")
     ap.add_argument("--skip-modes", action="store_true", help="skip the image-mode table")
+    ap.add_argument("--rows-only", action="store_true", help="only the library-panel table")
     args = ap.parse_args()
 
     from PySide6.QtCore import QEventLoop
@@ -76,6 +111,9 @@ def main() -> int:
     app = make_app()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        library_rows(tmp)
+        if args.rows_only:
+            return 0
         (tmp / "music").mkdir()
         audio = tmp / "music" / "long.wav"
         dur = long_file(audio, args.minutes)

@@ -164,27 +164,24 @@ def test_model_events_update_single_rows(qtbot):
     assert "truncated" in model.data(model.index_for(2, COL_STATUS))
 
 
-def test_thousands_of_rows_load_fast(qtbot, tmp_path):
+def test_thousands_of_rows_sort_and_filter(qtbot, tmp_path):
+    """3000 rows load, sort and filter correctly (their timings are in benchmarks/gui_view.py)."""
     n = 3000
     with Library.open(tmp_path / "lib") as lib:
         for i in range(n):
             lib.insert_track(tmp_path / f"t{i:05d}.flac", content_hash=f"{i:064x}",
                              duration_s=60.0 + i, title=f"Track {i}", artist=f"Artist {i % 50}")
-        t0 = time.perf_counter()
         rows = load_rows(lib, [("key", 1, "x"), ("beats", 1, "y")])
-        t_load = time.perf_counter() - t0
     model = LibraryModel()
     proxy = TrackFilterProxy()
     proxy.setSourceModel(model)
-    t0 = time.perf_counter()
     model.set_rows(rows)
     proxy.sort(COL_DURATION, Qt.SortOrder.DescendingOrder)
     proxy.set_text('"artist 7"')  # a quoted phrase: artist 7 only (not 17, 27: "Artist 7" is a substring of neither)
-    t_view = time.perf_counter() - t0
     assert len(rows) == n and all(r.status == "pending" for r in rows)
     assert proxy.rowCount() == n // 50
-    assert t_load < 3.0, f"loading {n} rows took {t_load:.2f} s"
-    assert t_view < 1.0, f"sorting/filtering {n} rows took {t_view:.2f} s"
+    durations = [model.row_for(proxy.track_id(i)).duration_s for i in range(proxy.rowCount())]
+    assert durations == sorted(durations, reverse=True)
 
 
 # ------------------------------------------------------------------------------ real worker
@@ -353,14 +350,19 @@ def test_settings_recent_and_geometry(qtbot, tmp_path):
         s.add_recent(tmp_path / p)
     assert s.recent() == [str(tmp_path / "a"), str(tmp_path / "b")]
     win = _make_window(qtbot, tmp_path)
-    win.resize(1000, 620)
+    win.resize(700, 520)  # within the offscreen screen (800 x 600): restoreGeometry clamps to it
     win.show()
     qtbot.waitExposed(win)
+    win.view.set_image_mode("mel")
+    win.view.set_layer_visible("beats", False)
+    win.side_tabs.setCurrentWidget(win.map)
     win.close()
     win2 = MainWindow(tmp_path / "library", settings=Settings(tmp_path / "settings.ini"),
                       device="cpu", auto_analyse=False)
     qtbot.addWidget(win2)
-    assert (win2.size().width(), win2.size().height()) == (1000, 620)
+    assert (win2.size().width(), win2.size().height()) == (700, 520)
+    assert win2.view.image_mode == "mel" and not win2.view.layer_boxes["beats"].isChecked()
+    assert win2.view.layer_boxes["notes"].isChecked() and win2.side_tabs.currentWidget() is win2.map
     win2.shutdown()
 
 

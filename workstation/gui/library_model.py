@@ -220,6 +220,41 @@ class LibraryModel(QAbstractTableModel):
             self._reindex()
             self.endInsertRows()
 
+    @staticmethod
+    def sort_key(r: TrackRow, column: int):
+        """The value rows are ordered by in ``column`` (what ``SORT_ROLE`` returns)."""
+        if column == COL_DURATION:
+            return r.duration_s or 0.0
+        if column == COL_TEMPO:
+            return r.tempo_bpm or 0.0
+        if column == COL_STATUS:
+            return f"{r.status}{r.progress:.3f}"
+        if column == COL_TITLE:
+            return r.title.lower()
+        if column == COL_ARTIST:
+            return r.artist.lower()
+        if column == COL_KEY:
+            return r.key_label.lower()
+        if column == COL_TAGS:
+            return r.tags.lower()
+        return r.track_id
+
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
+        """Order the rows by ``column`` with a native sort of precomputed keys (a proxy's
+        comparator calls back into Python n log n times: 10 s for 30,000 rows)."""
+        if not (0 <= column < len(COLUMNS)) or not self._rows:
+            return
+        self.layoutAboutToBeChanged.emit()
+        old = self.persistentIndexList()
+        old_ids = [self._rows[i.row()].track_id for i in old]
+        keyed = [(self.sort_key(r, column), r.track_id, r) for r in self._rows]
+        keyed.sort(key=lambda t: (t[0], t[1]), reverse=order == Qt.SortOrder.DescendingOrder)
+        self._rows = [t[2] for t in keyed]
+        self._reindex()
+        self.changePersistentIndexList(old, [self.index(self._index[tid], i.column())
+                                             for tid, i in zip(old_ids, old)])
+        self.layoutChanged.emit()
+
     def row(self, i: int) -> TrackRow:
         return self._rows[i]
 
@@ -307,13 +342,7 @@ class LibraryModel(QAbstractTableModel):
             if c == COL_STATUS:
                 return r.status_text
         elif role == SORT_ROLE:
-            if c == COL_DURATION:
-                return r.duration_s or 0.0
-            if c == COL_TEMPO:
-                return r.tempo_bpm or 0.0
-            if c == COL_STATUS:
-                return f"{r.status}{r.progress:.3f}"
-            return (self.data(index, Qt.ItemDataRole.DisplayRole) or "").lower()
+            return self.sort_key(r, c)
         elif role == TRACK_ID_ROLE:
             return r.track_id
         elif role == PROGRESS_ROLE:
@@ -367,6 +396,20 @@ class TrackFilterProxy(QSortFilterProxyModel):
         self.setSortRole(SORT_ROLE)
         self.setDynamicSortFilter(False)  # progress events must not re-sort under the user
         self.query = parse_query("")
+        self._hay: dict[int, tuple] = {}  # track id -> (row object, lower-case text): filter cache
+
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
+        """Sorting happens in the source model (a native sort); the proxy keeps its order."""
+        self._sort = (int(column), order)
+        src = self.sourceModel()
+        if src is not None and column >= 0:
+            src.sort(column, order)
+
+    def sortColumn(self) -> int:
+        return getattr(self, "_sort", (-1, None))[0]
+
+    def sortOrder(self):
+        return getattr(self, "_sort", (-1, Qt.SortOrder.AscendingOrder))[1]
 
     def set_text(self, text: str) -> None:
         if hasattr(self, "beginFilterChange"):  # Qt >= 6.9 (invalidateFilter is deprecated)
@@ -388,9 +431,12 @@ class TrackFilterProxy(QSortFilterProxyModel):
             if r.tempo_bpm is None or not (q["tempo"][0] <= r.tempo_bpm <= q["tempo"][1]):
                 return False
         if q["words"]:
-            hay = " ".join((r.title, r.artist, r.key_label, r.tags, r.status_text,
-                            format_duration(r.duration_s), Path(r.path).name)).lower()
-            return all(w in hay for w in q["words"])
+            hay = self._hay.get(r.track_id)
+            if hay is None or hay[0] is not r:
+                hay = (r, " ".join((r.title, r.artist, r.key_label, r.tags, r.status_text,
+                                    format_duration(r.duration_s), os.path.basename(r.path))).lower())
+                self._hay[r.track_id] = hay
+            return all(w in hay[1] for w in q["words"])
         return True
 
     def track_id(self, proxy_row: int) -> int:

@@ -198,6 +198,7 @@ class MainWindow(QMainWindow):
         state = self.settings.window_state()
         if state is not None:
             self.restoreState(state)
+        self._restore_view_settings()
         if not self.playback.available:
             self.status(self.playback.reason)
         self.refresh()
@@ -894,7 +895,44 @@ class MainWindow(QMainWindow):
         self.tasks.stop(timeout)
         self.library.close()
 
+    def _restore_view_settings(self) -> None:
+        """Image mode, HCQT harmonic, layer toggles, splitters and the side tab, as last left."""
+        from workstation.core import constants as C
+
+        from .track_view import IMAGE_MODES, LAYER_NAMES
+        mode = str(self.settings.get("view/image_mode", "spectrogram"))
+        if mode in IMAGE_MODES:
+            self.view.set_image_mode(mode)
+        try:
+            h = float(self.settings.get("view/harmonic", 1.0))
+            if h in C.HARMONICS:
+                self.view.set_harmonic(h)
+        except (TypeError, ValueError):
+            pass
+        for name in LAYER_NAMES:
+            self.view.set_layer_visible(name, self.settings.get(f"view/layer/{name}", True, bool))
+        self.view.set_references_visible(self.settings.get("view/references", True, bool))
+        for key, split in (("view/split", self.split), ("view/left_split", self.left_split)):
+            st = self.settings.get(key)
+            if st is not None:
+                split.restoreState(st)
+        tab = self.settings.get("view/side_tab", 0, int)
+        if 0 <= tab < self.side_tabs.count():
+            self.side_tabs.setCurrentIndex(tab)
+
+    def save_view_settings(self) -> None:
+        from .track_view import LAYER_NAMES
+        self.settings.set("view/image_mode", self.view.image_mode)
+        self.settings.set("view/harmonic", self.view.harmonic)
+        for name in LAYER_NAMES:
+            self.settings.set(f"view/layer/{name}", self.view._layer_on[name])
+        self.settings.set("view/references", self.view._ref_on)
+        self.settings.set("view/split", self.split.saveState())
+        self.settings.set("view/left_split", self.left_split.saveState())
+        self.settings.set("view/side_tab", self.side_tabs.currentIndex())
+
     def closeEvent(self, ev) -> None:
+        self.save_view_settings()
         self.settings.set_geometry(self.saveGeometry(), self.saveState())
         self.settings.sync()
         self.shutdown()

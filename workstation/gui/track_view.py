@@ -84,7 +84,11 @@ class TrackView(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
-        lay.addLayout(self._bar)
+        bar = QWidget()  # the toolbar may be clipped rather than widen the window
+        bar.setLayout(self._bar)
+        bar.setMinimumWidth(200)
+        self._bar.setContentsMargins(4, 2, 4, 2)
+        lay.addWidget(bar)
         lay.addWidget(self.glw, 1)
         lay.addWidget(self.readout)
         self.clear()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import tracemalloc
 
 import numpy as np
@@ -151,7 +150,6 @@ def test_stereo_is_mean_of_channels(tmp_path):
 
 
 def test_ten_minute_file_streams_in_bounded_memory(tmp_path):
-    t0 = time.perf_counter()
     p = tmp_path / "long.wav"
     n = make_long_file(p, 10.0, sr=44100)
     info = probe(p)
@@ -171,4 +169,3 @@ def test_ten_minute_file_streams_in_bounded_memory(tmp_path):
     assert biggest <= 10.5 * SR * 4  # soxr may hand a little more than one block at a time
     print(f"stream peak traced memory {peak / 1e6:.1f} MB, whole file {whole_bytes / 1e6:.0f} MB")
     assert peak < whole_bytes / 4, f"peak {peak / 1e6:.1f} MB for a {whole_bytes / 1e6:.0f} MB file"
-    assert time.perf_counter() - t0 < 20.0

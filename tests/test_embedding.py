@@ -134,5 +134,4 @@ def test_speed_excluding_front_end(frontend):
     assert "embedding" in out.results
     speed = seconds / best
     log.info("embedding: %.0fx realtime excluding the front end", speed)
-    # target 500x; asserted loosely because other test runs share the 2 CPU cores
-    assert speed > 100, speed
+    # the speed itself is measured by benchmarks/throughput.py (no timing assertion in tests)

@@ -1,6 +1,5 @@
 """The fast harmonic CQT against the naive nnAudio reference, on the chunk grid, and its speed."""
 
-import time
 
 import numpy as np
 import pytest
@@ -83,14 +82,3 @@ def test_constant_q_bin_order_and_batch():
     assert y.shape[:2] == (2, 4)
     assert int(torch.argmax(y[0, :, mid])) == 1   # 55 Hz tone -> the 55 Hz bin
     assert int(torch.argmax(y[1, :, mid])) == 2   # 1760 Hz tone -> the 1760 Hz bin
-
-
-def test_fast_enough():
-    """>= 50x realtime on this machine's CPU (generous: the benchmark measures ~150-190x)."""
-    x = np.random.default_rng(2).standard_normal(30 * SR).astype(np.float32)
-    h = harmonic_cqt("cpu")
-    h(torch.from_numpy(x[:SR]))
-    t0 = time.perf_counter()
-    FrontEnd("cpu").hcqt(x)
-    dt = time.perf_counter() - t0
-    assert 30.0 / dt > 50, f"HCQT at {30 / dt:.0f}x realtime"

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from synth_tones import SR, render, tone
+from workstation.analysis.analyzers.salience import METHODS
 from workstation.analysis.base import get_analyzer
 from workstation.analysis.pipeline import analyze
 from workstation.core import constants as C
@@ -13,14 +14,22 @@ from workstation.core.types import Salience, result_from_arrays
 from workstation.core.units import hz_to_midi, midi_to_hz
 
 
-def _salience(x):
-    return analyze(x, get_analyzer("pitch.salience"))
+def _salience(x, method):
+    sal = analyze(x, get_analyzer("pitch.salience", method=method))
+    assert sal.method == method
+    return sal
 
 
-@pytest.fixture(scope="module")
-def triad():
+@pytest.fixture(params=METHODS)
+def method(request):
+    """Every known-answer test runs on both methods: harmonic summation and the learned net."""
+    return request.param
+
+
+@pytest.fixture(scope="module", params=METHODS)
+def triad(request):
     x = render([(0.0, 3.0, 60), (0.0, 3.0, 64), (0.0, 3.0, 67)], 3.0)
-    return _salience(x)
+    return _salience(x, request.param)
 
 
 def _inner(sal, margin_s=0.3):
@@ -61,8 +70,8 @@ def test_triad_no_strong_octave_errors(triad):
 
 
 @pytest.mark.parametrize("pitch", [33.0, 57.3, 81.0])
-def test_single_tone_one_dominant_peak(pitch):
-    sal = _salience(tone(pitch, 2.0).astype(np.float32))
+def test_single_tone_one_dominant_peak(pitch, method):
+    sal = _salience(tone(pitch, 2.0).astype(np.float32), method)
     frames = _inner(sal)
     peaks = sal.frame_peaks()
     ok = 0
@@ -76,12 +85,13 @@ def test_single_tone_one_dominant_peak(pitch):
     assert len(peaks) == len(sal.times_s)
 
 
-def test_silence_has_no_peaks():
-    sal = _salience(np.zeros(2 * SR, dtype=np.float32))
-    assert len(sal.peak_frame) == 0 and float(sal.values.max()) == 0.0
+def test_silence_has_no_peaks(method):
+    sal = _salience(np.zeros(2 * SR, dtype=np.float32), method)
+    # DSP: exactly 0 (no level above the floor); learned: a probability, near 0 but not exactly
+    assert len(sal.peak_frame) == 0 and float(sal.values.max()) < (0.01 if method == "learned" else 1e-12)
 
 
-def test_chord_sequence_multipitch_accuracy():
+def test_chord_sequence_multipitch_accuracy(method):
     rng = np.random.default_rng(3)
     # No note is an integer multiple (octave, twelfth...) of another in the same chord: the
     # subharmonic penalty deliberately suppresses those (a known limit of the DSP salience).
@@ -91,15 +101,24 @@ def test_chord_sequence_multipitch_accuracy():
         notes += [(0.1 + 0.8 * i, 0.1 + 0.8 * i + 0.7, p) for p in ch]
     x = render(notes, 4.3)
     x += 0.002 * rng.standard_normal(len(x)).astype(np.float32)
-    sal = _salience(x)
+    sal = _salience(x, method)
     t = sal.times_s
     ref = [midi_to_hz(np.array([p for on, off, p in notes if on + 0.05 <= ti < off - 0.05]))
            for ti in t]
     keep = [i for i, ti in enumerate(t) if len(ref[i]) or all(not (on - 0.1 <= ti < off + 0.1) for on, off, _ in notes)]
     scores = mir_eval.multipitch.evaluate(t[keep], [ref[i] for i in keep], t[keep],
                                           [sal.frame_peaks()[i] for i in keep])
-    assert scores["Accuracy"] >= 0.8, scores
-    assert scores["Precision"] >= 0.85 and scores["Recall"] >= 0.85, scores
+    assert scores["Recall"] >= 0.85, scores
+    if method == "dsp":
+        assert scores["Accuracy"] >= 0.8, scores
+        assert scores["Precision"] >= 0.85, scores
+    else:
+        # The learned net (trained on soundfont instruments) reads the octave and twelfth above
+        # the bass of these bright additive tones (partials 0.7**k) as doubled notes (~0.9):
+        # precision ~0.65. Spectral-smoothness suppression of such peaks lifts it to ~0.9 here
+        # but costs recall on real mixes (demo collection multipitch accuracy 0.623 -> 0.604),
+        # so it is not applied. This floor guards against a regression beyond that.
+        assert scores["Precision"] >= 0.6 and scores["Accuracy"] >= 0.6, scores
 
 
 def test_pick_peaks_parabolic():
@@ -111,3 +130,22 @@ def test_pick_peaks_parabolic():
     assert list(p.frame) == [0, 1]
     assert p.bin[0] == pytest.approx(21.0)
     assert 31.0 < p.bin[1] < 31.5
+
+
+def test_fundamental_gate_rejects_missing_fundamental():
+    """A candidate with partials 2 and 3 but nothing at its own f0 (a sub-octave ghost) is gated
+    out; a tone with its fundamental 20 dB under its upper partials passes."""
+    h = {hh: i for i, hh in enumerate(C.HARMONICS)}
+    amp = np.full((len(C.HARMONICS), C.N_BINS, 4), 1e-6, dtype=np.float32)
+    b = 150                                   # a tone at bin b: partials 1..5 of b
+    for k in (1.0, 2.0, 3.0, 4.0, 5.0):
+        amp[h[k], b] = 0.1 * 0.7 ** (k - 1)
+    amp[h[1.0], b - C.BINS_PER_OCTAVE] = 1e-6   # its sub-octave: partial 2 (= b) present, f0 absent
+    amp[h[2.0], b - C.BINS_PER_OCTAVE] = 0.1
+    amp[h[3.0], b - C.BINS_PER_OCTAVE] = 0.03
+    c = 250                                   # a low-ish real note: fundamental 20 dB weak
+    amp[h[1.0], c], amp[h[2.0], c], amp[h[3.0], c] = 0.01, 0.1, 0.05
+    g = pp.fundamental_gate(amp, below_db=40.0, width_db=10.0)
+    assert g.shape == (C.N_BINS, 4)
+    assert np.all(g[b] == 1.0) and np.all(g[c] == 1.0)
+    assert np.all(g[b - C.BINS_PER_OCTAVE] == 0.0)

@@ -131,6 +131,27 @@ def harmonic_salience(levels: np.ndarray, *, harmonics: tuple[float, ...] = C.HA
     return np.clip(total, 0.0, 1.0, out=total)
 
 
+def fundamental_gate(amp: np.ndarray, *, below_db: float = 40.0, width_db: float = 10.0,
+                     harmonics: tuple[float, ...] = C.HARMONICS, tolerance_bins: int = 1) -> np.ndarray:
+    """Gate [shape=(n_bins, n_frames), float32 in [0, 1]] against candidates with no fundamental.
+
+    amp [shape=(n_harmonics, n_bins, n_frames)]: partial amplitudes on the harmonic-CQT grid
+    (channels ``harmonics``, which must contain 1, 2 and 3). The gate is 0 where the level at
+    the candidate f0 lies more than ``below_db`` under the stronger of its 2nd and 3rd partials
+    (+-``tolerance_bins``), 1 where it lies less than ``below_db - width_db`` under, linear in
+    between. A learned salience proposes f/2 below a fifth (f, 3f/2 present: a plausible missing
+    fundamental); a real low note keeps energy at its fundamental well above the transform's
+    leakage, a ghost has nothing else there."""
+    hidx = {float(h): i for i, h in enumerate(harmonics)}
+    a = np.asarray(amp, dtype=np.float32)
+    db = lambda x: 20.0 * np.log10(np.maximum(x, np.float32(1e-7)))
+    upper = np.maximum(a[hidx[2.0]], a[hidx[3.0]])
+    if tolerance_bins > 0:
+        upper = _widen(upper, tolerance_bins)
+    gap = db(upper) - db(a[hidx[1.0]])
+    return np.clip((below_db - gap) / np.float32(width_db), 0.0, 1.0).astype(np.float32)
+
+
 @dataclass
 class Peaks:
     """Frame-wise salience peaks as flat arrays: frame [int], bin (fractional), value."""
@@ -256,7 +277,7 @@ class NoteEvents:
 def segment_notes(act: np.ndarray, *, on_threshold: float = 0.3, off_threshold: float = 0.15,
                   min_frames: int = 5, max_gap_frames: int = 3, split_depth: float = 0.08,
                   split_window_frames: int = 25, edge_fraction: float = 0.5,
-                  edge_window_frames=20) -> NoteEvents:
+                  edge_window_frames=20, split_act: np.ndarray | None = None) -> NoteEvents:
     """Note events from a per-semitone activation [shape=(n_semitones, n_frames)].
 
     1. hysteresis: a run of frames above ``off_threshold`` (gaps up to ``max_gap_frames``
@@ -267,7 +288,11 @@ def segment_notes(act: np.ndarray, *, on_threshold: float = 0.3, off_threshold: 
        onset is placed where it first reaches ``edge_fraction`` of the maximum of the first
        ``edge_window_frames`` frames (an int, or one per row: about half the CQT window of
        that pitch) -- the middle of the ramp; the offset symmetrically;
-    4. pieces shorter than ``min_frames`` are dropped."""
+    4. pieces shorter than ``min_frames`` are dropped.
+
+    ``split_act`` [same shape as ``act``]: the valleys of step 2 are looked for in this array
+    instead (e.g. the log-odds of a probability map, where a dip from 0.98 to 0.6 is deep and
+    one from 0.85 to 0.6 is not); ``split_depth`` is in its units."""
     a = np.asarray(act, dtype=np.float32)
     n_rows, n_frames = a.shape
     lo = a >= off_threshold
@@ -276,11 +301,13 @@ def segment_notes(act: np.ndarray, *, on_threshold: float = 0.3, off_threshold: 
         lo = binary_closing(lo, structure=np.ones((1, 2 * max_gap_frames + 1), bool)) | lo
     # valleys: local minima well below the maxima on both sides
     w = split_window_frames
-    past = maximum_filter1d(a, size=w, axis=1, origin=(w - 1) // 2, mode="nearest")   # max over [t-w+1, t]
-    future = maximum_filter1d(a, size=w, axis=1, origin=-(w // 2), mode="nearest")     # max over [t, t+w-1]
-    left = np.concatenate([a[:, :1], a[:, :-1]], axis=1)
-    right = np.concatenate([a[:, 1:], a[:, -1:]], axis=1)
-    valley = (a <= left) & (a < right) & (past - a >= split_depth) & (future - a >= split_depth)
+    sa = a if split_act is None else np.asarray(split_act, dtype=np.float32)
+    past = maximum_filter1d(sa, size=w, axis=1, origin=(w - 1) // 2, mode="nearest")   # max over [t-w+1, t]
+    future = maximum_filter1d(sa, size=w, axis=1, origin=-(w // 2), mode="nearest")     # max over [t, t+w-1]
+    left = np.concatenate([sa[:, :1], sa[:, :-1]], axis=1)
+    right = np.concatenate([sa[:, 1:], sa[:, -1:]], axis=1)
+    valley = (sa <= left) & (sa < right) & (past - sa >= split_depth) & (future - sa >= split_depth)
+    del past, future, left, right
     starts, ends, rows, peaks, means = [], [], [], [], []
     for r in np.flatnonzero(lo.any(axis=1)):
         row = a[r]

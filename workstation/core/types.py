@@ -76,6 +76,9 @@ class Salience(Result):
     values [shape=(n_bins, n_frames)] in [0, 1] (float16 or float32);
     peaks as flat arrays: peak_frame [shape=(n_peaks,)] frame index,
     peak_freq_hz [shape=(n_peaks,)], peak_salience [shape=(n_peaks,)].
+    method: how ``values`` was made: "dsp" (harmonic summation: a level scale, dB above the
+    local background) or "learned" (a calibrated probability that the pitch sounds); consumers
+    such as ``notes`` choose relative or absolute thresholds by it.
     """
 
     kind: ClassVar[str] = "salience"
@@ -85,6 +88,7 @@ class Salience(Result):
     peak_frame: np.ndarray = field(default_factory=lambda: _empty(np.int64))
     peak_freq_hz: np.ndarray = field(default_factory=_empty)
     peak_salience: np.ndarray = field(default_factory=_empty)
+    method: str = "dsp"
 
     def frame_peaks(self) -> list[np.ndarray]:
         """Peak frequencies in Hz per frame (a list of n_frames arrays)."""

@@ -6,6 +6,10 @@ thresholds, short gaps bridged) -> re-attack split at valleys (repeated notes) -
 offset placed where the dB-like level is within 6 dB of the note's level (compensating the
 CQT window's smear) -> minimum duration -> velocity from the peak activation, confidence from
 the mean -> pitch bend: the salience peak inside the semitone, in cents, every 4 frames.
+
+The salience result says how it was made (``Salience.method``) and the thresholds follow:
+relative to the track's level on the DSP scale, absolute on the learned probability (whose
+``learned_*`` parameters replace their DSP counterparts), see ``METHOD_PARAMS``.
 """
 
 from __future__ import annotations
@@ -20,16 +24,29 @@ from workstation.core.types import Notes, Salience
 
 def notes_from_salience(sal: Salience, *, on_threshold: float = 0.4, off_threshold: float = 0.2,
                         min_duration_s: float = 0.05, max_gap_s: float = 0.035,
-                        split_depth: float = 0.2, bend_step_frames: int = 4) -> Notes:
-    """Note events from a ``Salience`` (values [shape=(C.N_BINS, n_frames)])."""
+                        split_depth: float = 0.2, bend_step_frames: int = 4,
+                        relative: bool = True, split_logit: bool = False) -> Notes:
+    """Note events from a ``Salience`` (values [shape=(C.N_BINS, n_frames)]).
+
+    relative: thresholds are fractions of the track's level (``core.postprocess.track_level``),
+    for a salience on an uncalibrated scale (the DSP one); False: absolute thresholds on a
+    calibrated probability (the learned one; silence stays silent whatever the scale).
+    split_logit: re-attack valleys are measured in log-odds (``split_depth`` in logits): on a
+    probability a dip from 0.98 to 0.6 (a repeated note, 3.5) is deep, one from 0.86 to 0.6 (a
+    vibrato moving across the semitone's bins, 1.4) is not."""
     values = np.asarray(sal.values)  # float16 on disk; never copied whole to float32
     frame_s = C.HOP_LENGTH / C.SAMPLE_RATE
     act, midi_rows = pp.semitone_activation(values)
-    # Thresholds are relative to the track's strong notes: recordings differ by tens of dB in
-    # how far partials stand above their background (synthetic tones ~0.7, a piano ~0.2).
-    level = pp.track_level(act)
-    if level > 0:
-        act = act * np.float32(1.0 / level)
+    if relative:
+        # Thresholds relative to the track's strong notes: recordings differ by tens of dB in
+        # how far partials stand above their background (synthetic tones ~0.7, a piano ~0.2).
+        level = pp.track_level(act)
+        if level > 0:
+            act = act * np.float32(1.0 / level)
+    split_act = None
+    if split_logit:
+        p = np.clip(act, 1e-3, 1 - 1e-3)
+        split_act = np.log(p / (1 - p))
     # The activation ramps over about the CQT window of the pitch: Q / f seconds.
     q = 1.0 / (2.0 ** (1.0 / C.BINS_PER_OCTAVE) - 1.0)
     window_s = q / (C.FMIN_HZ * 2.0 ** ((midi_rows - C.FMIN_MIDI) / 12.0))
@@ -38,7 +55,7 @@ def notes_from_salience(sal: Salience, *, on_threshold: float = 0.4, off_thresho
                           edge_window_frames=edge_frames,
                           min_frames=max(1, int(round(min_duration_s / frame_s))),
                           max_gap_frames=int(round(max_gap_s / frame_s)),
-                          split_depth=split_depth)
+                          split_depth=split_depth, split_act=split_act)
     bend_note, bend_frame, bend_cents = pp.note_bends(values, ev, midi_rows, step_frames=bend_step_frames)
     times = np.asarray(sal.times_s, dtype=np.float64)
     t_of = (lambda f: times[np.minimum(f, len(times) - 1)] if len(times) else np.zeros(len(f)))
@@ -49,20 +66,34 @@ def notes_from_salience(sal: Salience, *, on_threshold: float = 0.4, off_thresho
                  bend_note=bend_note, bend_times_s=t_of(bend_frame), bend_cents=bend_cents)
 
 
+#: Parameters of ``notes_from_salience`` per salience method (``Salience.method``). The DSP
+#: salience is a level scale: thresholds relative to the track's level, valleys in that scale.
+#: The learned one is a calibrated probability: absolute thresholds (silence stays silent),
+#: re-attack valleys in log-odds (a vibrato's wobble across bins is no re-attack).
+#: Learned values tuned on the demo collection and synthetic tones (never on the evaluation data).
+METHOD_PARAMS = {
+    "dsp": dict(relative=True, split_logit=False),
+    "learned": dict(relative=False, split_logit=True),
+}
+
+
 @register
 class NotesAnalyzer(Analyzer):
     id = "notes"
-    version = 1
+    version = 2  # 2: per-method post-processing (absolute thresholds on the learned salience)
     result_type = Notes
     features = ()
     requires = ("pitch.salience",)
     description = "Note events from the multi-f0 salience (hysteresis, re-attacks, pitch bends)"
     default_params = {
-        "on_threshold": 0.4,      # activation (relative to the track level) that starts a note
-        "off_threshold": 0.2,     # activation that keeps it going
+        "on_threshold": 0.4,      # dsp: activation (relative to the track level) that starts a note
+        "off_threshold": 0.2,     # dsp: activation that keeps it going
+        "split_depth": 0.2,       # dsp: valley depth that splits a repeated note
+        "learned_on_threshold": 0.6,   # learned: probability that starts a note
+        "learned_off_threshold": 0.3,  # learned: probability that keeps it going
+        "learned_split_depth": 2.5,    # learned: valley depth in log-odds that splits a repeated note
         "min_duration_s": 0.05,
         "max_gap_s": 0.035,       # gaps bridged (unless a re-attack valley splits them)
-        "split_depth": 0.2,       # valley depth that splits a repeated note
         "bend_step_frames": 4,    # pitch-bend subsampling (4 frames = 46 ms)
     }
 
@@ -71,4 +102,12 @@ class NotesAnalyzer(Analyzer):
             yield 0.0
         sal = track.results["pitch.salience"]
         yield 0.5
-        return notes_from_salience(sal, **self.params)
+        return notes_from_salience(sal, **self.method_params(getattr(sal, "method", "dsp")))
+
+    def method_params(self, method: str) -> dict:
+        """Keyword arguments of ``notes_from_salience`` for a salience made by ``method``."""
+        p = dict(self.params)
+        learned = {k: p.pop(k) for k in list(p) if k.startswith("learned_")}
+        if method == "learned":
+            p.update({k[len("learned_"):]: v for k, v in learned.items()})
+        return {**p, **METHOD_PARAMS.get(method, METHOD_PARAMS["dsp"])}

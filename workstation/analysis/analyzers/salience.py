@@ -1,7 +1,9 @@
-"""``pitch.salience``: multi-f0 salience on the 20-cent HCQT grid by harmonic summation (DSP).
+"""``pitch.salience``: multi-f0 salience on the 20-cent HCQT grid, by a learned network (the
+default, ``method="learned"``) or by harmonic summation (``method="dsp"``). The result's
+``method`` field says which (a probability or a level scale: ``notes`` thresholds follow it).
 
-Per chunk: HCQT magnitudes -> partial amplitudes (``hcqt_amplitude_scale``) -> compressed
-dB levels above the frame's background -> weighted harmonic sum with a fundamental gate and a
+``method="dsp"``, per chunk: HCQT magnitudes -> partial amplitudes (``hcqt_amplitude_scale``)
+-> compressed dB levels above the frame's background -> weighted harmonic sum with a fundamental gate and a
 subharmonic penalty (``core.postprocess.harmonic_salience``) -> frame-wise peaks with
 parabolic sub-bin refinement. Values are on an absolute scale (dB above the local
 background, see ``core.postprocess``), so peaks compare across frames and tracks.
@@ -9,7 +11,10 @@ Values are stored as float16 (a 60-minute track: 360 x 310k x 2 B = 223 MB).
 
 ``method="learned"``: the DeepSalience-style network of ``inference.models.salience`` (weights
 ``models/salience.pt``, manifest name ``salience``) replaces the harmonic summation; its
-sigmoid output (probability that a pitch sounds) is the salience. Chunks are joined with
+sigmoid output (probability that a pitch sounds) is the salience, times a fundamental gate
+(``core.postprocess.fundamental_gate``: the net proposes the missing fundamental an octave
+below a fifth, e.g. 49 under 61 + 68; a pitch with no energy at its own f0, 40 dB under its
+2nd/3rd partials, is dropped). Chunks are joined with
 ``context_frames`` of HCQT carried over from the previous chunk, so that the network sees
 context across chunk joins (each frame is written once, with context on both sides except at
 the ends of the track).
@@ -31,12 +36,14 @@ log = logging.getLogger(__name__)
 
 #: Methods of ``pitch.salience``: harmonic summation (DSP) or the learned network.
 METHODS = ("dsp", "learned")
-#: The default. The learned network beats harmonic summation on the real piano recordings
-#: (multipitch accuracy 0.628 vs 0.575, note onset F1 0.730 vs 0.675) and on full mixes
-#: (demo collection: 0.622 vs 0.173, 0.428 vs 0.123), but the notes post-processing is not
-#: tuned to it yet (silence and pure synthetic tones give spurious notes), so "dsp" stays the
-#: default until it is.
-DEFAULT_METHOD = "dsp"
+#: The default: the learned network, which earns it on real recordings (benchmarks/accuracy.py
+#: --tasks notes; salience v2 + notes v2): real piano (7 files) multipitch accuracy 0.639 vs
+#: DSP 0.575 (basic-pitch 0.628), note onset F1 0.838 vs 0.675 (basic-pitch 0.770), onset-offset
+#: F1 0.404 vs 0.321 (0.319); demo collection full mixes (10) 0.623 / 0.553 / 0.329 vs DSP
+#: 0.173 / 0.123 / 0.073 (basic-pitch 0.586 / 0.498 / 0.255). About 2x realtime with notes on
+#: 2 CPU cores (DSP 3x). "dsp" stays available (no weights needed, exact zeros on silence,
+#: no octave/twelfth doublings on bright synthetic tones).
+DEFAULT_METHOD = "learned"
 
 
 @functools.lru_cache(maxsize=1)
@@ -59,10 +66,10 @@ def salience_from_hcqt(hcqt: np.ndarray, *, floor_db: float = -80.0, floor_offse
 class SalienceAnalyzer(Analyzer):
     id = "pitch.salience"
     methods = METHODS
-    version = 1
+    version = 2  # 2: the result carries its method; learned: fundamental gate
     result_type = Salience
     features = ("hcqt",)
-    description = "Multi-f0 salience (HCQT harmonic summation) with frame-wise peaks"
+    description = "Multi-f0 salience (learned network or HCQT harmonic summation) with frame-wise peaks"
     default_params = {
         "floor_db": -80.0,        # absolute floor of the level scale, dBFS
         "floor_offset_db": 6.0,   # floor = frame median level + this (if above floor_db)
@@ -74,6 +81,10 @@ class SalienceAnalyzer(Analyzer):
         "model": "salience",      # manifest name of the learned model
         "learned_threshold": 0.3,  # minimum salience of a peak (method "learned")
         "context_frames": 64,     # HCQT frames of context carried across chunk joins (learned)
+        # learned: a pitch whose fundamental lies more than this below its own 2nd/3rd partial
+        # is a sub-octave ghost (the net's missing-fundamental guess), 0 disables
+        "fundamental_gate_db": 40.0,
+        "fundamental_gate_width_db": 10.0,  # soft edge of the gate
     }
 
     def __init__(self, **params):
@@ -111,6 +122,10 @@ class SalienceAnalyzer(Analyzer):
             w1 = min(end if chunk.is_last else end - ctx, track.n_frames)
             if w1 > w0:
                 seg = out[:, w0 - start:w1 - start]
+                if p["fundamental_gate_db"] > 0:
+                    seg = seg * pp.fundamental_gate(h[..., w0 - start:w1 - start] / _amplitude_scale(),
+                                                    below_db=p["fundamental_gate_db"],
+                                                    width_db=p["fundamental_gate_width_db"])
                 values[:, w0:w1] = seg
                 peaks = pp.pick_peaks(seg, threshold=p["learned_threshold"], max_peaks=int(p["max_peaks"]))
                 pk_frame.append(peaks.frame + w0)
@@ -120,16 +135,17 @@ class SalienceAnalyzer(Analyzer):
             keep = min(2 * ctx, h.shape[-1])
             carry, carry_start = h[..., h.shape[-1] - keep:], end - keep
             yield chunk.progress
-        return self._result(track, values, pk_frame, pk_bin, pk_val)
+        return self._result(track, values, pk_frame, pk_bin, pk_val, method="learned")
 
-    def _result(self, track, values, pk_frame, pk_bin, pk_val):
+    def _result(self, track, values, pk_frame, pk_bin, pk_val, *, method="dsp"):
         cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt))
         return Salience(times_s=track.times_s(),
                         freqs_hz=np.asarray(C.cqt_frequencies(), dtype=np.float64),
                         values=values,
                         peak_frame=cat(pk_frame, np.int64),
                         peak_freq_hz=pp.bin_to_hz(cat(pk_bin, np.float64)),
-                        peak_salience=cat(pk_val, np.float32))
+                        peak_salience=cat(pk_val, np.float32),
+                        method=method)
 
     def _run_dsp(self, chunks, track):
         p = self.params

@@ -262,8 +262,45 @@ def bench_key(limit):
 
 
 # ------------------------------------------------------------------------------------- beats
-def bench_beats(limit):
+#: rows of the beats table: ours (DSP and learned), librosa.beat_track, essentia's
+#: RhythmExtractor2013 (multifeature, BeatTrackerMultiFeature inside; wants 44.1 kHz).
+BEAT_METHODS = ("ours dsp", "ours learned", "librosa.beat_track", "essentia RhythmExtractor2013")
+
+
+def _beat_estimators():
+    """method -> callable(audio at C.SAMPLE_RATE) -> (beat times s, tempo bpm), or None where
+    the peer is not installed."""
     librosa = peer("librosa")
+    es = peer("essentia.standard")
+
+    def ours_beats(method):
+        def f(x):
+            b = analyze_array(x, [get_analyzer("beats", method=method)], frontend=frontend()).results["beats"]
+            return b.times_s, b.tempo_bpm
+        return f
+
+    def lr(x):
+        tempo, frames = librosa.beat.beat_track(y=x, sr=C.SAMPLE_RATE, hop_length=C.HOP_LENGTH)
+        return (librosa.frames_to_time(frames, sr=C.SAMPLE_RATE, hop_length=C.HOP_LENGTH),
+                float(np.atleast_1d(tempo)[0]))
+
+    rhythm = es.RhythmExtractor2013(method="multifeature") if es is not None else None
+
+    def ess(x):
+        import soxr
+        x44 = soxr.resample(x, C.SAMPLE_RATE, 44100).astype(np.float32)
+        bpm, ticks, _, _, _ = rhythm(x44)
+        return np.asarray(ticks, dtype=float), float(bpm)
+
+    return {"ours dsp": ours_beats("dsp"), "ours learned": ours_beats("learned"),
+            "librosa.beat_track": lr if librosa is not None else None,
+            "essentia RhythmExtractor2013": ess if es is not None else None}
+
+
+def bench_beats(limit):
+    est_fns = _beat_estimators()
+    if est_fns["librosa.beat_track"] is not None:   # numba compiles on the first call: not timed
+        est_fns["librosa.beat_track"](np.random.default_rng(0).standard_normal(C.SAMPLE_RATE * 4).astype(np.float32))
     sets = {"GTZAN (real)": [i for i in ed.gtzan() if "beats_s" in i.ref],
             "FMP C6, madmom, JTD (real)": list(ed.beat_sets()),
             "demo collection": list(ed.demo_collection(DEMO))[:DEMO_LIMIT]}
@@ -271,49 +308,54 @@ def bench_beats(limit):
     for name, items in sets.items():
         items = [i for i in items if "beats_s" in i.ref][:limit]
         if not items:
-            rows.append((name, "-", "absent", "", "", "", ""))
+            rows.append((name, "-", "absent", "", "", "", "", ""))
             continue
-        res = {"ours beats": [], "librosa.beat_track": []}
+        res = {m: [] for m in BEAT_METHODS}
+        secs = {m: 0.0 for m in BEAT_METHODS}
+        audio_s = 0.0
         for it in items:
             x = ed.load_audio(it)
+            audio_s += len(x) / C.SAMPLE_RATE
             # no 5-s trimming: several excerpts are shorter than 10 s
             ref = np.asarray(it.ref["beats_s"], dtype=float)
-            b = ours(x, ["beats"])["beats"]
-            est = {"ours beats": (b.times_s, b.tempo_bpm)}
-            if librosa is not None:
-                tempo, frames = librosa.beat.beat_track(y=x, sr=C.SAMPLE_RATE, hop_length=C.HOP_LENGTH)
-                est["librosa.beat_track"] = (librosa.frames_to_time(frames, sr=C.SAMPLE_RATE,
-                                                                    hop_length=C.HOP_LENGTH),
-                                             float(np.atleast_1d(tempo)[0]))
             ref_tempo = it.ref.get("tempo_bpm") or (60.0 / np.median(np.diff(ref)) if len(ref) > 2 else None)
-            for m, (times, tempo) in est.items():
+            for m in BEAT_METHODS:
+                fn = est_fns[m]
+                if fn is None:
+                    continue
+                t0 = time.perf_counter()
+                times, tempo = fn(x)
+                secs[m] += time.perf_counter() - t0
                 times = np.asarray(times, dtype=float)
                 f = mir_eval.beat.f_measure(ref, times)  # evaluate() would trim the first 5 s
                 _, cmlt, _, amlt = mir_eval.beat.continuity(ref, times)
-                s = {"F-measure": f, "Correct Metric Level Total": cmlt, "Any Metric Level Total": amlt}
                 t_ok = abs(tempo - ref_tempo) / ref_tempo <= 0.04 if ref_tempo else np.nan
-                t_ok2 = min(abs(tempo * f - ref_tempo) for f in (1, 2, 0.5, 3, 1 / 3)) / ref_tempo <= 0.04 if ref_tempo else np.nan
-                res[m].append((s["F-measure"], s["Correct Metric Level Total"], s["Any Metric Level Total"],
-                               t_ok, t_ok2))
+                t_ok2 = min(abs(tempo * k - ref_tempo) for k in (1, 2, 0.5, 3, 1 / 3)) / ref_tempo <= 0.04 if ref_tempo else np.nan
+                res[m].append((f, cmlt, amlt, t_ok, t_ok2))
         for m, v in res.items():
             if v:
                 a = np.array(v, dtype=float)
-                rows.append((f"{name} ({len(items)})", m, *[float(np.nanmean(a[:, k])) for k in range(5)]))
+                rows.append((f"{name} ({len(items)})", m, *[float(np.nanmean(a[:, k])) for k in range(5)],
+                             f"{audio_s / max(secs[m], 1e-9):.0f}x"))
             else:
-                rows.append((name, m, "not installed", "", "", "", ""))
-    table("Beats and tempo (mir_eval.beat; tempo within 4 %: acc1 exact, acc2 up to x2, x3)",
-          ("data", "method", "F-measure", "CMLt", "AMLt", "tempo acc1", "tempo acc2"), rows)
+                rows.append((name, m, "not installed", "", "", "", "", ""))
+    table("Beats and tempo (mir_eval.beat; tempo within 4 %: acc1 exact, acc2 up to x2, x3; "
+          "realtime factor includes each method's own front end)",
+          ("data", "method", "F-measure", "CMLt", "AMLt", "tempo acc1", "tempo acc2", "realtime"), rows)
 
 
 def main():
-    global DEMO_LIMIT, F0_METHODS
+    global DEMO_LIMIT, F0_METHODS, BEAT_METHODS
     p = argparse.ArgumentParser()
     p.add_argument("--tasks", default="f0,notes,key,beats")
     p.add_argument("--limit", type=int, default=1000, help="at most N files per data set")
     p.add_argument("--demo-limit", type=int, default=100, help="at most N demo pieces")
     p.add_argument("--f0-methods", default=",".join(F0_METHODS),
                    help="rows of the f0 table, any of " + ",".join(F0_METHODS))
+    p.add_argument("--beat-methods", default=",".join(BEAT_METHODS),
+                   help="rows of the beats table, any of " + ",".join(BEAT_METHODS))
     args = p.parse_args()
+    BEAT_METHODS = tuple(m for m in args.beat_methods.split(",") if m)
     DEMO_LIMIT = args.demo_limit
     F0_METHODS = tuple(m for m in args.f0_methods.split(",") if m)
     import torch

@@ -4,6 +4,7 @@ Subcommands (one per shipped model; each reproduces its weights in ``models/``):
 
     f0        the PESTO-style f0 model ``pitch.f0.pesto`` (``train_f0``)
     salience  the DeepSalience-style multi-f0 model ``salience`` (``train_salience``)
+    beats     the beat / downbeat TCN ``beats`` (``train_beats``)
 
 ``python -m workstation.training <model> --help`` lists a recipe's options.
 """
@@ -17,6 +18,7 @@ import sys
 RECIPES: dict[str, str] = {
     "f0": "workstation.training.train_f0",
     "salience": "workstation.training.train_salience",
+    "beats": "workstation.training.train_beats",
 }
 
 

@@ -6,3 +6,4 @@ checkpoints can be rebuilt from their ``arch`` name and ``hparams``.
 
 from . import pesto  # noqa: F401  (arch "pesto")
 from . import salience  # noqa: F401  (arch "salience")
+from . import beats  # noqa: F401  (arch "beats_tcn")

@@ -6,10 +6,11 @@ layers, the exports) works with either; ``method`` is a parameter and parameters
 of the result cache key, so switching methods re-runs exactly this analyzer.
 
 ``method="pesto"``: the model ``pitch.f0.pesto`` from ``models/`` (sha256-checked, see
-``workstation.inference.weights``) maps each frame of the shared HCQT's ``h = 1`` channel to
-a pitch distribution (20-cent bins, sub-bin by a local weighted average) and a voicing
-probability; frames are batched per chunk under ``torch.inference_mode()`` (autocast on
-CUDA); the chunk borders are discarded by ``FeatureChunk.hcqt``.
+``workstation.inference.weights``) maps each frame of its input (the shared HCQT's ``h = 1``
+channel, or, for a model with ``filter_scale < 1``, its own shorter-window CQT of the chunk's
+padded audio; see ``PestoNet.input_cqt``) to a pitch distribution (20-cent bins, sub-bin by
+a local weighted average) and a voicing probability; frames are batched per chunk under
+``torch.inference_mode()`` (autocast on CUDA); the chunk borders are discarded.
 
 ``method="pyin"``:
 
@@ -68,7 +69,7 @@ class F0(Analyzer):
 
     id = "pitch.f0"
     methods = METHODS
-    version = 1
+    version = 2
     result_type = PitchTrack
     features = ("audio",)
     default_params = _DEFAULTS
@@ -79,7 +80,8 @@ class F0(Analyzer):
         super().__init__(**params)
         if self.params["method"] not in METHODS:
             raise ValueError(f"{self.id}: method must be one of {METHODS}, got {self.params['method']!r}")
-        self.features = ("hcqt",) if self.params["method"] == "pesto" else ("audio",)
+        self.features = (_pesto_features(self.params["model"]) if self.params["method"] == "pesto"
+                         else ("audio",))
 
     def _pyin_params(self) -> PyinParams:
         kw = {k: v for k, v in self.params.items() if k in _PYIN_DEFAULTS}
@@ -102,7 +104,12 @@ class F0(Analyzer):
         channel = model.hparams.get("harmonic_channel", 1)
         freqs, conf = [], []
         for chunk in chunks:
-            out = run(chunk.hcqt()[channel])
+            if model.uses_hcqt:
+                cqt = chunk.hcqt()[channel]
+            else:   # the model's own CQT over the padded chunk, borders discarded
+                first = chunk.pad // C.HOP_LENGTH
+                cqt = model.input_cqt(chunk.audio)[:, first:first + chunk.n_frames]
+            out = run(cqt)
             freqs.append(out["freqs_hz"])
             conf.append(out["voicing"])
             yield chunk.progress
@@ -132,6 +139,18 @@ class F0(Analyzer):
             confidence = _fit(confidence, n, 0.0)
         return PitchTrack(times_s=track.times_s(), freqs_hz=freqs_hz.astype(np.float32),
                           voiced=voiced.astype(bool), confidence=confidence.astype(np.float32))
+
+
+def _pesto_features(model_name: str) -> tuple[str, ...]:
+    """Front-end features a learned f0 model reads: its manifest entry's ``input.feature``
+    (``hcqt``: the shared HCQT; ``audio``: the model computes its own CQT)."""
+    from workstation.core.errors import ModelError
+    from workstation.inference.weights import manifest_entry
+    try:
+        feature = manifest_entry(model_name).get("input", {}).get("feature", "hcqt")
+    except ModelError:       # no weights yet: loading will say so when the analyzer runs
+        return ("hcqt",)
+    return ("audio",) if feature == "audio" else ("hcqt",)
 
 
 def _fit(a: np.ndarray, n: int, fill) -> np.ndarray:

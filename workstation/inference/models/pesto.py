@@ -15,9 +15,13 @@ bins of ``C.BINS_PER_OCTAVE // 12`` bins per semitone from ``C.FMIN_HZ``) and ou
   over frequency (shift-invariant), the frame's level in dBFS and the peak of the pitch
   distribution.
 
-Input frames are CQT magnitudes on ``FrontEnd.hcqt`` 's scale (``scale='reference'``); the
-model divides by ``cqt.hcqt_amplitude_scale`` to get partial amplitudes, takes dB and
-standardises each frame (gain invariance); the level goes only to the voicing head.
+Input frames (``PestoNet.input_cqt``): with ``filter_scale = 1`` the HCQT's ``h = 1`` channel
+(``FrontEnd.hcqt`` 's scale, ``scale='reference'``; the model divides by
+``cqt.hcqt_amplitude_scale``); with ``filter_scale < 1`` the model's own CQT on the same bins
+with shorter windows (``own_cqt``; the HCQT's 20-cent filters are 430 ms long at 200 Hz,
+which averages vibrato and neighbouring notes away), scaled so that a partial reads its
+amplitude. The model takes dB of partial amplitude and standardises each frame (gain
+invariance); the level goes only to the voicing head.
 """
 
 from __future__ import annotations

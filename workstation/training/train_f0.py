@@ -1,0 +1,548 @@
+"""Recipe of the learned f0 model ``pitch.f0.pesto`` (PESTO-style, see
+``workstation.inference.models.pesto``).
+
+    python -m workstation.training f0 [--device cpu|cuda] [--steps N] [--seed S] [--out models/]
+
+Data (``training_data``): audio this machine makes, never the evaluation recordings; a batch
+draws 40 % / 35 % / 25 % of its frames from three sources (``F0Config.p_sources``):
+
+* synthetic sung-like tones: harmonic tones with random spectral envelopes (tilt and
+  formant-like bumps), note sequences with portamento, vibrato, jitter, breathy noise, gaps
+  of silence or noise (unvoiced), additive noise at random SNR; exact f0 labels; plus the
+  melody stems of procedurally composed demo pieces (``demo.compose`` +
+  ``demo.render_parts``, FluidSynth, GM soundfont), labelled by ``Piece.f0_frames``;
+* the ``mono`` items of the training corpus (``workstation.training.corpus``, the same spec as
+  the salience recipe's: 360 items of 10-16 s; one GM instrument line, voice-like programs
+  included, vibrato/glissandi/bends, reverb/EQ/noise), labelled by their exact melody f0;
+* the corpus items with accompaniment (``poly``/``full``/``score``): the melody's f0 as the
+  label (robustness to accompaniment, as in full mixes).
+
+Input: the model's own CQT (``PestoNet.input_cqt`` with ``filter_scale = 0.4``: the HCQT's
+``h = 1`` bins with 0.4 times its window lengths; ``--filter-scale 1`` trains on the HCQT
+channel itself, as version 1 did).
+
+The audio is rendered once, turned into the model's input frames, and cached under
+the user cache directory (``platformdirs``), never under the repository.
+
+Training (PESTO's objectives, on the dB CQT frames; every view is a shifted crop of the same
+frame, shifts by whole bins with the floor value filled in):
+
+* equivariance: ``phi(y) = sum_i alpha^i y_i`` with ``alpha = 2^(1/bins_per_octave)``; for two
+  views shifted by ``k`` bins, Huber(phi(y_b) / phi(y_a) - alpha^k) (both directions);
+* shift cross-entropy: CE(shift(y_a, k), y_b) and CE(shift(y_b, -k), y_a);
+* invariance: CE between two timbre augmentations (random EQ curve, noise floor, gain) of
+  the same shifted frame;
+* supervised (our addition, the synthetic labels): CE to a Gaussian (sigma 1 bin) around the
+  labelled bin, and BCE of the voicing head on the voiced/unvoiced labels (the supervised
+  term weighs 3, the labels being exact; invariance is off by default, ``w_inv = 0``, which
+  saves a third view per step);
+
+then the absolute-pitch offset is calibrated on steady synthetic tones of known pitch
+(median of predicted minus true bin), as PESTO does. Fixed seed; deterministic on CPU for a
+given thread count (the recipe sets 2 threads unless told otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from workstation.core import constants as C
+from workstation.inference.models.pesto import FLOOR_DB, Audio2F0, PestoNet, n_parameters
+from workstation.inference.weights import MODELS_DIR, save_model
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "pitch.f0.pesto"
+MODEL_VERSION = 2
+MODEL_FILE = "pitch_f0_pesto.pt"
+#: bump when the data recipe changes (part of the cache file name).
+DATA_VERSION = 2
+
+
+@dataclasses.dataclass
+class F0Config:
+    steps: int = 1000
+    batch: int = 160
+    lr: float = 2e-3
+    seed: int = 0
+    max_shift: int = 24          # bins (4.8 semitones) for the equivariance pairs
+    n_tone_clips: int = 360
+    tone_clip_s: float = 3.0
+    n_demo_pieces: int = 12
+    #: training corpus (``workstation.training.corpus``): items, seed, item lengths; 0 items: none
+    corpus_items: int = 360
+    corpus_seed: int = 0
+    corpus_duration_s: tuple[float, float] = (10.0, 16.0)
+    corpus_workers: int = 2
+    #: window length of the model's CQT relative to the shared HCQT's (1: the HCQT's h=1
+    #: channel itself; 0.4: 170 ms at 200 Hz instead of 430 ms, see ``pesto.own_cqt``)
+    filter_scale: float = 0.4
+    #: share of each batch drawn from each source: synthetic sung-like clips + demo stems,
+    #: corpus ``mono`` items, corpus items with accompaniment (``poly``/``full``/``score``)
+    p_sources: tuple[float, float, float] = (0.4, 0.35, 0.25)
+    w_equiv: float = 1.0
+    w_shift_ce: float = 0.5
+    w_inv: float = 0.0
+    w_sup: float = 3.0
+    w_voicing: float = 1.0
+    threads: int = 2
+
+
+# ------------------------------------------------------------------------------ data
+def _cache_dir() -> Path:
+    import platformdirs
+    d = Path(platformdirs.user_cache_dir("workstation")) / "training" / "f0"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def synth_tone_clip(rng: np.random.Generator, *, duration_s: float = 3.0, sr: int = C.SAMPLE_RATE,
+                    hop_length: int = C.HOP_LENGTH, midi_range=(38.0, 84.0)
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A sung-like monophonic clip with exact labels.
+
+    Returns audio [shape=(n,)] float32, f0_hz [shape=(n_frames,)] and voiced
+    [shape=(n_frames,), bool] on the frame grid (frame j at j * hop_length)."""
+    n = int(duration_s * sr)
+    t = np.arange(n) / sr
+    # --- note sequence with portamento (pitch in MIDI, per sample) ---
+    centre = rng.uniform(*midi_range)
+    pitch = np.empty(n)
+    gate = np.zeros(n)
+    pos, prev = 0, centre
+    while pos < n:
+        dur = int(rng.uniform(0.15, 0.9) * sr)
+        note = float(np.clip(prev + rng.normal(0, 3.0), midi_range[0] - 2, midi_range[1] + 2))
+        glide = int(rng.uniform(0.0, 0.12) * sr)
+        seg = np.full(dur, note)
+        g = min(glide, dur)
+        if g > 0:
+            seg[:g] = prev + (note - prev) * (0.5 - 0.5 * np.cos(np.pi * np.arange(g) / g))
+        pitch[pos:pos + dur] = seg[: n - pos]
+        voiced_note = rng.random() > 0.15
+        gap = int(rng.uniform(0.0, 0.15) * sr) if rng.random() < 0.5 else 0
+        gate[pos:min(n, pos + dur - gap)] = 1.0 if voiced_note else 0.0
+        pos += dur
+        prev = note
+    # vibrato and slow drift
+    vib_rate = rng.uniform(4.0, 7.5)
+    vib_depth = rng.uniform(0.0, 0.9) if rng.random() < 0.7 else 0.0  # semitones
+    pitch = pitch + vib_depth * np.sin(2 * np.pi * vib_rate * t + rng.uniform(0, 2 * np.pi))
+    pitch = pitch + np.cumsum(rng.normal(0, 0.0008, n))  # drift (random walk)
+    f0 = 440.0 * 2 ** ((pitch - 69) / 12)
+    # --- harmonic amplitudes: tilt + formant bumps + per-harmonic jitter ---
+    n_h = int(min(40, (sr / 2 * 0.9) // f0.max()))
+    h = np.arange(1, n_h + 1)
+    tilt = rng.uniform(-14.0, -2.0)                               # dB / octave
+    env_db = tilt * np.log2(h)[:, None] * np.ones((1, 1))
+    formants = rng.uniform(300, 3500, size=rng.integers(1, 4))
+    fh = h[:, None] * f0[None, ::256]                             # [n_h, n_ctl] control rate
+    env = tilt * np.log2(h)[:, None] + sum(
+        rng.uniform(3, 18) * np.exp(-0.5 * (np.log2(fh / fc) / rng.uniform(0.15, 0.5)) ** 2)
+        for fc in formants)
+    env = env + rng.normal(0, 3.0, size=(n_h, 1))
+    if rng.random() < 0.2:
+        env[0] -= rng.uniform(6, 20)                              # weak fundamental
+    amp_ctl = 10 ** (env / 20)
+    ctl_t = np.arange(amp_ctl.shape[1]) * 256
+    phase = 2 * np.pi * np.cumsum(f0) / sr
+    y = np.zeros(n)
+    for i in range(n_h):
+        a = np.interp(np.arange(n), ctl_t, amp_ctl[i])
+        a = np.where(h[i] * f0 < sr / 2 * 0.95, a, 0.0)
+        y += a * np.sin(h[i] * phase + rng.uniform(0, 2 * np.pi))
+    # --- gate envelope (attack/release), shimmer, breath ---
+    ramp = int(0.02 * sr)
+    kernel = np.hanning(2 * ramp + 1)
+    env_g = np.convolve(gate, kernel / kernel.sum(), mode="same")
+    shimmer = 1.0 + 0.1 * np.convolve(rng.normal(0, 1, n), np.ones(200) / 200, mode="same") * 5
+    y = y * env_g * shimmer
+    y /= max(1e-9, np.abs(y).max())
+    breath = rng.uniform(0.0, 0.08)
+    noise = rng.normal(0, 1, n)
+    noise = np.convolve(noise, rng.normal(0, 1, 16) * np.hanning(16), mode="same")
+    noise /= max(1e-9, np.abs(noise).max())
+    y = y + breath * noise * np.maximum(env_g, rng.random() < 0.3)
+    y *= 10 ** (rng.uniform(-30, -3) / 20)
+    frames = np.arange(C.n_frames_for(n, hop_length=hop_length)) * hop_length
+    frames = np.minimum(frames, n - 1)
+    voiced = env_g[frames] > 0.5
+    return y.astype(np.float32), f0[frames].astype(np.float32), voiced
+
+
+def _cqt_frames(audio: np.ndarray, model: PestoNet) -> np.ndarray:
+    """dB input frames [shape=(n_frames, n_bins), float16] of one clip (``model.input_cqt``)."""
+    with torch.inference_mode():
+        mag = model.input_cqt(torch.from_numpy(audio)).T            # [T, F]
+        return model.to_db(mag).numpy().astype(np.float16)
+
+
+def training_data(seed: int, cfg: F0Config) -> dict[str, np.ndarray]:
+    """The frames the recipe trains on: ``db`` [shape=(n, n_bins), float16], ``midi``
+    [shape=(n,)] (0 where unvoiced), ``voiced`` [shape=(n,), bool], ``source`` [shape=(n,),
+    int8]: 0 synthetic clips and demo stems, 1 corpus ``mono`` items, 2 corpus items with
+    accompaniment (the label is the melody). Each part is cached per seed/config."""
+    parts = [_synth_data(seed, cfg)]
+    parts[0]["source"] = np.zeros(len(parts[0]["midi"]), np.int8)
+    if cfg.corpus_items:
+        parts.append(_corpus_data(cfg))
+    return {k: np.concatenate([p[k] for p in parts]) for k in ("db", "midi", "voiced", "source")}
+
+
+def _fs_tag(cfg: F0Config) -> str:
+    return "" if cfg.filter_scale == 1.0 else f"_fs{cfg.filter_scale:g}"
+
+
+def corpus_spec(cfg: F0Config):
+    from workstation.training.corpus import CorpusSpec
+    return CorpusSpec(n_items=cfg.corpus_items, seed=cfg.corpus_seed,
+                      duration_s=tuple(cfg.corpus_duration_s))
+
+
+def _corpus_data(cfg: F0Config) -> dict[str, np.ndarray]:
+    """dB CQT frames + melody labels of every item of the training corpus (built first if
+    needed; the same spec as the salience recipe's, so one build serves both)."""
+    from workstation.training.corpus import Corpus, build_corpus, default_dir
+
+    spec = corpus_spec(cfg)
+    path = _cache_dir() / f"corpus_v{DATA_VERSION}_{spec.spec_hash()}{_fs_tag(cfg)}.npz"
+    if path.exists():
+        with np.load(path) as z:
+            log.info("corpus frames from cache %s", path)
+            return {k: z[k] for k in z.files}
+    t0 = time.perf_counter()
+    cdir = default_dir(spec)
+    build_corpus(cdir, spec, workers=cfg.corpus_workers)
+    corpus = Corpus(cdir)
+    ref = PestoNet(filter_scale=cfg.filter_scale)
+    dbs, midis, voiced, source = [], [], [], []
+    for i in range(len(corpus)):
+        item = corpus[i]
+        db = _cqt_frames(item.audio.astype(np.float32), ref)
+        m = min(len(db), len(item.melody_f0_hz))
+        f = item.melody_f0_hz[:m].astype(np.float64)
+        v = item.melody_voiced[:m] & (f > 0)
+        dbs.append(db[:m])
+        midis.append(np.where(v, 69 + 12 * np.log2(np.maximum(f, 1e-3) / 440.0), 0.0))
+        voiced.append(v)
+        source.append(np.full(m, 1 if item.kind == "mono" else 2, np.int8))
+    data = {"db": np.concatenate(dbs), "midi": np.concatenate(midis).astype(np.float32),
+            "voiced": np.concatenate(voiced).astype(bool), "source": np.concatenate(source)}
+    log.info("corpus %s: %d items, %d frames in %.0f s", cdir, len(corpus), len(data["db"]),
+             time.perf_counter() - t0)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **data)
+    tmp.replace(path)
+    return data
+
+
+def _synth_data(seed: int, cfg: F0Config) -> dict[str, np.ndarray]:
+    """Synthetic sung-like clips + demo melody stems (see the module docstring)."""
+    key = f"data_v1_s{seed}_t{cfg.n_tone_clips}x{cfg.tone_clip_s:g}_d{cfg.n_demo_pieces}{_fs_tag(cfg)}.npz"
+    path = _cache_dir() / key
+    if path.exists():
+        with np.load(path) as z:
+            log.info("training data from cache %s", path)
+            return {k: z[k] for k in z.files}
+    ref = PestoNet(filter_scale=cfg.filter_scale)
+    rng = np.random.default_rng(seed)
+    dbs, midis, voiced = [], [], []
+    t0 = time.perf_counter()
+    for i in range(cfg.n_tone_clips):
+        y, f0, v = synth_tone_clip(rng, duration_s=cfg.tone_clip_s)
+        if rng.random() < 0.5:                                    # additive noise, random SNR
+            rms = np.sqrt(np.mean(y ** 2)) + 1e-9
+            y = y + rng.normal(0, rms * 10 ** (-rng.uniform(10, 40) / 20), len(y)).astype(np.float32)
+        dbs.append(_cqt_frames(y, ref))
+        midis.append(np.where(v, 69 + 12 * np.log2(f0 / 440.0), 0.0))
+        voiced.append(v)
+    log.info("%d synthetic clips in %.1f s", cfg.n_tone_clips, time.perf_counter() - t0)
+    if cfg.n_demo_pieces:
+        from workstation.training import demo
+        for k in range(cfg.n_demo_pieces):
+            piece = demo.compose(10_000 + seed * 1000 + k)
+            y = demo.render_parts(piece)["melody"].astype(np.float32)
+            y = y / max(1e-9, np.abs(y).max()) * 10 ** (rng.uniform(-20, -3) / 20)
+            tr = piece.f0_frames()
+            db = _cqt_frames(y, ref)
+            m = min(len(db), len(tr.freqs_hz))
+            v = tr.voiced[:m] & (tr.freqs_hz[:m] > 0)
+            dbs.append(db[:m])
+            midis.append(np.where(v, 69 + 12 * np.log2(np.maximum(tr.freqs_hz[:m], 1e-3) / 440.0), 0.0))
+            voiced.append(v)
+        log.info("+ %d demo melody stems, %.1f s in all", cfg.n_demo_pieces, time.perf_counter() - t0)
+    data = {"db": np.concatenate(dbs), "midi": np.concatenate(midis).astype(np.float32),
+            "voiced": np.concatenate(voiced).astype(bool)}
+    np.savez(path, **data)
+    return data
+
+
+# ------------------------------------------------------------------------------ augmentation
+def shift_frames(db: torch.Tensor, k: torch.Tensor, *, max_shift: int) -> torch.Tensor:
+    """Shift each frame up by k[i] bins (content at bin b moves to b + k), floor filled in.
+    db [shape=(B, F)], k [shape=(B,)] ints in [-max_shift, max_shift]."""
+    b, f = db.shape
+    padded = F.pad(db, (max_shift, max_shift), value=FLOOR_DB)
+    idx = torch.arange(f, device=db.device)[None] + max_shift - k[:, None]
+    return padded.gather(1, idx)
+
+
+def augment(db: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Timbre / level augmentation of dB frames [shape=(B, F)]: a random smooth EQ curve,
+    a random noise floor, a random gain."""
+    b, f = db.shape
+    x = torch.linspace(0, 1, f, device=db.device)[None]
+    eq = torch.zeros(b, f, device=db.device)
+    for order in (1, 2, 3):
+        a = (torch.rand(b, 1, generator=g) * 2 - 1) * 6.0 / order
+        ph = torch.rand(b, 1, generator=g) * 2 * math.pi
+        eq = eq + a * torch.cos(math.pi * order * x + ph)
+    tilt = (torch.rand(b, 1, generator=g) * 2 - 1) * 8.0 * (x - 0.5)
+    gain = (torch.rand(b, 1, generator=g) * 2 - 1) * 6.0
+    out = db + eq + tilt + gain
+    level = out.amax(dim=1, keepdim=True)
+    noise_db = level - 15.0 - 35.0 * torch.rand(b, 1, generator=g)
+    noise = torch.rand(b, f, generator=g).clamp_min(1e-3) * 10 ** (noise_db / 20)
+    amp = 10 ** (out / 20) + noise * (torch.rand(b, 1, generator=g) < 0.7)
+    return (20 * torch.log10(amp.clamp_min(10 ** (FLOOR_DB / 20)))).clamp_min(FLOOR_DB)
+
+
+# ------------------------------------------------------------------------------ losses
+def _ce(p_target: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    return -(p_target * F.log_softmax(logits, dim=-1)).sum(-1)
+
+
+def _shift_probs(p: torch.Tensor, k: torch.Tensor, max_shift: int) -> torch.Tensor:
+    padded = F.pad(p, (max_shift, max_shift), value=0.0)
+    idx = torch.arange(p.shape[1], device=p.device)[None] + max_shift - k[:, None]
+    return padded.gather(1, idx)
+
+
+def ssl_losses(la: torch.Tensor, lb: torch.Tensor, k: torch.Tensor, *, max_shift: int,
+               bins_per_octave: int = C.BINS_PER_OCTAVE) -> tuple[torch.Tensor, torch.Tensor]:
+    """PESTO's equivariance (Huber on projection ratios) and shift cross-entropy for logits of
+    view a and view b = view a shifted up by k bins [shapes=(B, F), (B, F), (B,)]."""
+    pa, pb = torch.softmax(la, -1), torch.softmax(lb, -1)
+    f = la.shape[1]
+    alpha = 2.0 ** (1.0 / bins_per_octave)
+    w = alpha ** torch.arange(f, device=la.device, dtype=torch.float32) / alpha ** (f / 2)
+    za, zb = pa @ w, pb @ w
+    kf = k.float()
+    equiv = (F.huber_loss(zb / za, alpha ** kf, reduction="none", delta=0.5)
+             + F.huber_loss(za / zb, alpha ** -kf, reduction="none", delta=0.5))
+    sce = _ce(_shift_probs(pa, k, max_shift).detach(), lb) + _ce(_shift_probs(pb, -k, max_shift).detach(), la)
+    return equiv, sce
+
+
+def gaussian_target(bin_pos: torch.Tensor, n_bins: int, sigma: float = 1.0) -> torch.Tensor:
+    b = torch.arange(n_bins, device=bin_pos.device, dtype=torch.float32)[None]
+    t = torch.exp(-0.5 * ((b - bin_pos[:, None]) / sigma) ** 2)
+    return t / t.sum(-1, keepdim=True).clamp_min(1e-12)
+
+
+# ------------------------------------------------------------------------------ train
+def train(cfg: F0Config, *, device: str = "cpu", data: dict | None = None) -> tuple[PestoNet, dict]:
+    """Train a ``PestoNet`` with the recipe's losses; returns (model, log dict)."""
+    torch.manual_seed(cfg.seed)
+    if device == "cpu":
+        torch.use_deterministic_algorithms(True)
+    data = data if data is not None else training_data(cfg.seed, cfg)
+    db_all = torch.from_numpy(np.ascontiguousarray(data["db"]))          # float16, cast per batch
+    midi_all = torch.from_numpy(data["midi"])
+    voiced_all = torch.from_numpy(data["voiced"])
+    n = len(db_all)
+    source = np.asarray(data.get("source", np.zeros(n, np.int8)))
+    pools = [torch.from_numpy(np.flatnonzero(source == s)) for s in range(len(cfg.p_sources))]
+    p_src = torch.tensor([p if len(pool) else 0.0 for p, pool in zip(cfg.p_sources, pools)])
+    model = PestoNet(filter_scale=cfg.filter_scale).to(device)
+    bps = model.bins_per_semitone
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
+    g = torch.Generator().manual_seed(cfg.seed)
+    ms = cfg.max_shift
+    use_inv = cfg.w_inv > 0
+    log.info("training %s: %d params, %d frames (%.0f%% voiced; per source %s), %d steps of %d on %s",
+             MODEL_NAME, n_parameters(model), n, 100 * float(voiced_all.float().mean()),
+             [len(p) for p in pools], cfg.steps, cfg.batch, device)
+    t0 = time.perf_counter()
+    hist = []
+    for step in range(cfg.steps):
+        # each example: a source drawn by ``p_sources``, then a frame of that source
+        src = torch.multinomial(p_src, cfg.batch, replacement=True, generator=g)
+        idx = torch.empty(cfg.batch, dtype=torch.long)
+        for s_i, pool in enumerate(pools):
+            sel = src == s_i
+            if int(sel.sum()) and len(pool):
+                idx[sel] = pool[torch.randint(0, len(pool), (int(sel.sum()),), generator=g)]
+        db = db_all[idx].float()
+        midi = midi_all[idx]
+        v = voiced_all[idx]
+        k1 = torch.randint(-ms // 2, ms // 2 + 1, (cfg.batch,), generator=g)
+        k = torch.randint(1, ms + 1, (cfg.batch,), generator=g) * (torch.randint(0, 2, (cfg.batch,), generator=g) * 2 - 1)
+        k2 = (k1 + k).clamp(-ms, ms)
+        k = k2 - k1
+        xa = augment(shift_frames(db, k1, max_shift=ms), g)
+        xb = augment(shift_frames(db, k2, max_shift=ms), g)
+        if use_inv:
+            xa2 = augment(shift_frames(db, k1, max_shift=ms), g)
+            views = [(xa, k1), (xa2, k1), (xb, k2)]
+        else:
+            views = [(xa, k1), (xb, k2)]
+        x = torch.cat([xv for xv, _ in views]).to(device)
+        logits, vlog = model.forward_db(x)
+        lv = logits.split(cfg.batch)
+        la, lb = lv[0], lv[-1]
+        vd = v.to(device)
+        vf = vd.float()
+        nv = vf.sum().clamp_min(1.0)
+        equiv, sce = ssl_losses(la, lb, k.to(device), max_shift=ms)
+        if use_inv:
+            la2 = lv[1]
+            inv = 0.5 * (_ce(torch.softmax(la, -1).detach(), la2) + _ce(torch.softmax(la2, -1).detach(), la))
+        else:
+            inv = torch.zeros_like(equiv)
+        # supervised: label bin of each view
+        lab = ((midi - C.FMIN_MIDI) * bps).to(device)
+        sup = sum(_ce(gaussian_target(lab + kk.to(device), model.n_bins), ll)
+                  for ll, (_, kk) in zip(lv, views))
+        l_equiv = (equiv * vf).sum() / nv
+        l_sce = (sce * vf).sum() / nv
+        l_inv = (inv * vf).sum() / nv
+        l_sup = (sup * vf).sum() / nv / len(views)
+        l_voi = F.binary_cross_entropy_with_logits(vlog, vf.repeat(len(views)))
+        loss = (cfg.w_equiv * l_equiv + cfg.w_shift_ce * l_sce + cfg.w_inv * l_inv
+                + cfg.w_sup * l_sup + cfg.w_voicing * l_voi)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if step % 50 == 0 or step == cfg.steps - 1:
+            rec = {"step": step, "loss": round(float(loss.detach()), 4), "equiv": round(float(l_equiv.detach()), 4), "shift_ce": round(float(l_sce.detach()), 4),
+                   "inv": round(float(l_inv.detach()), 4), "sup": round(float(l_sup.detach()), 4), "voicing": round(float(l_voi.detach()), 4),
+                   "s": round(time.perf_counter() - t0, 1)}
+            hist.append(rec)
+            log.info("%s", rec)
+    model.eval()
+    return model, {"history": hist, "train_seconds": time.perf_counter() - t0, "n_frames": n}
+
+
+def steady_tone(midi: float, *, duration_s: float = 1.0, sr: int = C.SAMPLE_RATE,
+                n_harmonics: int = 8, rolloff_db: float = -6.0) -> np.ndarray:
+    """A steady harmonic tone at MIDI pitch ``midi`` [shape=(n,)] float32 (calibration, tests)."""
+    f0 = 440.0 * 2 ** ((midi - 69) / 12)
+    t = np.arange(int(duration_s * sr)) / sr
+    y = sum(10 ** (rolloff_db * np.log2(h) / 20) * np.sin(2 * np.pi * h * f0 * t)
+            for h in range(1, n_harmonics + 1) if h * f0 < sr / 2 * 0.9)
+    return (0.3 * y / np.abs(y).max()).astype(np.float32)
+
+
+def calibrate(model: PestoNet, *, seed: int = 0, n_tones: int = 48) -> dict:
+    """Set ``model.offset_bins`` from steady synthetic tones of known pitch (PESTO's absolute
+    pitch step): the median over tones of (true bin - predicted bin), added to the current
+    offset. Returns the residual error statistics (cents) after calibration."""
+    rng = np.random.default_rng(seed + 7)
+    model = model.cpu()
+    run = Audio2F0(model)
+    pitches = rng.uniform(40, 84, n_tones)
+    preds = []
+    for m in pitches:
+        with torch.inference_mode():
+            mag = model.input_cqt(steady_tone(float(m))).numpy()
+        out = run(mag[:, 20:-20])
+        preds.append(float(np.median(out["pitch_midi"])))
+    err_semitones = np.asarray(preds) - pitches
+    model.offset_bins -= float(np.median(err_semitones)) * model.bins_per_semitone
+    resid_cents = (err_semitones - np.median(err_semitones)) * 100
+    return {"calibration_shift_bins": float(-np.median(err_semitones) * model.bins_per_semitone),
+            "calibration_resid_cents_median_abs": float(np.median(np.abs(resid_cents)))}
+
+
+def synthetic_eval(model: PestoNet, *, seed: int = 12345, n_clips: int = 20) -> dict:
+    """RPA (50 cents) and voicing accuracy on held-out synthetic clips (another seed)."""
+    rng = np.random.default_rng(seed)
+    run = Audio2F0(model.cpu())
+    hits, nv, vacc, nf = 0, 0, 0, 0
+    for _ in range(n_clips):
+        y, f0, v = synth_tone_clip(rng)
+        with torch.inference_mode():
+            mag = model.input_cqt(y).numpy()
+        out = run(mag)
+        m = min(len(f0), len(out["freqs_hz"]))
+        cents = 1200 * np.abs(np.log2(out["freqs_hz"][:m] / f0[:m]))
+        hits += int(np.sum((cents < 50) & v[:m]))
+        nv += int(v[:m].sum())
+        vacc += int(np.sum((out["voicing"][:m] > 0.5) == v[:m]))
+        nf += m
+    return {"synthetic_rpa": hits / max(1, nv), "synthetic_voicing_acc": vacc / max(1, nf)}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m workstation.training f0",
+                                description="Train the PESTO-style f0 model and write it to models/.")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | auto")
+    p.add_argument("--steps", type=int, default=F0Config.steps)
+    p.add_argument("--seed", type=int, default=F0Config.seed)
+    p.add_argument("--batch", type=int, default=F0Config.batch)
+    p.add_argument("--threads", type=int, default=F0Config.threads, help="torch CPU threads (0: torch's choice)")
+    p.add_argument("--corpus-items", type=int, default=F0Config.corpus_items,
+                   help="items of the training corpus (10-16 s each; 0: synthetic clips only)")
+    p.add_argument("--filter-scale", type=float, default=F0Config.filter_scale,
+                   help="CQT window length relative to the HCQT's (1: use the HCQT h=1 channel)")
+    p.add_argument("--w-sup", type=float, default=F0Config.w_sup, help="weight of the supervised pitch term")
+    p.add_argument("--no-supervised", action="store_true", help="self-supervised losses only (ablation)")
+    p.add_argument("--out", default=str(MODELS_DIR), help="models folder (weights + manifest.json)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    from workstation.inference.device import choose_device
+    device = str(choose_device(args.device))
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    cfg = F0Config(steps=args.steps, seed=args.seed, batch=args.batch, threads=args.threads,
+                   corpus_items=args.corpus_items, w_sup=args.w_sup, filter_scale=args.filter_scale)
+    if args.no_supervised:
+        cfg.w_sup = 0.0
+    model, info = train(cfg, device=device)
+    model = model.cpu()
+    cal = calibrate(model, seed=cfg.seed)
+    syn = synthetic_eval(model)
+    log.info("calibration %s; held-out synthetic %s", cal, syn)
+    entry = save_model(
+        model, name=MODEL_NAME, version=MODEL_VERSION, file=MODEL_FILE, models_dir=args.out,
+        extra={"offset_bins": float(model.offset_bins)},
+        sample_rate=C.SAMPLE_RATE, hop_length=C.HOP_LENGTH,
+        input=({"feature": "hcqt", "harmonic": 1.0, "n_bins": C.N_BINS, "fmin_hz": C.FMIN_HZ,
+                "bins_per_octave": C.BINS_PER_OCTAVE, "scale": "FrontEnd.hcqt (reference) magnitude",
+                "frames": "one frame at a time"} if model.uses_hcqt else
+               {"feature": "audio", "transform": "PestoNet.input_cqt (own CQT: the HCQT h=1 bins, "
+                f"filter_scale {cfg.filter_scale:g})", "n_bins": C.N_BINS, "fmin_hz": C.FMIN_HZ,
+                "bins_per_octave": C.BINS_PER_OCTAVE, "filter_scale": cfg.filter_scale,
+                "frames": "one frame at a time"}),
+        recipe=f"python -m workstation.training f0 --steps {cfg.steps} --seed {cfg.seed}"
+               f" --batch {cfg.batch} --threads {cfg.threads} --corpus-items {cfg.corpus_items}"
+               f" --w-sup {cfg.w_sup:g} --filter-scale {cfg.filter_scale:g}" + (" --no-supervised" if args.no_supervised else ""),
+        data=(f"{cfg.n_tone_clips} synthetic sung-like harmonic clips of {cfg.tone_clip_s:g} s (random spectra, "
+              f"portamento, vibrato, breath, noise) + melody stems of {cfg.n_demo_pieces} demo.compose pieces "
+              f"rendered with FluidSynth (FluidR3_GM)"
+              + (f" + workstation.training.corpus CorpusSpec(n_items={cfg.corpus_items}, seed={cfg.corpus_seed}, "
+                 f"duration_s={tuple(cfg.corpus_duration_s)}) melody labels (mono lines and melodies over "
+                 f"accompaniment; batch shares synthetic/mono/accompanied {cfg.p_sources})"
+                 if cfg.corpus_items else "")
+              + f"; info: {info['n_frames']} frames; no evaluation recordings"),
+        licence="same as the Workstation source (trained only on audio synthesised by the recipe)",
+        parameters=n_parameters(model),
+        metrics={**{k: round(v, 4) for k, v in {**cal, **syn}.items()},
+                 "train_seconds": round(info["train_seconds"], 1), "train_device": device,
+                 "train_frames": info["n_frames"],
+                 "final_losses": info["history"][-1]})
+    log.info("wrote %s (sha256 %s)", Path(args.out) / MODEL_FILE, entry["sha256"])
+    return 0

@@ -113,3 +113,23 @@ def test_bad_input_corpus_fails_alone(tmp_path, capsys):
     assert (out / "good_demo.jams").exists()
     bad = [t for t in lib.tracks() if t.status == "error"]
     assert all(t.error for t in bad)
+
+
+def test_method_option_runs_and_exports_another_method(analysed, capsys):
+    from workstation.analysis.jobs import AnalyzerSpec
+    _, tmp, music, _ = analysed
+    lib = Library.open(tmp / "lib")
+    assert main(["--library", str(tmp / "lib"), "analyze", str(music), "--analyzers", "pitch.f0",
+                 "--method", "pitch.f0=pesto", "--device", "cpu", "--quiet"]) == 0
+    pesto = AnalyzerSpec("pitch.f0", (("method", "pesto"),))
+    default = AnalyzerSpec("pitch.f0")
+    for t in lib.tracks():
+        a, b = load_results(lib, t, [pesto])["pitch.f0"], load_results(lib, t, [default])["pitch.f0"]
+        assert len(a.times_s) == len(b.times_s) and not np.array_equal(a.freqs_hz, b.freqs_hz)
+    out = tmp / "out_pesto"
+    assert main(["--library", str(tmp / "lib"), "export", str(music), "--out", str(out), "--format",
+                 "csv", "--analyzers", "pitch.f0", "--method", "pitch.f0=pesto"]) == 0
+    assert list(out.glob("*.csv"))
+    assert main(["--library", str(tmp / "lib"), "analyze", str(music), "--method", "pitch.f0=nope",
+                 "--quiet"]) == 2
+    assert "pitch.f0=pyin|pesto" in capsys.readouterr().err

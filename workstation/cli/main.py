@@ -169,11 +169,29 @@ def summary_table(lib, specs, tracks) -> str:
     return "\n".join(lines)
 
 
+def _with_methods(specs, method_args) -> list:
+    """Specs with ``--method ANALYZER=METHOD`` choices applied (e.g. pitch.f0=pesto)."""
+    from workstation.analysis.base import registry
+    from workstation.analysis.jobs import AnalyzerSpec
+    chosen = {}
+    for text in method_args or ():
+        aid, sep, method = text.partition("=")
+        cls = registry().get(aid.strip())
+        methods = getattr(cls, "methods", ()) if cls is not None else ()
+        if not sep or method.strip() not in methods:
+            known = ", ".join(f"{i}={'|'.join(c.methods)}" for i, c in sorted(registry().items())
+                              if getattr(c, "methods", None))
+            raise WorkstationError(f"--method {text!r}: expected ANALYZER=METHOD, one of {known}")
+        chosen[aid.strip()] = method.strip()
+    return [AnalyzerSpec(s.id, (("method", chosen[s.id]),)) if s.id in chosen else s for s in specs]
+
+
 def cmd_analyze(args) -> int:
     from workstation.analysis.jobs import specs_for
 
     lib = _open_library(args)
-    specs = specs_for(args.analyzers.split(",") if args.analyzers else None)
+    specs = _with_methods(specs_for(args.analyzers.split(",") if args.analyzers else None),
+                          args.method)
     tracks = _add_paths(lib, args.paths, args.quiet)
     if not tracks:
         raise WorkstationError("no audio files found in " + ", ".join(args.paths))
@@ -226,7 +244,8 @@ def cmd_export(args) -> int:
     from workstation.analysis.jobs import specs_for
 
     lib = _open_library(args)
-    specs = specs_for(args.analyzers.split(",") if args.analyzers else None)
+    specs = _with_methods(specs_for(args.analyzers.split(",") if args.analyzers else None),
+                          args.method)
     if args.paths:
         tracks = []
         for p in args.paths:
@@ -346,6 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--format", default="jams,midi,csv", help="comma list of jams,midi,csv")
         sp.add_argument("--device", default="auto", help="auto | cpu | cuda")
         sp.add_argument("--analyzers", help="comma list of analyzer ids (default: all)")
+        sp.add_argument("--method", action="append", metavar="ANALYZER=METHOD",
+                        help="choose an analyzer's method, e.g. pitch.f0=pesto, "
+                             "pitch.salience=dsp, beats=learned (repeatable)")
         sp.add_argument("--force", action="store_true", help="re-run even if results are cached")
         sp.add_argument("--quiet", action="store_true")
         sp.add_argument("--allow-failures", action="store_true",
@@ -361,6 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--out", required=True)
     ep.add_argument("--format", default="jams,midi,csv")
     ep.add_argument("--analyzers")
+    ep.add_argument("--method", action="append", metavar="ANALYZER=METHOD",
+                    help="export the results of this method (as for analyze)")
     filt_help = ("NAME=VALUE: key='A minor' (comma list), tempo=90-120, duration=60-300, "
                  "tag=rock, folder=DIR; repeatable")
     sp = sub.add_parser("similar", help="tracks similar to a track (or a region of it)")

@@ -44,7 +44,6 @@ given thread count (the recipe sets 2 threads unless told otherwise).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 import math
@@ -58,6 +57,7 @@ from torch.nn import functional as F
 from workstation.core import constants as C
 from workstation.inference.models.pesto import FLOOR_DB, Audio2F0, PestoNet, n_parameters
 from workstation.inference.weights import MODELS_DIR, save_model
+from workstation.training.common import cache_dir, recipe_parser, start_run
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +99,7 @@ class F0Config:
 
 # ------------------------------------------------------------------------------ data
 def _cache_dir() -> Path:
-    import platformdirs
-    d = Path(platformdirs.user_cache_dir("workstation")) / "training" / "f0"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    return cache_dir("f0")
 
 
 def synth_tone_clip(rng: np.random.Generator, *, duration_s: float = 3.0, sr: int = C.SAMPLE_RATE,
@@ -487,26 +484,16 @@ def synthetic_eval(model: PestoNet, *, seed: int = 12345, n_clips: int = 20) -> 
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m workstation.training f0",
-                                description="Train the PESTO-style f0 model and write it to models/.")
-    p.add_argument("--device", default="cpu", help="cpu | cuda | auto")
-    p.add_argument("--steps", type=int, default=F0Config.steps)
-    p.add_argument("--seed", type=int, default=F0Config.seed)
-    p.add_argument("--batch", type=int, default=F0Config.batch)
-    p.add_argument("--threads", type=int, default=F0Config.threads, help="torch CPU threads (0: torch's choice)")
+    p = recipe_parser("f0", "Train the PESTO-style f0 model and write it to models/.", F0Config,
+                      MODELS_DIR, items=False)
     p.add_argument("--corpus-items", type=int, default=F0Config.corpus_items,
                    help="items of the training corpus (10-16 s each; 0: synthetic clips only)")
     p.add_argument("--filter-scale", type=float, default=F0Config.filter_scale,
                    help="CQT window length relative to the HCQT's (1: use the HCQT h=1 channel)")
     p.add_argument("--w-sup", type=float, default=F0Config.w_sup, help="weight of the supervised pitch term")
     p.add_argument("--no-supervised", action="store_true", help="self-supervised losses only (ablation)")
-    p.add_argument("--out", default=str(MODELS_DIR), help="models folder (weights + manifest.json)")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    from workstation.inference.device import choose_device
-    device = str(choose_device(args.device))
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    device = start_run(args)
     cfg = F0Config(steps=args.steps, seed=args.seed, batch=args.batch, threads=args.threads,
                    corpus_items=args.corpus_items, w_sup=args.w_sup, filter_scale=args.filter_scale)
     if args.no_supervised:

@@ -19,7 +19,6 @@ held out for the figures stored in the manifest.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 import math
@@ -33,6 +32,7 @@ from torch.nn import functional as F
 from workstation.core import constants as C
 from workstation.inference.models.salience import HEADS, SalienceNet, gaussian_blur_bins
 from workstation.inference.weights import MODELS_DIR, save_model
+from workstation.training.common import cache_dir, recipe_parser, start_run
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +64,7 @@ class SalienceConfig:
 
 
 def _cache_dir() -> Path:
-    import platformdirs
-
-    d = Path(platformdirs.user_cache_dir("workstation")) / "training" / "salience"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    return cache_dir("salience")
 
 
 def _targets(item, *, sigma_bins: float, onset_frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -236,21 +232,10 @@ def train(cfg: SalienceConfig, *, device: str = "cpu") -> tuple[SalienceNet, dic
 
 def main(argv=None) -> int:
     d = SalienceConfig()
-    p = argparse.ArgumentParser(prog="python -m workstation.training salience",
-                                description="Train the DeepSalience-style multi-f0 model and write it to models/.")
-    p.add_argument("--device", default="cpu", help="cpu | cuda | auto")
-    p.add_argument("--items", type=int, default=d.items, help="corpus items (10-16 s each)")
-    p.add_argument("--steps", type=int, default=d.steps)
-    p.add_argument("--batch", type=int, default=d.batch)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads (0: torch's choice)")
-    p.add_argument("--out", default=str(MODELS_DIR), help="models folder (weights + manifest.json)")
+    p = recipe_parser("salience", "Train the DeepSalience-style multi-f0 model and write it to models/.",
+                      d, MODELS_DIR)
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    from workstation.inference.device import choose_device
-    device = str(choose_device(args.device))
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    device = start_run(args)
     cfg = SalienceConfig(items=args.items, steps=args.steps, batch=args.batch, seed=args.seed,
                          threads=args.threads)
     t0 = time.perf_counter()

@@ -15,53 +15,26 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from synth_tones import drum_bursts, tone_pattern
 from workstation.core import constants as C
 
 SR = C.SAMPLE_RATE
 TONES = ("tones_a", "tones_b", "tones_c")
 DRUMS = ("drums_a", "drums_b", "drums_c")
-
-
-def tone_pattern(seconds=12.0, *, bpm=100.0, level=0.3, root=57, seed=0, noise=0.0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(SR * seconds)) / SR
-    x = np.zeros_like(t)
-    ibi = 60.0 / bpm
-    steps = np.array([0, 4, 7, 12, 7, 4, 0, 7])
-    for k in range(int(seconds / ibi)):
-        s = int(k * ibi * SR)
-        tt = np.arange(min(int(ibi * SR), len(t) - s)) / SR
-        f = 440.0 * 2 ** ((root + steps[k % len(steps)] - 69) / 12)
-        for h in range(1, 8):
-            x[s:s + len(tt)] += np.sin(2 * np.pi * f * h * tt) / h * np.exp(-2.5 * tt)
-    x = level * x / np.abs(x).max()
-    if noise:
-        x = x + noise * rng.standard_normal(len(x))
-    return x.astype(np.float32)
-
-
-def drum_bursts(seconds=12.0, *, bpm=128.0, level=0.3, seed=1):
-    rng = np.random.default_rng(seed)
-    n = int(SR * seconds)
-    x = np.zeros(n)
-    ibi = 60.0 / bpm / 2
-    for k in range(int(seconds / ibi)):
-        s = int(k * ibi * SR)
-        L = min(int(0.12 * SR), n - s)
-        x[s:s + L] += rng.standard_normal(L) * np.exp(-np.arange(L) / SR * 40)
-    return (level * x / np.abs(x).max()).astype(np.float32)
+#: The melody of the library's tone tracks (its own, so its vectors stay as measured).
+STEPS = (0, 4, 7, 12, 7, 4, 0, 7)
 
 
 def write_collection(folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     sig = {
-        "tones_a": tone_pattern(8.0, root=57, bpm=100),
-        "tones_b": tone_pattern(8.0, root=62, bpm=104, seed=2),
-        "tones_c": tone_pattern(8.0, root=60, bpm=96, noise=0.002),
+        "tones_a": tone_pattern(8.0, root=57, bpm=100, steps=STEPS),
+        "tones_b": tone_pattern(8.0, root=62, bpm=104, seed=2, steps=STEPS),
+        "tones_c": tone_pattern(8.0, root=60, bpm=96, noise=0.002, steps=STEPS),
         "drums_a": drum_bursts(8.0, bpm=128),
         "drums_b": drum_bursts(8.0, bpm=132, seed=3),
         "drums_c": drum_bursts(8.0, bpm=124, seed=4),
-        "mixed": np.concatenate([tone_pattern(8.0, root=59, bpm=100, seed=5),
+        "mixed": np.concatenate([tone_pattern(8.0, root=59, bpm=100, seed=5, steps=STEPS),
                                  drum_bursts(8.0, bpm=128, seed=6)]),
     }
     paths = {}

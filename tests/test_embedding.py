@@ -11,6 +11,7 @@ import pytest
 from workstation.analysis.analyzers.embedding import DspEmbedding
 from workstation.analysis.base import TrackInfo
 from workstation.analysis.pipeline import analyze, array_chunks, run_pipeline
+from synth_tones import drum_bursts, tone_pattern
 from workstation.core import constants as C
 from workstation.core import features as F
 from workstation.core.types import Embedding
@@ -23,37 +24,6 @@ log = logging.getLogger(__name__)
 def frontend():
     from workstation.inference.frontend import FrontEnd
     return FrontEnd("cpu")
-
-
-def tone_pattern(seconds=12.0, *, bpm=100.0, level=0.3, root=57, seed=0, noise=0.0):
-    """A melody of decaying harmonic tones on a beat grid (deterministic for a seed)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(SR * seconds)) / SR
-    x = np.zeros_like(t)
-    ibi = 60.0 / bpm
-    steps = np.array([0, 2, 4, 7, 9, 12, 7, 4])
-    for k in range(int(seconds / ibi)):
-        s = int(k * ibi * SR)
-        tt = np.arange(min(int(ibi * SR), len(t) - s)) / SR
-        f = 440.0 * 2 ** ((root + steps[k % len(steps)] - 69) / 12)
-        for h in range(1, 8):
-            x[s:s + len(tt)] += np.sin(2 * np.pi * f * h * tt) / h * np.exp(-2.5 * tt)
-    x = level * x / np.abs(x).max()
-    if noise:
-        x = x + noise * rng.standard_normal(len(x))
-    return x.astype(np.float32)
-
-
-def drum_bursts(seconds=12.0, *, bpm=128.0, level=0.3, seed=1):
-    rng = np.random.default_rng(seed)
-    n = int(SR * seconds)
-    x = np.zeros(n)
-    ibi = 60.0 / bpm / 2
-    for k in range(int(seconds / ibi)):
-        s = int(k * ibi * SR)
-        L = min(int(0.12 * SR), n - s)
-        x[s:s + L] += rng.standard_normal(L) * np.exp(-np.arange(L) / SR * 40)
-    return (level * x / np.abs(x).max()).astype(np.float32)
 
 
 def test_dimension_normalisation_and_space(frontend):

@@ -42,3 +42,47 @@ def start_run(args) -> str:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     return str(choose_device(args.device))
+
+
+def train_heads(model, next_batch, *, steps: int, lr: float, heads, head_weights, device: str,
+                pos_weight=None, log_every: int = 50) -> tuple[list[dict], float]:
+    """Train a multi-head sigmoid model: Adam at ``lr`` with a cosine schedule to 3 %, loss =
+    per-head weighted binary cross-entropy of ``model.forward_features(x)`` against ``y``
+    (``next_batch()`` gives the (x, y) tensors of each step; ``pos_weight`` per head).
+    Returns (the logged history, training seconds); leaves the model in train mode."""
+    import math
+    import time
+
+    import torch
+    from torch.nn import functional as F
+
+    log = logging.getLogger("workstation.training")
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(1.0, s / max(1, steps)))) * 0.97 + 0.03)
+    w = pw = None
+    t0 = time.perf_counter()
+    hist: list[dict] = []
+    model.train()
+    for step in range(1, steps + 1):
+        x, y = next_batch()
+        x, y = x.to(device), y.to(device)
+        logits = model.forward_features(x)
+        if w is None:  # per-head weights broadcast over the head axis (1)
+            shape = (1, len(heads)) + (1,) * (logits.dim() - 2)
+            w = torch.tensor(list(head_weights), device=device).reshape(shape)
+            pw = None if pos_weight is None else torch.tensor(list(pos_weight), device=device).reshape(shape)
+        loss_map = F.binary_cross_entropy_with_logits(logits, y, pos_weight=pw, reduction="none")
+        per_head = loss_map.transpose(0, 1).reshape(len(heads), -1).mean(dim=1)
+        loss = (loss_map * w).mean() * len(heads) / float(w.sum())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % log_every == 0 or step == steps:
+            rec = {"step": step, "loss": round(float(loss.detach()), 5),
+                   **{h: round(float(v), 5) for h, v in zip(heads, per_head.detach())},
+                   "elapsed_s": round(time.perf_counter() - t0, 1)}
+            hist.append(rec)
+            log.info("%s", rec)
+    return hist, time.perf_counter() - t0

@@ -25,18 +25,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from workstation.core import constants as C
 from workstation.inference.models.beats import HEADS, BeatNet
 from workstation.inference.weights import MODELS_DIR, save_model
-from workstation.training.common import cache_dir, recipe_parser, start_run
+from workstation.training.common import cache_dir, recipe_parser, start_run, train_heads
 
 log = logging.getLogger(__name__)
 
@@ -206,32 +204,10 @@ def train(cfg: BeatsConfig, *, device: str = "cpu") -> tuple[BeatNet, dict]:
     n_items = len(data["lengths"])
     train_items = np.arange(max(1, n_items - cfg.val_items))
     val_items = np.arange(len(train_items), n_items)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(1.0, s / max(1, cfg.steps)))) * 0.97 + 0.03)
-    pw = torch.tensor([cfg.pos_weight_beat, cfg.pos_weight_downbeat], device=device)[None, :, None]
-    w = torch.tensor([1.0, cfg.w_downbeat], device=device)[None, :, None]
-    t0 = time.perf_counter()
-    hist = []
-    model.train()
-    for step in range(1, cfg.steps + 1):
-        x, y = _batch(data, train_items, rng, cfg)
-        x, y = x.to(device), y.to(device)
-        logits = model.forward_features(x)
-        loss_map = F.binary_cross_entropy_with_logits(logits, y, pos_weight=pw, reduction="none")
-        per_head = loss_map.mean(dim=(0, 2))
-        loss = (loss_map * w).mean() * len(HEADS) / float(w.sum())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % 50 == 0 or step == cfg.steps:
-            rec = {"step": step, "loss": round(float(loss.detach()), 5),
-                   **{h: round(float(v), 5) for h, v in zip(HEADS, per_head.detach())},
-                   "elapsed_s": round(time.perf_counter() - t0, 1)}
-            hist.append(rec)
-            log.info("%s", rec)
-    info = {"train_seconds": time.perf_counter() - t0, "history": hist,
+    hist, secs = train_heads(model, lambda: _batch(data, train_items, rng, cfg), steps=cfg.steps,
+                             lr=cfg.lr, heads=HEADS, device=device, head_weights=(1.0, cfg.w_downbeat),
+                             pos_weight=(cfg.pos_weight_beat, cfg.pos_weight_downbeat))
+    info = {"train_seconds": secs, "history": hist,
             "n_train_frames": int(data["lengths"][train_items].sum()),
             "audio_s": float(data["audio_s"]), "n_items": int(n_items)}
     model = model.cpu().eval()

@@ -195,9 +195,9 @@ def validate(model: BeatNet, data: dict, items) -> dict:
 
 
 def train(cfg: BeatsConfig, *, device: str = "cpu") -> tuple[BeatNet, dict]:
-    torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     data = prepare_data(cfg)
+    torch.manual_seed(cfg.seed)  # after the data: building a cold cache draws from torch's RNG
     model = BeatNet().to(device)
     with torch.no_grad():   # the network's band pooling, once for the whole corpus
         data["xp"] = model.pool_bands(torch.from_numpy(data["x"][None]).float() / 255.0)[0].numpy()

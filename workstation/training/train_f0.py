@@ -349,10 +349,10 @@ def gaussian_target(bin_pos: torch.Tensor, n_bins: int, sigma: float = 1.0) -> t
 # ------------------------------------------------------------------------------ train
 def train(cfg: F0Config, *, device: str = "cpu", data: dict | None = None) -> tuple[PestoNet, dict]:
     """Train a ``PestoNet`` with the recipe's losses; returns (model, log dict)."""
-    torch.manual_seed(cfg.seed)
     if device == "cpu":
         torch.use_deterministic_algorithms(True)
     data = data if data is not None else training_data(cfg.seed, cfg)
+    torch.manual_seed(cfg.seed)  # after the data: building a cold cache draws from torch's RNG
     db_all = torch.from_numpy(np.ascontiguousarray(data["db"]))          # float16, cast per batch
     midi_all = torch.from_numpy(data["midi"])
     voiced_all = torch.from_numpy(data["voiced"])

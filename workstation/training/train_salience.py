@@ -189,9 +189,9 @@ def frame_scores(model: SalienceNet, data: dict, items, *, threshold: float = 0.
 
 
 def train(cfg: SalienceConfig, *, device: str = "cpu") -> tuple[SalienceNet, dict]:
-    torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     data = prepare_data(cfg)
+    torch.manual_seed(cfg.seed)  # after the data: building a cold cache draws from torch's RNG
     n_items = len(data["lengths"])
     train_items = np.arange(max(1, n_items - cfg.val_items))
     val_items = np.arange(len(train_items), n_items)

@@ -32,7 +32,7 @@ DEMO = REPO / "resources" / "demo"
 DEMO_LIMIT = 100
 FE = None
 #: rows of the f0 table (--f0-methods): ours pyin, ours pesto, librosa's pyin, pretrained PESTO.
-F0_METHODS = ("pyin", "pesto", "librosa", "pesto-pretrained")
+F0_METHODS = ("pyin", "pesto", "melody", "librosa", "pesto-pretrained")
 
 
 def frontend():
@@ -99,7 +99,8 @@ def bench_f0(limit):
             "vocadito": list(ed.vocadito()), "demo melody (in mix)": list(ed.demo_collection(DEMO))[:DEMO_LIMIT]}
     keys = ("RPA", "RCA", "OA", "VR", "VFA")
     ours_methods = {label: m for label, m in (("ours pitch.f0 (pyin)", "pyin"),
-                                              ("ours pitch.f0 (pesto, learned)", "pesto"))
+                                              ("ours pitch.f0 (pesto, learned)", "pesto"),
+                                              ("ours pitch.f0 (melody head, learned)", "melody"))
                     if m in F0_METHODS}
     rows = []
     for name, items in sets.items():

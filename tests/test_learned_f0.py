@@ -267,3 +267,32 @@ def test_viterbi_decoder_follows_a_path_and_jumps():
     path = viterbi_bins(p)
     assert np.all(path[:150] == 100) and np.all(path[151:] == 160)
     assert np.argmax(p[70]) == 250 and path[70] == 100
+
+
+# ------------------------------------------------------------------------------ melody head
+def test_melody_method_follows_the_tune_over_a_chord():
+    """``method="melody"`` (the salience net's melody head) picks the sung-like tune, not the
+    louder-in-number chord tones under it, and chunking does not change it."""
+    try:
+        weights.manifest_entry("salience")
+    except ModelError:
+        pytest.skip("salience is not in models/manifest.json")
+    audio, true, inside = sung_tone(523.25, duration_s=2.0, vib_cents=30.0, seed=5)
+    t = np.arange(len(audio)) / SR
+    env = np.clip(np.minimum(t - 0.3, 2.7 - t) / 0.05, 0, 1)
+    chord = sum(0.5 / h * np.sin(2 * np.pi * h * f * t) for f in (130.81, 164.81, 196.0)
+                for h in range(1, 6))
+    mix = (audio + 0.08 * env * chord / np.abs(chord).max()).astype(np.float32)
+    a = get_analyzer("pitch.f0", method="melody")
+    assert a.features == ("hcqt",)
+    r = analyze_array(mix, [a]).results["pitch.f0"]
+    assert r.freqs_hz.shape == (C.n_frames_for(len(mix)),)
+    idx = np.flatnonzero(inside)
+    core = np.zeros_like(inside)
+    core[idx[10:-10]] = True
+    cents = 1200 * np.abs(np.log2(np.maximum(r.freqs_hz[core], 1.0) / true[core]))
+    assert np.median(cents) < 30.0
+    assert np.mean(cents < 50.0) > 0.8
+    assert r.voiced[core].mean() > 0.7
+    again = analyze_array(mix, [get_analyzer("pitch.f0", method="melody")], chunk_s=1.0).results["pitch.f0"]
+    np.testing.assert_allclose(again.freqs_hz, r.freqs_hz, rtol=1e-3)

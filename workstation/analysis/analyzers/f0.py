@@ -44,11 +44,13 @@ _PYIN_DEFAULTS = {k: (list(v) if isinstance(v, tuple) else v)
                   for k, v in dataclasses.asdict(PyinParams()).items()}
 #: parameters of the learned method (ignored by pyin).
 _PESTO_DEFAULTS = {"model": "pitch.f0.pesto", "voicing_threshold": 0.5, "decoder": "argmax"}
-METHODS = ("pyin", "pesto")
+#: parameters of the melody method (the salience network's melody head; ignored by the others).
+_MELODY_DEFAULTS = {"melody_model": "salience", "melody_threshold": 0.3, "melody_context_frames": 64}
+METHODS = ("pyin", "pesto", "melody")
 #: the default method: pyin until the learned model beats it on real recordings
 #: (benchmarks/accuracy.py, MIR-1K voice and vocadito).
 DEFAULT_METHOD = "pyin"
-_DEFAULTS = {"method": DEFAULT_METHOD, **_PESTO_DEFAULTS, **_PYIN_DEFAULTS}
+_DEFAULTS = {"method": DEFAULT_METHOD, **_PESTO_DEFAULTS, **_MELODY_DEFAULTS, **_PYIN_DEFAULTS}
 
 
 @register
@@ -65,6 +67,13 @@ class F0(Analyzer):
     manifest name of the weights; ``decoder``: ``argmax`` (frame by frame, the default) or
     ``viterbi`` (a smooth path through each
     chunk's pitch distributions, CREPE-style; +0.001 RPA on MIR-1K, slower).
+
+    ``method="melody"``: the melody (dominant f0) head of the DeepSalience-style network
+    ``salience`` (``inference.models.salience``) on the shared HCQT, trained on the synthetic
+    corpus's mixtures: the f0 of a frame is the parabolic peak of its most probable bin,
+    confidence is that bin's probability, voiced = confidence >= ``melody_threshold``. Meant
+    for melodies inside mixtures (band, piano with a tune on top), where the monophonic
+    methods follow the accompaniment.
     """
 
     id = "pitch.f0"
@@ -80,8 +89,9 @@ class F0(Analyzer):
         super().__init__(**params)
         if self.params["method"] not in METHODS:
             raise ValueError(f"{self.id}: method must be one of {METHODS}, got {self.params['method']!r}")
-        self.features = (_pesto_features(self.params["model"]) if self.params["method"] == "pesto"
-                         else ("audio",))
+        method = self.params["method"]
+        self.features = (_pesto_features(self.params["model"]) if method == "pesto"
+                         else ("hcqt",) if method == "melody" else ("audio",))
 
     def _pyin_params(self) -> PyinParams:
         kw = {k: v for k, v in self.params.items() if k in _PYIN_DEFAULTS}
@@ -92,7 +102,45 @@ class F0(Analyzer):
             ) -> Generator[float, None, PitchTrack]:
         if self.params["method"] == "pesto":
             return (yield from self._run_pesto(chunks, track))
+        if self.params["method"] == "melody":
+            return (yield from self._run_melody(chunks, track))
         return (yield from self._run_pyin(chunks, track))
+
+    def _run_melody(self, chunks: Iterable[FeatureChunk], track: TrackInfo
+                    ) -> Generator[float, None, PitchTrack]:
+        from workstation.core import postprocess as pp
+        from workstation.inference.models.salience import HEADS, Audio2Salience
+        from workstation.inference.weights import load_model
+
+        p = self.params
+        ctx = int(p["melody_context_frames"])
+        net = Audio2Salience(load_model(p["melody_model"], device=track.device or "cpu"),
+                             device=track.device or "cpu", border_frames=ctx)
+        head = HEADS.index("melody")
+        n = track.n_frames
+        freqs_hz = np.zeros(n, np.float32)
+        confidence = np.zeros(n, np.float32)
+        carry, carry_start, written = None, 0, 0   # HCQT context carried across chunk joins
+        for chunk in chunks:
+            h, start = chunk.hcqt(), chunk.frame_start
+            if carry is not None:
+                h, start = np.concatenate([carry, h], axis=-1), carry_start
+            end = start + h.shape[-1]
+            w1 = min(end if chunk.is_last else end - ctx, n)
+            if w1 > written:
+                mel = net(h)[head][:, written - start:w1 - start]
+                frames = np.arange(mel.shape[1])
+                best = mel.argmax(axis=0)
+                fbin, _ = pp.parabolic_peak(mel, best, frames)
+                freqs_hz[written:w1] = pp.bin_to_hz(fbin)
+                confidence[written:w1] = mel[best, frames]
+                written = w1
+            keep = min(2 * ctx, h.shape[-1])
+            carry, carry_start = h[..., h.shape[-1] - keep:], end - keep
+            yield chunk.progress
+        voiced = confidence >= float(p["melody_threshold"])
+        return PitchTrack(times_s=track.times_s(), freqs_hz=freqs_hz, voiced=voiced,
+                          confidence=np.clip(confidence, 0, 1).astype(np.float32))
 
     def _run_pesto(self, chunks: Iterable[FeatureChunk], track: TrackInfo
                    ) -> Generator[float, None, PitchTrack]:

@@ -18,6 +18,9 @@ from workstation.core import rhythm
 
 SR = C.SAMPLE_RATE
 EVALDATA = Path(__file__).resolve().parents[2] / "shared" / "evaldata"
+#: the DSP method with the DP decoder (the known-answer tests below are about it; the default,
+#: learned + DBN, has its own in test_learned_beats.py and test_beat_decode.py)
+DSP = {"method": "dsp", "decoder": "dp"}
 
 
 def f_measure(ref, est, window=0.03):
@@ -70,7 +73,7 @@ def pattern(bpm: float, dur_s: float, *, meter: int = 0, start_s: float = 0.3,
 @pytest.mark.parametrize("bpm", [72.0, 96.0, 120.0, 137.0, 165.0])
 def test_click_track_tempo_and_beats(bpm):
     x, ref, _ = pattern(bpm, 20.0)
-    res = analyze(x, BeatsAnalyzer())
+    res = analyze(x, BeatsAnalyzer(**DSP))
     assert res.tempo_bpm == pytest.approx(bpm, rel=0.02)
     assert f_measure(ref, res.times_s) > 0.95
     alts = list(res.tempo_alternatives_bpm)
@@ -82,7 +85,7 @@ def test_click_track_tempo_and_beats(bpm):
 @pytest.mark.parametrize("meter,bpm", [(4, 120.0), (3, 120.0), (4, 100.0), (3, 140.0)])
 def test_accented_meter_and_downbeats(meter, bpm):
     x, ref, pos = pattern(bpm, 24.0, meter=meter)
-    res = analyze(x, BeatsAnalyzer())
+    res = analyze(x, BeatsAnalyzer(**DSP))
     assert res.meter == meter
     assert f_measure(ref, res.times_s) > 0.95
     ref_down = ref[pos == 1]
@@ -94,15 +97,15 @@ def test_silence_then_music():
     x, ref, _ = pattern(110.0, 16.0, start_s=0.3)
     x = np.concatenate([np.zeros(8 * SR, np.float32), x])
     ref = ref + 8.0
-    res = analyze(x, BeatsAnalyzer())
+    res = analyze(x, BeatsAnalyzer(**DSP))
     assert res.times_s[0] > 7.9
     assert f_measure(ref, res.times_s) > 0.95
 
 
 def test_chunk_invariance():
     x, _, _ = pattern(128.0, 30.0, meter=4)
-    r1 = analyze(x, BeatsAnalyzer())
-    r2 = analyze(x, BeatsAnalyzer(), chunk_s=7.3)
+    r1 = analyze(x, BeatsAnalyzer(**DSP))
+    r2 = analyze(x, BeatsAnalyzer(**DSP), chunk_s=7.3)
     np.testing.assert_allclose(r1.times_s, r2.times_s)
     np.testing.assert_array_equal(r1.positions, r2.positions)
     assert r1.tempo_bpm == pytest.approx(r2.tempo_bpm)
@@ -118,14 +121,14 @@ def test_streaming_onset_equals_whole():
 
 
 def test_silence_gives_no_beats():
-    res = analyze(np.zeros(SR * 5, np.float32), BeatsAnalyzer())
+    res = analyze(np.zeros(SR * 5, np.float32), BeatsAnalyzer(**DSP))
     assert len(res.times_s) == 0 and res.meter == 0
 
 
 def test_round_trip_arrays():
     from workstation.core.types import result_from_arrays
     x, _, _ = pattern(100.0, 10.0, meter=4)
-    res = analyze(x, BeatsAnalyzer())
+    res = analyze(x, BeatsAnalyzer(**DSP))
     back = result_from_arrays(res.to_arrays())
     np.testing.assert_array_equal(back.times_s, res.times_s)
     assert back.meter == res.meter

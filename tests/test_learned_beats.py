@@ -106,10 +106,11 @@ def test_sha256_mismatch_is_refused(tmp_path):
         load_model("beats", models_dir=tmp_path / "bad")
 
 
+@pytest.mark.parametrize("decoder", ["dbn", "dp"])
 @pytest.mark.parametrize("bpm", [120.0, 92.0])
-def test_click_track_known_tempo(bpm):
+def test_click_track_known_tempo(bpm, decoder):
     x, truth = clicks(bpm, 20.0)
-    b = analyze_array(x, [get_analyzer("beats", method="learned")]).results["beats"]
+    b = analyze_array(x, [get_analyzer("beats", method="learned", decoder=decoder)]).results["beats"]
     assert abs(b.tempo_bpm - bpm) / bpm < 0.04, b.tempo_bpm
     # every click after the first two seconds has a beat within 70 ms, and vice versa
     inner = truth[(truth > 2.0) & (truth < 18.0)]
@@ -124,7 +125,7 @@ def test_click_track_known_tempo(bpm):
 
 def test_analyzer_through_pipeline_is_chunking_invariant():
     x, _ = clicks(128.0, 24.0, seed=1)
-    a = get_analyzer("beats", method="learned")
+    a = get_analyzer("beats", method="learned")            # default decoder: dbn
     one = analyze_array(x, [a]).results["beats"]
     many = analyze_array(x, [get_analyzer("beats", method="learned")], chunk_s=7.0).results["beats"]
     np.testing.assert_allclose(many.times_s, one.times_s, atol=1e-9)
@@ -135,10 +136,15 @@ def test_analyzer_through_pipeline_is_chunking_invariant():
 
 def test_methods_and_default():
     assert BeatsAnalyzer.methods == METHODS == ("dsp", "learned")
-    assert get_analyzer("beats").params["method"] == "dsp"
+    # learned + DBN won on GTZAN and on FMP C6 / madmom / JTD (benchmarks/accuracy.py --tasks beats)
+    assert get_analyzer("beats").params["method"] == "learned"
+    assert get_analyzer("beats").params["decoder"] == "dbn"
     with pytest.raises(ValueError, match="method"):
         get_analyzer("beats", method="magic")
-    assert get_analyzer("beats", method="learned").params_hash() != get_analyzer("beats").params_hash()
+    assert get_analyzer("beats", method="dsp").params_hash() != get_analyzer("beats").params_hash()
+    assert get_analyzer("beats", decoder="dp").params_hash() != get_analyzer("beats").params_hash()
+    with pytest.raises(ValueError, match="decoder"):
+        get_analyzer("beats", decoder="viterbi")
 
 
 def test_decode_activation_known_answer():

@@ -320,3 +320,33 @@ def estimate_meter(accents: np.ndarray, *, meters: tuple[int, ...] = (3, 4),
     positions = ((i - phi) % meter + 1).astype(np.int64)
     confidence = float(np.clip(contrast / 2.0, 0.0, 1.0))
     return MeterEstimate(meter, positions, confidence, {m: c for m, (c, _) in best.items()})
+
+
+def onset_probability(onset_env: np.ndarray, *, percentile: float = 99.0,
+                      ceiling: float = 0.95) -> np.ndarray:
+    """An onset envelope [shape=(n_frames,)] mapped to a pseudo beat probability in
+    [0, ``ceiling``] for the DBN decoder: divided by its ``percentile``-th percentile, clipped."""
+    o = np.maximum(np.asarray(onset_env, dtype=np.float64), 0.0)
+    if len(o) == 0:
+        return o
+    ref = float(np.percentile(o, percentile))
+    if ref <= 0:
+        ref = float(o.max()) if o.max() > 0 else 1.0
+    return np.clip(o / ref, 0.0, 1.0) * ceiling
+
+
+def tempo_alternatives(bpm: float, tempo: TempoEstimate, *, min_bpm: float = 30.0,
+                       max_bpm: float = 300.0) -> np.ndarray:
+    """Alternatives to ``bpm`` [shape=(k,)]: half and double always, 3:2 and 2:3 where their
+    score on ``tempo``'s curve is at least half that of ``bpm``; by decreasing score."""
+    grid, scores = tempo.bpm_grid, tempo.scores
+
+    def score_at(t):
+        return float(np.interp(np.log(t), np.log(grid), scores, left=0.0, right=0.0))
+
+    best = score_at(bpm)
+    related = [bpm / 2, bpm * 2, bpm * 1.5, bpm / 1.5]
+    alts = [(t, score_at(t)) for t in related if min_bpm <= t <= max_bpm]
+    alts = [(t, s) for i, (t, s) in enumerate(alts) if i < 2 or s >= 0.5 * best]
+    alts.sort(key=lambda ts: -ts[1])
+    return np.array([t for t, _ in alts], dtype=np.float64)

@@ -153,3 +153,30 @@ def test_decoder_is_validated():
     with pytest.raises(ValueError, match="decoder"):
         BeatsAnalyzer(decoder="magic")
     assert BeatsAnalyzer.decoders == ("dbn", "dp")
+
+
+@pytest.mark.parametrize("beats_per_bar, prior", [(1, False), (1, True), (3, False), (4, True)])
+def test_block_recursion_gives_the_frame_loops_path(beats_per_bar, prior):
+    """The default engine (semi-Markov recursion, a block of min-period frames per step) decodes
+    exactly the path and log probability of the frame-by-frame Viterbi."""
+    rng = np.random.default_rng(beats_per_bar + 10 * prior)
+    n = 2500
+    a = rng.random(n) ** 3
+    period = rng.uniform(28, 55)
+    down = a * rng.random(n) * 0.3
+    for i, k in enumerate(np.arange(rng.uniform(0, period), n, period)):
+        a[int(k)] = rng.uniform(0.5, 1.0)
+        if i % beats_per_bar == 0:
+            down[int(k)] = 0.9 * a[int(k)]
+    tempo_prior = (lambda bpm: -0.5 * (np.log2(bpm / 110.0) / 0.5) ** 2) if prior else None
+    kw = dict(beats_per_bar=beats_per_bar, tempo_log_prior=tempo_prior)
+    d = down if beats_per_bar > 1 else None
+    ref = bd.viterbi(a, d, engine="frames", **kw)
+    fast = bd.viterbi(a, d, **kw)
+    assert len(ref.frames) > 10
+    np.testing.assert_array_equal(fast.frames, ref.frames)
+    np.testing.assert_array_equal(fast.positions, ref.positions)
+    np.testing.assert_array_equal(fast.periods, ref.periods)
+    assert fast.log_prob == pytest.approx(ref.log_prob, abs=1e-6)
+    with pytest.raises(ValueError, match="engine"):
+        bd.viterbi(a, engine="gpu")

@@ -18,12 +18,17 @@ activation ``a`` in [0, 1]: P(obs | beat) = a, P(obs | no beat) = (1 - a) / (lam
 With a downbeat activation ``d`` as well: P(obs | downbeat) = d, P(obs | other beat) =
 a - d, P(obs | no beat) = (1 - a) / (lambda - 1) (``a`` a beat-at-all probability).
 
-Viterbi, vectorised per frame: the deterministic advance inside a beat is one shifted copy
+Viterbi (the reference engine ``"frames"``), vectorised per frame: the deterministic advance inside a beat is one shifted copy
 of the score vector; the tempo transitions are a (beats_per_bar, n_tempi, n_tempi) max-plus
 product at the beat boundaries. Only the boundary decisions are stored as back-pointers
 (``n_frames * beats_per_bar * n_tempi`` bytes, int8: 18 MB for 60 min of single-beat
 tracking at 86 fps, 74 MB for a 4-beat bar), never a (n_frames, n_states) array; the
 backtrack walks beat by beat.
+
+The default engine (``"blocks"``) computes the same path as a semi-Markov recursion over
+beat boundaries: a beat entered at frame t with period P ends at t + P - 1 having gained its
+first beat states' observations, so the scores of ``min(periods)`` frames at a time are one
+vectorised step (~25x fewer Python steps; 10 min of audio in ~1 s on a loaded core, was 7 s).
 
 ``correct=True`` (as madmom): each decoded beat is moved to the activation's maximum within
 its beat states (the first 1 / observation_lambda of the beat).
@@ -136,9 +141,13 @@ def viterbi(beat: np.ndarray, downbeat: np.ndarray | None = None, *, beats_per_b
             frame_rate: float = C.FRAME_RATE, min_bpm: float = 55.0, max_bpm: float = 215.0,
             n_tempi: int | None = 60, transition_lambda: float = 100.0,
             observation_lambda: float = 16.0, correct: bool = True,
-            tempo_log_prior: np.ndarray | None = None) -> DBNResult:
+            tempo_log_prior: np.ndarray | None = None, engine: str = "blocks") -> DBNResult:
     """Most likely bar-pointer path for a beat activation [shape=(n_frames,)] in [0, 1]
     (and, with ``beats_per_bar`` > 1, a downbeat activation [shape=(n_frames,)]).
+
+    ``engine``: ``"blocks"`` (default) runs the semi-Markov block recursion
+    (``_viterbi_blocks``) where the track is at least two beat periods long, ``"frames"`` the
+    frame-by-frame loop (the reference: both give the same path up to exact ties).
 
     Returns the decoded beats (``DBNResult``). Memory: the back-pointers, ``n_frames *
     beats_per_bar * n_tempi`` bytes, plus a few float arrays of ``n_frames`` and of the
@@ -156,6 +165,26 @@ def viterbi(beat: np.ndarray, downbeat: np.ndarray | None = None, *, beats_per_b
         return empty
     gb, gd, none = observation_gains(beat, downbeat if M > 1 else None,
                                      observation_lambda=observation_lambda)
+    logT = tempo_transition_log(periods, transition_lambda)            # (K from, K to)
+    if tempo_log_prior is not None:
+        logT = logT + np.asarray(tempo_log_prior(60.0 * frame_rate / periods), dtype=np.float64)[None, :]
+    if engine not in ("blocks", "frames"):
+        raise ValueError(f"engine must be 'blocks' or 'frames', got {engine!r}")
+    if engine == "blocks" and n >= 2 * int(periods.max()):   # the block recursion (same path, ~20x fewer steps)
+        gains = [gd] + [gb] * (M - 1) if M > 1 else [gb]
+        back, (t0, b, k), score = _viterbi_blocks(gains, periods=periods, logT=logT,
+                                                  observation_lambda=observation_lambda,
+                                                  n_states=space.n_states)
+        starts, blocks, tempi = [t0], [b], [k]
+        while t0 > 0:
+            k = int(back[t0, b, k])
+            b = (b - 1) % M
+            t0 -= int(periods[k])
+            starts.append(t0)
+            blocks.append(b)
+            tempi.append(k)
+        return _finish(beat, periods, starts, blocks, tempi, score + float(none.sum()), M,
+                       observation_lambda=observation_lambda, correct=correct)
     is_beat = space.beat_state_mask(observation_lambda)
     if M > 1:
         down_idx = np.flatnonzero(is_beat & (space.state_beat == 0))
@@ -163,9 +192,6 @@ def viterbi(beat: np.ndarray, downbeat: np.ndarray | None = None, *, beats_per_b
     else:
         down_idx = np.zeros(0, np.int64)
         beat_idx = np.flatnonzero(is_beat)
-    logT = tempo_transition_log(periods, transition_lambda)            # (K from, K to)
-    if tempo_log_prior is not None:
-        logT = logT + np.asarray(tempo_log_prior(60.0 * frame_rate / periods), dtype=np.float64)[None, :]
     prev_last = space.last[(np.arange(M) - 1) % M]                       # (M, K): feeds block b
     first = space.first
     bp_dtype = np.int8 if K <= 127 else np.int16
@@ -218,6 +244,13 @@ def viterbi(beat: np.ndarray, downbeat: np.ndarray | None = None, *, beats_per_b
         kp = int(back[t0, b, k])
         s = int(space.last[(b - 1) % M, kp])
         t = t0 - 1
+    return _finish(beat, periods, starts, blocks, tempi, log_prob, M,
+                   observation_lambda=observation_lambda, correct=correct)
+
+
+def _finish(beat, periods, starts, blocks, tempi, log_prob, M, *, observation_lambda, correct):
+    """DBNResult from the backtracked beat starts (last first)."""
+    n = len(beat)
     starts = np.array(starts[::-1], dtype=np.int64)
     blocks = np.array(blocks[::-1], dtype=np.int64)
     per = periods[np.array(tempi[::-1], dtype=np.int64)]
@@ -236,6 +269,63 @@ def viterbi(beat: np.ndarray, downbeat: np.ndarray | None = None, *, beats_per_b
             out[i] = lo + int(np.argmax(beat[lo:hi])) if hi > lo else lo
         frames = out
     return DBNResult(frames, blocks + 1, per, log_prob, M)
+
+
+def _viterbi_blocks(gains: list[np.ndarray], *, periods: np.ndarray, logT: np.ndarray,
+                    observation_lambda: float, n_states: int) -> tuple[np.ndarray, tuple[int, int, int], float]:
+    """The Viterbi of ``viterbi``'s frame loop as a semi-Markov recursion over beat boundaries,
+    ``min(periods)`` frames per vectorised step (the same path up to exact ties).
+
+    gains[b] [shape=(n_frames,)]: the beat-state gain of beat b of the bar. E[t, b, k]: best
+    log score of entering beat b with period P_k at frame t; F[t, b, k]: of ending it at frame
+    t, = E[t - P_k + 1, b, k] + the gains of its first w_k (beat-state) frames, or, before frame
+    P_k - 1, of a beat already under way when the track starts. E[t + 1, b, k] =
+    max_j F[t, b - 1, j] + logT[j, k]. F[t] reads E at least min(P) frames back, so a block of
+    min(P) frames is one step; E lives in a ring of max(P) + min(P) + 1 frames.
+    Returns (back-pointers [shape=(n, M, K)], the best last beat (t0, b, k), its score)."""
+    M = len(gains)
+    n = len(gains[0])
+    P = np.asarray(periods, dtype=np.int64)
+    K = len(P)
+    w = np.array([int(np.count_nonzero(np.arange(p) < p / observation_lambda)) for p in P])
+    cg = np.stack([np.concatenate([[0.0], np.cumsum(g)]) for g in gains])       # (M, n + 1)
+    B, Pmax = int(P.min()), int(P.max())
+    H = Pmax + B + 1
+    ring = np.empty((H, M, K))
+    start = -np.log(n_states)
+    ring[0] = start                                     # entering any beat at frame 0
+    back = np.empty((n, M, K), dtype=np.int8 if K <= 127 else np.int16)
+    back[0] = 0
+    mm, kk = np.arange(M)[None, :, None], np.arange(K)[None, None, :]
+    prev_block = (np.arange(M) - 1) % M
+    for t in range(0, n, B):
+        ts = np.arange(t, min(t + B, n))
+        t0 = ts[:, None] - P[None, :] + 1                                     # (B, K) beat starts
+        ok = t0 >= 0
+        t0c = np.maximum(t0, 0)
+        gain = cg[:, np.minimum(t0c + w, n)].transpose(1, 0, 2) - cg[:, t0c].transpose(1, 0, 2)
+        F = ring[(t0c % H)[:, None, :], mm, kk] + gain                          # (B, M, K)
+        if not ok.all():    # the beat under way at frame 0 (its first frames before the track)
+            m_end = np.clip(w[None, :] - P[None, :] + ts[:, None], -1, n - 1)  # last gained frame
+            init = start + cg[:, m_end + 1].transpose(1, 0, 2)           # cg[:, 0] == 0
+            F = np.where(ok[:, None, :], F, init)
+        nxt = ts + 1 < n
+        if not nxt.any():
+            break
+        cand = F[nxt][:, prev_block, :, None] + logT[None, None]                # (b, M, K, K)
+        j = cand.argmax(axis=2)
+        back[ts[nxt] + 1] = j
+        ring[(ts[nxt] + 1) % H] = np.take_along_axis(cand, j[:, :, None, :], axis=2)[:, :, 0, :]
+    # the end: the last beat began at t0 in [n - P_k, n - 1] and is under way at frame n - 1
+    d = np.arange(Pmax)
+    t0 = np.repeat((n - 1 - d)[:, None], K, axis=1)                              # (Pmax, K)
+    ok = (d[:, None] < P[None, :]) & (t0 >= 0)
+    t0c = np.maximum(t0, 0)
+    gain = (cg[:, np.minimum(t0c + np.minimum(d[:, None] + 1, w[None, :]), n)]
+            - cg[:, t0c]).transpose(1, 0, 2)
+    final = np.where(ok[:, None, :], ring[(t0c % H)[:, None, :], mm, kk] + gain, -np.inf)
+    i, b, k = np.unravel_index(int(np.argmax(final)), final.shape)
+    return back, (int(t0[i, k]), int(b), int(k)), float(final[i, b, k])
 
 
 def track_beats_dbn(activation: np.ndarray, *, frame_rate: float = C.FRAME_RATE,

@@ -1,7 +1,7 @@
 """Accuracy of every analyzer on real recordings (../shared/evaldata) and on the demo
 collection, side by side with established peers run in the same process.
 
-    .venv/bin/python benchmarks/accuracy.py [--tasks f0,notes,key,beats] [--limit N]
+    .venv/bin/python benchmarks/accuracy.py [--tasks f0,notes,key,beats,tags] [--limit N]
 
 Peers (librosa's pyin and beat_track; pesto-pitch; essentia where installed) are benchmark-only
 dependencies: `.venv/bin/pip install -c constraints.txt librosa` (see ../shared/PEERS.md).
@@ -233,39 +233,79 @@ def bench_notes(limit):
 
 
 # ------------------------------------------------------------------------------------- key
+#: essentia KeyExtractor profiles measured beside ours (all that essentia 2.1b6 accepts).
+ESSENTIA_KEY_PROFILES = ("edma", "edmm", "bgate", "braw", "krumhansl", "temperley", "shaath",
+                         "gomez", "noland", "diatonic", "tonictriad")
+
+
+def _key_estimators():
+    """method -> callable(audio at C.SAMPLE_RATE) -> (tonic_pc, mode), or None when absent."""
+    from workstation.core.units import pitch_class_from_name
+    es = peer("essentia.standard")
+
+    def ours_key(method):
+        def f(x):
+            k = analyze_array(x, [get_analyzer("key", method=method)], frontend=frontend()).results["key"]
+            return k.tonic_pc, k.mode
+        return f
+
+    def ess(profile):
+        ext = es.KeyExtractor(profileType=profile)
+
+        def f(x):
+            import soxr
+            x44 = soxr.resample(x, C.SAMPLE_RATE, 44100).astype(np.float32)
+            key, scale, _ = ext(x44)
+            return pitch_class_from_name(key), scale
+        return f
+
+    out = {"ours dsp": ours_key("dsp"), "ours learned": ours_key("learned")}
+    for prof in ESSENTIA_KEY_PROFILES:
+        out[f"essentia KeyExtractor ({prof})"] = ess(prof) if es is not None else None
+    return out
+
+
 def bench_key(limit):
     from workstation.core.units import key_label
-    essentia = peer("essentia.standard")
+    est_fns = _key_estimators()
+    est_fns["ours learned"](np.zeros(C.SAMPLE_RATE, np.float32))     # load the model: not timed
     sets = {"GTZAN + sax (real)": list(ed.key_sets()), "demo collection": list(ed.demo_collection(DEMO))[:DEMO_LIMIT]}
     rows = []
     for name, items in sets.items():
         items = [i for i in items if "key" in i.ref][:limit]
         if not items:
-            rows.append((name, "-", "absent", ""))
+            rows.append((name, "-", "absent", "", ""))
             continue
-        res = {"ours key": [], "essentia KeyExtractor (edma)": []}
+        res = {m: [] for m in est_fns}
+        secs = {m: 0.0 for m in est_fns}
+        audio_s = 0.0
         for it in items:
             x = ed.load_audio(it)
+            audio_s += len(x) / C.SAMPLE_RATE
             ref = key_label(*it.ref["key"]).replace(":", " ")
-            k = ours(x, ["key"])["key"]
-            res["ours key"].append(mir_eval.key.weighted_score(ref, key_label(k.tonic_pc, k.mode).replace(":", " ")))
-            if essentia is not None:
-                import soxr
-                x44 = soxr.resample(x, C.SAMPLE_RATE, 44100).astype(np.float32)
-                key, scale, _ = essentia.KeyExtractor(profileType="edma")(x44)
-                res["essentia KeyExtractor (edma)"].append(mir_eval.key.weighted_score(ref, f"{key} {scale}"))
+            for m, fn in est_fns.items():
+                if fn is None:
+                    continue
+                t0 = time.perf_counter()
+                tonic, mode = fn(x)
+                secs[m] += time.perf_counter() - t0
+                res[m].append(mir_eval.key.weighted_score(ref, key_label(tonic, mode).replace(":", " ")))
         for m, v in res.items():
             if v:
-                rows.append((f"{name} ({len(items)})", m, float(np.mean(np.array(v) == 1.0)), float(np.mean(v))))
+                rows.append((f"{name} ({len(items)})", m, float(np.mean(np.array(v) == 1.0)), float(np.mean(v)),
+                             f"{audio_s / max(secs[m], 1e-9):.0f}x"))
             else:
-                rows.append((name, m, "not installed", ""))
-    table("Key (mir_eval.key)", ("data", "method", "correct", "weighted score"), rows)
+                rows.append((name, m, "not installed", "", ""))
+    table("Key (mir_eval.key; realtime factor includes each method's own front end)",
+          ("data", "method", "correct", "weighted score", "realtime"), rows)
 
 
 # ------------------------------------------------------------------------------------- beats
-#: rows of the beats table: ours (DSP and learned), librosa.beat_track, essentia's
-#: RhythmExtractor2013 (multifeature, BeatTrackerMultiFeature inside; wants 44.1 kHz).
-BEAT_METHODS = ("ours dsp", "ours learned", "librosa.beat_track", "essentia RhythmExtractor2013")
+#: rows of the beats table: ours (method dsp / learned x decoder dp / dbn), librosa.beat_track,
+#: essentia's RhythmExtractor2013 (multifeature, BeatTrackerMultiFeature inside; wants 44.1 kHz).
+OURS_BEATS = {"ours dsp+dp": ("dsp", "dp"), "ours dsp+dbn": ("dsp", "dbn"),
+              "ours learned+dp": ("learned", "dp"), "ours learned+dbn": ("learned", "dbn")}
+BEAT_METHODS = (*OURS_BEATS, "librosa.beat_track", "essentia RhythmExtractor2013")
 
 
 def _beat_estimators():
@@ -274,16 +314,17 @@ def _beat_estimators():
     librosa = peer("librosa")
     es = peer("essentia.standard")
 
-    def ours_beats(method):
+    def ours_beats(method, decoder):
         def f(x):
-            b = analyze_array(x, [get_analyzer("beats", method=method)], frontend=frontend()).results["beats"]
-            return b.times_s, b.tempo_bpm
+            b = analyze_array(x, [get_analyzer("beats", method=method, decoder=decoder)],
+                              frontend=frontend()).results["beats"]
+            return b.times_s, b.tempo_bpm, b.downbeats_s
         return f
 
     def lr(x):
         tempo, frames = librosa.beat.beat_track(y=x, sr=C.SAMPLE_RATE, hop_length=C.HOP_LENGTH)
         return (librosa.frames_to_time(frames, sr=C.SAMPLE_RATE, hop_length=C.HOP_LENGTH),
-                float(np.atleast_1d(tempo)[0]))
+                float(np.atleast_1d(tempo)[0]), None)
 
     rhythm = es.RhythmExtractor2013(method="multifeature") if es is not None else None
 
@@ -291,9 +332,9 @@ def _beat_estimators():
         import soxr
         x44 = soxr.resample(x, C.SAMPLE_RATE, 44100).astype(np.float32)
         bpm, ticks, _, _, _ = rhythm(x44)
-        return np.asarray(ticks, dtype=float), float(bpm)
+        return np.asarray(ticks, dtype=float), float(bpm), None
 
-    return {"ours dsp": ours_beats("dsp"), "ours learned": ours_beats("learned"),
+    return {**{label: ours_beats(*md) for label, md in OURS_BEATS.items()},
             "librosa.beat_track": lr if librosa is not None else None,
             "essentia RhythmExtractor2013": ess if es is not None else None}
 
@@ -309,7 +350,7 @@ def bench_beats(limit):
     for name, items in sets.items():
         items = [i for i in items if "beats_s" in i.ref][:limit]
         if not items:
-            rows.append((name, "-", "absent", "", "", "", "", ""))
+            rows.append((name, "-", "absent", "", "", "", "", "", ""))
             continue
         res = {m: [] for m in BEAT_METHODS}
         secs = {m: 0.0 for m in BEAT_METHODS}
@@ -325,24 +366,112 @@ def bench_beats(limit):
                 if fn is None:
                     continue
                 t0 = time.perf_counter()
-                times, tempo = fn(x)
+                times, tempo, downbeats = fn(x)
                 secs[m] += time.perf_counter() - t0
                 times = np.asarray(times, dtype=float)
                 f = mir_eval.beat.f_measure(ref, times)  # evaluate() would trim the first 5 s
                 _, cmlt, _, amlt = mir_eval.beat.continuity(ref, times)
                 t_ok = abs(tempo - ref_tempo) / ref_tempo <= 0.04 if ref_tempo else np.nan
                 t_ok2 = min(abs(tempo * k - ref_tempo) for k in (1, 2, 0.5, 3, 1 / 3)) / ref_tempo <= 0.04 if ref_tempo else np.nan
-                res[m].append((f, cmlt, amlt, t_ok, t_ok2))
+                pos = it.ref.get("beat_positions")
+                down_f = np.nan
+                if downbeats is not None and pos is not None and np.any(np.asarray(pos) == 1):
+                    down_f = mir_eval.beat.f_measure(ref[np.asarray(pos) == 1], np.asarray(downbeats, float))
+                res[m].append((f, cmlt, amlt, t_ok, t_ok2, down_f))
         for m, v in res.items():
             if v:
                 a = np.array(v, dtype=float)
-                rows.append((f"{name} ({len(items)})", m, *[float(np.nanmean(a[:, k])) for k in range(5)],
-                             f"{audio_s / max(secs[m], 1e-9):.0f}x"))
+                vals = [float(np.nanmean(a[:, k])) if np.any(np.isfinite(a[:, k])) else "-" for k in range(6)]
+                rows.append((f"{name} ({len(items)})", m, *vals, f"{audio_s / max(secs[m], 1e-9):.0f}x"))
             else:
-                rows.append((name, m, "not installed", "", "", "", "", ""))
+                rows.append((name, m, "not installed", "", "", "", "", "", ""))
     table("Beats and tempo (mir_eval.beat; tempo within 4 %: acc1 exact, acc2 up to x2, x3; "
-          "realtime factor includes each method's own front end)",
-          ("data", "method", "F-measure", "CMLt", "AMLt", "tempo acc1", "tempo acc2", "realtime"), rows)
+          "downbeat F where the reference has bar positions; realtime factor includes each method's own front end)",
+          ("data", "method", "F-measure", "CMLt", "AMLt", "tempo acc1", "tempo acc2", "downbeat F", "realtime"),
+          rows)
+
+
+# -------------------------------------------------------------------------------------- tags
+def bench_tags(limit):
+    """Tags on the real recordings mapped to our vocabulary (train_tags.eval_items): per file
+    the top tags; per group hit@1 / hit@3 (a true instrument tag is the first / among the first
+    three instrument tags); per tag ROC-AUC over the files whose status for it is known (tags
+    with at least 2 positives and 2 negatives, macro mean); genre hit@1 on the GTZAN clips
+    whose genre is in the vocabulary. Rows: ours (the learned CNN) and a nearest-centroid
+    baseline on the DSP embedding statistics fitted on the same synthetic corpus; chance."""
+    from workstation.training import train_tags as tt
+
+    items = tt.eval_items(ed.DEFAULT_ROOT)
+    if not items:
+        table("Tags", ("data", "method", "result"), [("evaldata", "-", "absent")])
+        return
+    groups = {}
+    for it in items:
+        groups.setdefault(it.group, []).append(it)
+    items = [it for g in groups.values() for it in g[:limit]]
+    base = tt.fit_centroid_baseline()
+    inst = list(tt.INSTRUMENT_TAGS)
+    genres = sorted(set(tt.GENRE_TAGS.values()))
+    scores = {"ours (tags CNN)": [], "DSP stats nearest centroid": []}
+    secs = {m: 0.0 for m in scores}
+    audio_s = 0.0
+    per_file = []
+    for it in items:
+        x = ed.load_audio(it)
+        audio_s += len(x) / C.SAMPLE_RATE
+        t0 = time.perf_counter()
+        r = ours(x, ["tags"])["tags"]
+        secs["ours (tags CNN)"] += time.perf_counter() - t0
+        s_ours = dict(zip(r.labels, (float(v) for v in r.scores)))
+        t0 = time.perf_counter()
+        s_base = dict(zip(base.labels, base.scores(tt.dsp_statistics(x, frontend()))))
+        secs["DSP stats nearest centroid"] += time.perf_counter() - t0
+        scores["ours (tags CNN)"].append(s_ours)
+        scores["DSP stats nearest centroid"].append(s_base)
+        top = lambda s, pool: ", ".join(f"{k} {s[k]:.2f}" for k in sorted(pool, key=lambda k: -s[k])[:3])  # noqa: E731
+        per_file.append((it.name[:34], ", ".join(sorted(it.positive)) or "(none: negatives only)",
+                         top(s_ours, inst), top(s_base, inst), top(s_ours, s_ours)))
+    table("Tags per file (top-3 instrument tags; last column: top-3 of every tag)",
+          ("file", "truth", "ours", "DSP centroid", "ours, all tags"), per_file)
+
+    def hits(s, pos, k):
+        ranked = sorted(inst, key=lambda t: -s[t])[:k]
+        return float(bool(set(ranked) & pos))
+
+    from math import comb
+
+    def chance_hits(pos, k):  # a random order of the instrument tags
+        p = len(pos & set(inst))
+        return 1.0 - comb(len(inst) - p, k) / comb(len(inst), k)
+
+    rows = []
+    for gname in list(groups) + ["all"]:
+        sel = [i for i, it in enumerate(items) if gname == "all" or it.group == gname]
+        with_inst = [i for i in sel if items[i].positive & set(inst)]
+        gsel = [i for i in sel if items[i].positive & set(genres)]
+        for m, ss in scores.items():
+            h1 = [hits(ss[i], items[i].positive, 1) for i in with_inst]
+            h3 = [hits(ss[i], items[i].positive, 3) for i in with_inst]
+            aucs = []
+            for t in tt.VOCABULARY:
+                known = [i for i in sel if t in items[i].known]
+                y = [t in items[i].positive for i in known]
+                if sum(y) >= 2 and len(y) - sum(y) >= 2:
+                    aucs.append(tt.roc_auc(y, [ss[i][t] for i in known]))
+            g1 = [float(max(genres, key=lambda t: ss[i][t]) in items[i].positive) for i in gsel]
+            rt = f"{audio_s / max(secs[m], 1e-9):.0f}x" if gname == "all" else ""
+            rows.append((f"{gname} ({len(sel)})", m,
+                         float(np.mean(h1)) if h1 else "-", float(np.mean(h3)) if h3 else "-",
+                         f"{np.mean(aucs):.3f} ({len(aucs)} tags)" if aucs else "-",
+                         float(np.mean(g1)) if g1 else "-", rt))
+        rows.append((f"{gname} ({len(sel)})", "chance",
+                     float(np.mean([chance_hits(items[i].positive, 1) for i in with_inst])) if with_inst else "-",
+                     float(np.mean([chance_hits(items[i].positive, 3) for i in with_inst])) if with_inst else "-",
+                     "0.500", 1.0 / len(genres) if gsel else "-", ""))
+    table("Tags on real recordings (instrument hit@1 / hit@3 over files with a known instrument; "
+          "ROC-AUC per tag over files whose status is known, macro; genre hit@1 among the style "
+          "tags on GTZAN classical / pop / rock / jazz; realtime includes each method's front end)",
+          ("data", "method", "hit@1", "hit@3", "ROC-AUC", "genre hit@1", "realtime"), rows)
 
 
 def main():
@@ -365,7 +494,8 @@ def main():
         print(f"evaluation data not found at {ed.DEFAULT_ROOT}: only the demo collection is measured")
     print("# Accuracy (ours vs peers in the same process)")
     for task in args.tasks.split(","):
-        {"f0": bench_f0, "notes": bench_notes, "key": bench_key, "beats": bench_beats}[task](args.limit)
+        {"f0": bench_f0, "notes": bench_notes, "key": bench_key, "beats": bench_beats,
+         "tags": bench_tags}[task](args.limit)
 
 
 if __name__ == "__main__":

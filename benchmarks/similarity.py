@@ -17,7 +17,10 @@ Quality: every labelled recording is a query against all the others; a result is
 when it has the query's label. Label sets (from ``../shared/evaldata``; never copied):
 MIR-1K singer (10 singers x 3 clips, accompaniment + voice mixed), GTZAN genre by clip
 (each 30 s clip split into three 10 s excerpts: the other two excerpts are relevant),
-isolated notes by instrument family is too small and is left out.
+isolated notes by instrument family is too small and is left out. Both embedding methods
+(``embedding`` analyzer, ``method="dsp"`` and ``method="learned"`` where ``models/`` has the
+learned weights) run on the same items through the pipeline (mel / STFT front end included
+in the realtime factor), with a row for the two spaces concatenated.
 """
 
 from __future__ import annotations
@@ -159,34 +162,67 @@ def retrieval_metrics(vectors: np.ndarray, labels: list[str], *, centre: bool, k
     return float(np.mean(precs)), float(np.mean(aps)), float(off.mean()), float(off.std())
 
 
-def bench_quality(root: Path) -> None:
-    from workstation.analysis.analyzers.embedding import DspEmbedding
+def _embed_all(items, analyzer_factory, fe):
+    """(vectors [n, dim], seconds of compute, seconds of audio) of every item."""
     from workstation.analysis.pipeline import analyze_array
+    from workstation.core import constants as C
+
+    t0 = time.perf_counter()
+    vecs = np.stack([analyze_array(x, [analyzer_factory()], frontend=fe).results["embedding"].vector
+                     for _, x in items])
+    return vecs, time.perf_counter() - t0, sum(len(x) for _, x in items) / C.SAMPLE_RATE
+
+
+def bench_quality(root: Path) -> None:
+    """DSP statistics vs the learned embedding (where ``models/`` has it), same items."""
+    from workstation.analysis.analyzers.embedding import DspEmbedding
     from workstation.inference.frontend import FrontEnd
+    from workstation.inference.weights import read_manifest
 
     if not root.is_dir():
         print(f"evaluation data not found at {root}; skipped")
         return
     fe = FrontEnd("cpu")
-    rows = []
+    learned = any(e.get("name") == "embedding" for e in read_manifest())
+    methods = [("DSP statistics (dsp-stats-v1)", lambda: DspEmbedding(method="dsp"))]
+    if learned:
+        methods.append(("learned CNN (NT-Xent)", lambda: DspEmbedding(method="learned")))
+    rows, speed = [], []
     for name, items in _labelled_audio(root):
-        t0 = time.perf_counter()
-        vecs = np.stack([analyze_array(x, [DspEmbedding()], frontend=fe).results["embedding"].vector
-                         for _, x in items])
         labels = [lab for lab, _ in items]
         n_rel = min(sum(1 for m in labels if m == lab) - 1 for lab in labels)
-        for centre in (False, True):
-            p, m, mu, sd = retrieval_metrics(vecs, labels, centre=centre, k=n_rel)
-            rows.append((name, "DSP statistics (dsp-stats-v1)", "centred" if centre else "raw",
+        got = {}
+        for title, factory in methods:
+            _embed_all(items[:1], factory, fe)            # warm-up (model load, kernels)
+            vecs, secs, audio_s = _embed_all(items, factory, fe)
+            got[title] = vecs
+            speed.append((name, title, f"{audio_s:.0f}", f"{secs:.2f}", f"{audio_s / secs:.0f}x"))
+            for centre in (False, True):
+                p1, _, _, _ = retrieval_metrics(vecs, labels, centre=centre, k=1)
+                p, m, mu, sd = retrieval_metrics(vecs, labels, centre=centre, k=n_rel)
+                rows.append((name, title, "centred" if centre else "raw", f"{p1:.3f}",
+                             f"P@{n_rel}={p:.3f}", f"{m:.3f}", f"{mu:.2f} +- {sd:.2f}"))
+        if not learned:
+            rows.append((name, "learned CNN (NT-Xent)", "-", "-", "(not trained yet)", "-", "-"))
+        elif len(got) == 2:
+            # both spaces side by side: each centred and normalised, then concatenated
+            parts = []
+            for v in got.values():
+                v = v - v.mean(axis=0)
+                parts.append(v / (np.linalg.norm(v, axis=1, keepdims=True) + 1e-12))
+            cat = np.concatenate(parts, axis=1)
+            p1, _, _, _ = retrieval_metrics(cat, labels, centre=False, k=1)
+            p, m, mu, sd = retrieval_metrics(cat, labels, centre=False, k=n_rel)
+            rows.append((name, "DSP + learned (concatenated)", "centred", f"{p1:.3f}",
                          f"P@{n_rel}={p:.3f}", f"{m:.3f}", f"{mu:.2f} +- {sd:.2f}"))
-        rows.append((name, "learned embedding", "-", "(not trained yet)", "-", "-"))
-        print(f"{name}: {len(items)} items embedded in {time.perf_counter() - t0:.1f} s",
-              file=sys.stderr)
         n_lab = len(set(labels))
-        rows.append((name, "chance", "-", f"P@{n_rel}={n_rel / (len(items) - 1):.3f}",
+        rows.append((name, "chance", "-", f"{n_rel / (len(items) - 1):.3f}",
+                     f"P@{n_rel}={n_rel / (len(items) - 1):.3f}",
                      f"~{(len(items) / n_lab - 1) / (len(items) - 1):.3f}", "-"))
-    print_table(("label set", "embedding", "vectors", "precision@k", "MAP", "cosine mean +- sd"),
-                rows)
+    print_table(("label set", "embedding", "vectors", "P@1", "precision@k", "MAP",
+                 "cosine mean +- sd"), rows)
+    print()
+    print_table(("label set", "embedding", "audio s", "compute s", "realtime"), speed)
 
 
 def main() -> None:

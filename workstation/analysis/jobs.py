@@ -14,7 +14,7 @@ from workstation.analysis.base import Analyzer, get_analyzer, registry
 
 #: The analyzers run when none are named, in dependency order.
 DEFAULT_ANALYZERS: tuple[str, ...] = ("pitch.f0", "pitch.salience", "notes", "key", "beats",
-                                      "embedding")
+                                      "tags", "embedding")
 
 
 @dataclass(frozen=True)

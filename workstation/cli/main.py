@@ -6,6 +6,7 @@
     workstation export [PATH...] --out DIR [--format ...]
     workstation similar TRACK [-k N] [--filter NAME=VALUE ...] [--region START-END] [--json]
     workstation playlist SEED... [--to TRACK] [--length N] [--mode nearest|walk] -o list.m3u8
+    workstation tag add|remove TRACK TAG... | list [TRACK] | suggest [--min-score S] [--tag T]
     workstation demo            analyse the bundled demo collection and print a summary
 """
 
@@ -352,6 +353,56 @@ def cmd_playlist(args) -> int:
     return 0
 
 
+def cmd_tag(args) -> int:
+    """Hand-given tags: add, remove, list; suggest them for other tracks (few-shot)."""
+    import json
+
+    lib = _open_library(args)
+    if args.action in ("add", "remove"):
+        if not args.track or not args.tags:
+            raise WorkstationError(f"tag {args.action} needs a TRACK (path or id) and at least one TAG")
+        t = _resolve_track(lib, args.track)
+        for tag in args.tags:
+            if args.action == "add":
+                changed = lib.add_user_tag(t.id, tag)
+            else:
+                changed = lib.remove_user_tag(t.id, tag)
+            if not args.quiet:
+                verb = ("added" if changed else "already there") if args.action == "add" else (
+                    "removed" if changed else "not there")
+                print(f"{verb}: {lib.normalize_tag(tag)!r} on {t.path}")
+        return 0
+    if args.action == "list":
+        if args.track:
+            t = _resolve_track(lib, args.track)
+            print(f"{t.path}: " + ", ".join(tag for _, tag in lib.user_tags(t.id)))
+            return 0
+        counts = lib.user_tag_counts()
+        if not counts:
+            print("no hand-given tags yet ('workstation tag add TRACK TAG')")
+        for tag, n in counts.items():
+            print(f"{tag}\t{n} track{'s' if n != 1 else ''}")
+        return 0
+    if args.action == "suggest":
+        from workstation.analysis.tagging import propose_tags
+        if args.track:
+            raise WorkstationError("tag suggest takes no TRACK (use --tag to choose tags)")
+        props = propose_tags(lib, min_examples=args.min_examples, min_score=args.min_score,
+                             tags=args.tag or None, limit_per_tag=args.limit)
+        if args.json:
+            print(json.dumps([{"track_id": p.track_id, "path": lib.track(p.track_id).path,
+                               "tag": p.tag, "score": round(p.score, 4), "n_examples": p.n_examples}
+                              for p in props], indent=1))
+        elif not props:
+            print("no proposals (tag a few tracks with 'workstation tag add TRACK TAG', "
+                  "or lower --min-score)")
+        else:
+            for p in props:
+                print(f"{p.score:.3f}\t{p.tag}\t{p.track_id}\t{lib.track(p.track_id).path}")
+        return 0
+    raise WorkstationError(f"unknown tag action {args.action}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workstation", description=__doc__.split("\n\n")[0])
     p.add_argument("--library", help="library folder (default: $WORKSTATION_LIBRARY or the user data dir)")
@@ -402,6 +453,18 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("-o", "--output", required=True, help="list.m3u8, or .json for JAMS")
     pp.add_argument("--absolute", action="store_true", help="absolute paths (default relative)")
     pp.add_argument("--quiet", action="store_true")
+    tp = sub.add_parser("tag", help="hand-given tags: add, remove, list, suggest for other tracks")
+    tp.add_argument("action", choices=("add", "remove", "list", "suggest"))
+    tp.add_argument("track", nargs="?", help="a track path or id (add, remove, list)")
+    tp.add_argument("tags", nargs="*", help="tags to add or remove")
+    tp.add_argument("--min-score", type=float, default=0.5,
+                    help="suggest: lowest score in [0, 1] of a proposal (default 0.5)")
+    tp.add_argument("--min-examples", type=int, default=1,
+                    help="suggest: tags need at least this many tagged tracks (default 1)")
+    tp.add_argument("--tag", action="append", help="suggest: only this tag (repeatable)")
+    tp.add_argument("--limit", type=int, help="suggest: at most N proposals per tag")
+    tp.add_argument("--json", action="store_true", help="suggest: print JSON")
+    tp.add_argument("--quiet", action="store_true")
     return p
 
 
@@ -410,7 +473,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     handlers = {"analyze": cmd_analyze, "demo": cmd_demo, "library": cmd_library,
-                "export": cmd_export, "similar": cmd_similar, "playlist": cmd_playlist}
+                "export": cmd_export, "similar": cmd_similar, "playlist": cmd_playlist,
+                "tag": cmd_tag}
     try:
         return handlers[args.command](args)
     except WorkstationError as exc:

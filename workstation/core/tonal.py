@@ -67,25 +67,21 @@ KEY_PROFILES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
 # Chroma
 # ----------------------------------------------------------------------------------------------
 
-def peak_pitch_histogram(stft_mag: np.ndarray, *, sr: int = C.SAMPLE_RATE, n_fft: int = C.N_FFT,
-                         fmin_hz: float = 80.0, fmax_hz: float = 5000.0,
-                         whitening_bins: int = 31, min_contrast_db: float = 3.0,
-                         dynamic_range_db: float = 40.0, compression: float = 100.0
-                         ) -> np.ndarray:
-    """Per-frame fine pitch-class histogram from the spectral peaks of an STFT.
+def spectral_peaks(stft_mag: np.ndarray, *, sr: int = C.SAMPLE_RATE, n_fft: int = C.N_FFT,
+                   fmin_hz: float = 80.0, fmax_hz: float = 5000.0, whitening_bins: int = 31,
+                   min_contrast_db: float = 3.0, dynamic_range_db: float = 40.0,
+                   compression: float = 100.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Whitened spectral peaks of an STFT magnitude [shape=(n_fft // 2 + 1, n_frames)].
 
-    stft_mag [shape=(n_fft // 2 + 1, n_frames)] linear magnitude. Returns
-    [shape=(N_FINE, n_frames), float32]: bin ``j`` is pitch class ``j / FINE_PER_SEMITONE``
-    semitones above C at A4 = 440 Hz (no tuning correction yet); each peak's weight,
-    ``log1p(compression * (peak / envelope - 1))``, is split linearly between its two
-    nearest bins. The envelope is a moving average of the magnitude over
-    ``whitening_bins`` STFT bins; peaks less than ``min_contrast_db`` above it are dropped.
-    """
+    Returns (freq_hz, frame, weight), each [shape=(n_peaks,)]: the parabolically
+    interpolated frequency of each peak between ``fmin_hz`` and ``fmax_hz``, its frame index,
+    and its weight ``log1p(compression * peak / frame max)``. The envelope is a moving average
+    of the magnitude over ``whitening_bins`` STFT bins; peaks less than ``min_contrast_db``
+    above it, or ``dynamic_range_db`` below the frame's maximum, are dropped."""
     X = np.asarray(stft_mag, dtype=np.float32)
-    n_frames = X.shape[1]
-    out = np.zeros((N_FINE, n_frames), dtype=np.float32)
-    if n_frames == 0:
-        return out
+    empty = (np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+    if X.shape[1] == 0:
+        return empty
     df = sr / n_fft
     lo = max(1, int(np.floor(fmin_hz / df)) - 1)
     hi = min(X.shape[0] - 1, int(np.ceil(fmax_hz / df)) + 2)
@@ -98,7 +94,7 @@ def peak_pitch_histogram(stft_mag: np.ndarray, *, sr: int = C.SAMPLE_RATE, n_fft
     is_peak &= mid > fmax * (10.0 ** (-dynamic_range_db / 20.0))
     kk, tt = np.nonzero(is_peak)
     if kk.size == 0:
-        return out
+        return empty
     a = np.log(band[kk, tt] + 1e-12)
     b = np.log(band[kk + 1, tt] + 1e-12)
     c = np.log(band[kk + 2, tt] + 1e-12)
@@ -111,6 +107,28 @@ def peak_pitch_histogram(stft_mag: np.ndarray, *, sr: int = C.SAMPLE_RATE, n_fft
     freq, tt, kk = freq[keep], tt[keep], kk[keep]
     rel = band[kk + 1, tt] / (fmax[0, tt] + 1e-12)
     w = np.log1p(compression * rel).astype(np.float32)
+    return freq, tt, w
+
+
+def peak_pitch_histogram(stft_mag: np.ndarray, *, sr: int = C.SAMPLE_RATE, n_fft: int = C.N_FFT,
+                         fmin_hz: float = 80.0, fmax_hz: float = 5000.0,
+                         whitening_bins: int = 31, min_contrast_db: float = 3.0,
+                         dynamic_range_db: float = 40.0, compression: float = 100.0
+                         ) -> np.ndarray:
+    """Per-frame fine pitch-class histogram from the spectral peaks of an STFT.
+
+    stft_mag [shape=(n_fft // 2 + 1, n_frames)] linear magnitude. Returns
+    [shape=(N_FINE, n_frames), float32]: bin ``j`` is pitch class ``j / FINE_PER_SEMITONE``
+    semitones above C at A4 = 440 Hz (no tuning correction yet); each peak's weight
+    (``spectral_peaks``) is split linearly between its two nearest bins.
+    """
+    n_frames = np.asarray(stft_mag).shape[1]
+    out = np.zeros((N_FINE, n_frames), dtype=np.float32)
+    freq, tt, w = spectral_peaks(stft_mag, sr=sr, n_fft=n_fft, fmin_hz=fmin_hz, fmax_hz=fmax_hz,
+                                 whitening_bins=whitening_bins, min_contrast_db=min_contrast_db,
+                                 dynamic_range_db=dynamic_range_db, compression=compression)
+    if freq.size == 0:
+        return out
     # Pitch class in fine bins above C: MIDI = 69 + 12 log2(f / 440).
     pos = ((69.0 + 12.0 * np.log2(freq / 440.0)) * FINE_PER_SEMITONE) % N_FINE
     j0 = np.floor(pos).astype(np.int64)

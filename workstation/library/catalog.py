@@ -82,6 +82,16 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX tracks_status ON tracks (status)",
         "CREATE INDEX analyses_status ON analyses (analyzer_id, status)",
     ],
+    # 3: tags a user gives tracks by hand (learned on the fly: workstation.analysis.tagging)
+    [
+        """CREATE TABLE user_tags (
+            track_id INTEGER NOT NULL REFERENCES tracks (id) ON DELETE CASCADE,
+            tag      TEXT NOT NULL,
+            added_at REAL NOT NULL,
+            PRIMARY KEY (track_id, tag)
+        )""",
+        "CREATE INDEX user_tags_tag ON user_tags (tag)",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -355,6 +365,54 @@ class Library:
             raise LibraryError(f"unknown or read-only track fields: {sorted(bad)}")
         if "status" in fields and fields["status"] not in TRACK_STATUSES:
             raise LibraryError(f"invalid track status {fields['status']!r}; one of {TRACK_STATUSES}")
+
+    # -- user tags ---------------------------------------------------------------------
+
+    @staticmethod
+    def normalize_tag(tag: str) -> str:
+        """The stored form of a user tag: stripped, inner whitespace collapsed, lower case;
+        LibraryError when empty."""
+        t = " ".join(str(tag).split()).lower()
+        if not t:
+            raise LibraryError(f"a tag needs at least one visible character, got {tag!r}")
+        return t
+
+    def add_user_tag(self, track_id: int, tag: str) -> bool:
+        """Tag a track by hand; True if the tag is new on it, False if it was there already.
+        LibraryError when there is no such track."""
+        t = self.normalize_tag(tag)
+        self.track(track_id)  # a clear error for an unknown id
+        with self._write() as c:
+            cur = c.execute("INSERT OR IGNORE INTO user_tags (track_id, tag, added_at) VALUES (?, ?, ?)",
+                            (int(track_id), t, time.time()))
+            return cur.rowcount > 0
+
+    def remove_user_tag(self, track_id: int, tag: str) -> bool:
+        """Remove a hand-given tag; True if it was there."""
+        t = self.normalize_tag(tag)
+        with self._write() as c:
+            cur = c.execute("DELETE FROM user_tags WHERE track_id = ? AND tag = ?", (int(track_id), t))
+            return cur.rowcount > 0
+
+    def user_tags(self, track_id: int | None = None) -> list[tuple[int, str]]:
+        """(track id, tag) pairs given by hand, of one track or of all, by track then tag."""
+        if track_id is None:
+            rows = self._conn().execute("SELECT track_id, tag FROM user_tags ORDER BY track_id, tag")
+        else:
+            rows = self._conn().execute(
+                "SELECT track_id, tag FROM user_tags WHERE track_id = ? ORDER BY tag", (int(track_id),))
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    def user_tag_counts(self) -> dict[str, int]:
+        """Every hand-given tag and how many tracks carry it, by tag."""
+        rows = self._conn().execute("SELECT tag, COUNT(*) FROM user_tags GROUP BY tag ORDER BY tag")
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def tracks_with_user_tag(self, tag: str) -> list[int]:
+        """Ids of the tracks carrying a hand-given tag, by id."""
+        rows = self._conn().execute("SELECT track_id FROM user_tags WHERE tag = ? ORDER BY track_id",
+                                    (self.normalize_tag(tag),))
+        return [int(r[0]) for r in rows]
 
     def add_file(self, path: str | Path) -> Track:
         """Catalogue one file (new, changed, moved or unchanged) and return its track.

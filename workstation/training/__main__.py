@@ -5,6 +5,9 @@ Subcommands (one per shipped model; each reproduces its weights in ``models/``):
     f0        the PESTO-style f0 model ``pitch.f0.pesto`` (``train_f0``)
     salience  the DeepSalience-style multi-f0 model ``salience`` (``train_salience``)
     beats     the beat / downbeat TCN ``beats`` (``train_beats``)
+    tags      the short-chunk CNN tagger ``tags`` (``train_tags``)
+    key       the ChromaNet-style key model ``key`` (``train_key``)
+    embedding the contrastive track embedding ``embedding`` (``train_embedding``)
 
 ``python -m workstation.training <model> --help`` lists a recipe's options.
 """
@@ -19,6 +22,9 @@ RECIPES: dict[str, str] = {
     "f0": "workstation.training.train_f0",
     "salience": "workstation.training.train_salience",
     "beats": "workstation.training.train_beats",
+    "tags": "workstation.training.train_tags",
+    "key": "workstation.training.train_key",
+    "embedding": "workstation.training.train_embedding",
 }
 
 

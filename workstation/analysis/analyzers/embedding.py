@@ -1,15 +1,24 @@
-"""``embedding``: a fixed-length DSP track vector from timbre, harmony and rhythm statistics.
+"""``embedding``: a fixed-length, unit-norm track vector for similarity search: DSP statistics
+(``method="dsp"``) or a learned contrastive embedding (``method="learned"``).
 
-The statistics (``workstation.core.features``) are accumulated chunk by chunk from the shared
-mel and STFT front end, so memory is O(1) in the track's length and the vector does not
-depend on the chunking. The vector has ``feats.DIM`` dimensions, unit L2 norm, and lives
-in the space ``'dsp-stats-v1'``: compare two vectors by their inner product (cosine
-similarity), e.g. in a FAISS ``IndexFlatIP``.
+``method="dsp"``: timbre, harmony and rhythm statistics (``workstation.core.features``)
+accumulated chunk by chunk from the shared mel and STFT front end, so memory is O(1) in the
+track's length and the vector does not depend on the chunking. The vector has ``feats.DIM``
+dimensions and lives in the space ``'dsp-stats-v1'``.
 
-Version 2 also keeps the same statistics over segments of about
-``C.EMBEDDING_SEGMENT_SECONDS`` (equal lengths, the track split into round(duration / 10 s)
-parts, at least one), so that a selected region of a track can be a similarity query
-(``Embedding.region_vector``).
+``method="learned"``: the model ``embedding`` from ``models/`` (sha256-checked; a short-chunk
+CNN on the mel spectrogram trained with NT-Xent over augmented views of the same track, see
+``workstation.inference.models.embedding``) embeds windows of about 3 s on a fixed grid from
+the track's start (batched, ``torch.inference_mode``); the track vector is the normalised,
+length-weighted mean of the window vectors (128 dims), in the space
+``'embedding-cnn:<first 12 hex digits of the weights' sha256>'``, so a retrained model is a
+new space and the similarity index rebuilds. Only the current partial window's mel is kept
+between chunks, and the result does not depend on the chunking.
+
+Both keep vectors over segments of about ``C.EMBEDDING_SEGMENT_SECONDS`` (equal lengths, the
+track split into round(duration / 10 s) parts, at least one), so that a selected region of
+a track can be a similarity query (``Embedding.region_vector``). Compare two vectors of one
+space by their inner product (cosine similarity), e.g. in a FAISS ``IndexFlatIP``.
 """
 
 from __future__ import annotations
@@ -21,22 +30,51 @@ from workstation.core import constants as C
 from workstation.core import features as feats
 from workstation.core.types import Embedding
 
+METHODS = ("dsp", "learned")
+#: the default method: dsp until the learned model beats it on real recordings
+#: (benchmarks/similarity.py quality, centred P@2: MIR-1K same singer dsp 0.850 vs learned v1
+#: 0.583, GTZAN same clip dsp 0.933 vs learned 0.633: dsp stays the default).
+DEFAULT_METHOD = "dsp"
+#: prefix of the learned embedding's space name (``<prefix>:<sha256[:12]>``).
+LEARNED_SPACE_PREFIX = "embedding-cnn"
+
+
+def _segment_bounds(n_frames: int, sr: int) -> np.ndarray:
+    """Frame bounds of the ~10 s segments [shape=(n_seg + 1,)]."""
+    frame_s = C.HOP_LENGTH / sr
+    seg_frames = C.EMBEDDING_SEGMENT_SECONDS / frame_s
+    n_seg = max(1, int(round(n_frames / seg_frames)))
+    return np.linspace(0, n_frames, n_seg + 1).round().astype(int)
+
 
 @register
 class DspEmbedding(Analyzer):
+    """Embedding result; parameters: ``method`` (``dsp`` | ``learned``), ``model`` (manifest
+    name of the learned weights)."""
+
     id = "embedding"
+    methods = METHODS
     version = 2
     result_type = Embedding
     features = ("mel", "stft_mag")
-    description = ("Track vector from MFCC/spectral/chroma-interval/onset-rhythm/loudness "
-                   f"statistics ({feats.DIM} dims, cosine similarity), and per ~10 s segment")
+    default_params = {"method": DEFAULT_METHOD, "model": "embedding"}
+    description = ("Track vector for similarity (dsp: MFCC/spectral/chroma-interval/onset-rhythm/"
+                   f"loudness statistics, {feats.DIM} dims; learned: contrastive CNN on the mel, "
+                   "128 dims; cosine similarity), and per ~10 s segment")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        if self.params["method"] not in METHODS:
+            raise ValueError(f"{self.id}: method must be one of {METHODS}, got {self.params['method']!r}")
+        self.features = ("mel",) if self.params["method"] == "learned" else ("mel", "stft_mag")
 
     def run(self, chunks, track):
+        if self.params["method"] == "learned":
+            return (yield from self._run_learned(chunks, track))
         stats = feats.TrackStatistics(sr=track.sr)
         frame_s = C.HOP_LENGTH / track.sr
-        seg_frames = C.EMBEDDING_SEGMENT_SECONDS / frame_s
-        n_seg = max(1, int(round(track.n_frames / seg_frames)))
-        bounds = np.linspace(0, track.n_frames, n_seg + 1).round().astype(int)
+        bounds = _segment_bounds(track.n_frames, track.sr)
+        n_seg = len(bounds) - 1
         seg_stats = [feats.TrackStatistics(sr=track.sr) for _ in range(n_seg)]
         for chunk in chunks:
             mel, mag = chunk.mel(), chunk.stft_mag()
@@ -51,3 +89,51 @@ class DspEmbedding(Analyzer):
         seg_times = np.column_stack([bounds[:-1], bounds[1:]]) * frame_s
         return Embedding(vector=stats.vector(), space=feats.SPACE, segment_times_s=seg_times,
                          segment_vectors=seg_vectors)
+
+    def _run_learned(self, chunks, track):
+        from workstation.inference.models.embedding import Audio2Embedding, pool_windows, window_bounds
+        from workstation.inference.weights import load_model
+
+        device = track.device or "cpu"
+        model = load_model(self.params["model"], device=device)
+        net = Audio2Embedding(model, device=device)
+        space = f"{LEARNED_SPACE_PREFIX}:{model.manifest['sha256'][:12]}"
+        W = net.window_frames
+        vecs, wins = [], []
+        buf = np.zeros((C.N_MELS, 0), np.float32)
+        buf_start = 0                 # global frame of buf[:, 0] (always a multiple of W)
+        seen = 0
+        for chunk in chunks:
+            buf = np.concatenate([buf, chunk.mel().astype(np.float32)], axis=1)
+            seen = chunk.frame_start + chunk.n_frames
+            n_full = buf.shape[1] // W
+            if n_full and not chunk.is_last:
+                b = np.column_stack([np.arange(n_full) * W, np.arange(1, n_full + 1) * W])
+                vecs.append(net.windows(buf, b))
+                wins.append(b + buf_start)
+                buf, buf_start = buf[:, n_full * W:], buf_start + n_full * W
+            yield chunk.progress
+        # the rest (full windows of a last chunk and the final partial window)
+        n_total = max(track.n_frames, seen)
+        b = window_bounds(n_total, W)
+        b = b[b[:, 0] >= buf_start]
+        if len(b):
+            vecs.append(net.windows(buf, b - buf_start))
+            wins.append(b)
+        if not vecs:  # an empty track
+            v = np.zeros(net.dim, np.float32)
+            return Embedding(vector=v, space=space)
+        vecs, wins = np.concatenate(vecs), np.concatenate(wins)
+        vector = pool_windows(vecs, wins[:, 1] - wins[:, 0])
+        bounds = _segment_bounds(n_total, track.sr)
+        seg = []
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            w = np.maximum(0, np.minimum(wins[:, 1], hi) - np.maximum(wins[:, 0], lo))
+            if w.sum() <= 0:   # a segment shorter than the dropped last remainder: nearest window
+                w = np.zeros(len(wins))
+                w[int(np.argmin(np.abs(wins.mean(axis=1) - 0.5 * (lo + hi))))] = 1.0
+            seg.append(pool_windows(vecs, w))
+        frame_s = C.HOP_LENGTH / track.sr
+        return Embedding(vector=vector, space=space,
+                         segment_times_s=np.column_stack([bounds[:-1], bounds[1:]]) * frame_s,
+                         segment_vectors=np.stack(seg).astype(np.float32))

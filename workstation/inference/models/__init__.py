@@ -7,3 +7,6 @@ checkpoints can be rebuilt from their ``arch`` name and ``hparams``.
 from . import pesto  # noqa: F401  (arch "pesto")
 from . import salience  # noqa: F401  (arch "salience")
 from . import beats  # noqa: F401  (arch "beats_tcn")
+from . import tags  # noqa: F401  (arch "tags_cnn")
+from . import embedding  # noqa: F401  (arch "embedding_cnn")
+from . import key  # noqa: F401  (arch "key_chromanet")

@@ -90,7 +90,7 @@ class TrackMeta:
     tonic_pc: int | None
     mode: str | None
     tempo_bpm: float | None
-    tags: frozenset = frozenset()  # lower-case labels (analysed tags >= TAG_THRESHOLD, genre)
+    tags: frozenset = frozenset()  # lower-case labels (analysed tags >= TAG_THRESHOLD, genre, user tags)
 
 
 @dataclass
@@ -270,6 +270,15 @@ class SimilaritySearch:
         self.last_sync = rep
         return rep
 
+    @_locked
+    def forget_meta(self, track_ids=None) -> None:
+        """Drop the cached catalogue fields / key / tempo / tags of some tracks (all with
+        None), e.g. after their hand-given tags changed."""
+        if track_ids is None:
+            self._meta.clear()
+        for tid in track_ids or ():
+            self._meta.pop(int(tid), None)
+
     def _auto(self) -> None:
         if self.auto_sync:
             self.sync()
@@ -292,6 +301,7 @@ class SimilaritySearch:
             if t.genre:
                 labels |= {g.strip().lower() for g in str(t.genre).replace(";", ",").split(",")
                            if g.strip()}
+            labels |= {tag for _, tag in self.library.user_tags(tid)}   # hand-given tags
             m = TrackMeta(
                 track_id=tid, path=t.path, content_hash=t.content_hash or "",
                 title=t.title or Path(t.path).stem, artist=t.artist or "", duration_s=t.duration_s,

@@ -138,6 +138,11 @@ def load_rows(library, analyzer_keys: Sequence[AnalyzerKey], track_ids: Sequence
     beats_key = next((k for k in analyzer_keys if k[0] == "beats"), None)
     tags_key = next((k for k in analyzer_keys if k[0] == "tags"), None)
     by_hash: dict[str, dict] = {}
+    user_tags: dict[int, list[str]] = {}
+    wanted = None if track_ids is None else {int(i) for i in track_ids}
+    for tid, tag in library.user_tags():
+        if wanted is None or tid in wanted:
+            user_tags.setdefault(tid, []).append(tag)
     rows = []
     for t in tracks:
         row = TrackRow(t.id, t.path, t.content_hash, t.title or Path(t.path).stem,
@@ -174,6 +179,10 @@ def load_rows(library, analyzer_keys: Sequence[AnalyzerKey], track_ids: Sequence
             row.tempo_bpm = summaries.get(library, h, beats_key, "tempo")
         if tags_key and recs.get(tags_key) and recs[tags_key].status == "done":
             row.tags = summaries.get(library, h, tags_key, "tags") or row.tags
+        mine = user_tags.get(t.id)
+        if mine:   # hand-given tags first, then the analysed ones not among them
+            rest = [x.strip() for x in row.tags.split(",") if x.strip() and x.strip().lower() not in mine]
+            row.tags = ", ".join(mine + rest)
         rows.append(row)
     summaries.save()
     return rows

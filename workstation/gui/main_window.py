@@ -109,6 +109,39 @@ def _make_playlist(window, track_id: int, mode: str, length: int, path: str) -> 
     return f"{len(items)} tracks to {path}"
 
 
+def _edit_user_tags(window, pairs: list[tuple[int, str]], remove: bool):
+    """Add (or remove) hand-given tags, (track id, tag) pairs, on the task thread; returns
+    (track ids touched, number of changes, remove)."""
+    lib = window.library
+    changed = 0
+    for tid, tag in pairs:
+        changed += bool(lib.remove_user_tag(tid, tag) if remove else lib.add_user_tag(tid, tag))
+    ids = sorted({int(t) for t, _ in pairs})
+    if window._search is not None:
+        window._search.forget_meta(ids)
+    return ids, changed, remove
+
+
+def _suggest_tags(window):
+    """Tag proposals for the collection (task thread): ([(track id, title, tag, score)], error)."""
+    from workstation.analysis.tagging import TaggingError, propose_tags
+    search = window.similarity()
+    try:
+        search.sync()
+        proposals = propose_tags(window.library, embedding=search.spec)
+    except TaggingError as e:
+        return [], str(e)
+    out = []
+    for p in proposals:
+        try:
+            m = search.meta(p.track_id)
+            title = m.title or Path(m.path).stem
+        except Exception:  # noqa: BLE001 - a track removed meanwhile
+            continue
+        out.append((p.track_id, title, p.tag, float(p.score)))
+    return out, ""
+
+
 def _export_one(library, specs, track_id: int, path: str, fmt: str) -> list[str]:
     """Write one track's stored results to ``path`` as ``fmt`` (task thread)."""
     from workstation.analysis.results import load_results
@@ -182,6 +215,7 @@ class MainWindow(QMainWindow):
         self.similar_panel = SimilarityPanel()
         self.map = CollectionMap()
         self._search = None  # SimilaritySearch, created on the task thread
+        self.tag_dialog = None  # the last *Suggested tags* dialog
         self.playback = Playback(self, enabled=playback)
         self.loader = TaskRunner("workstation-track-loader", self)
         self.tasks = TaskRunner("workstation-library-tasks", self)
@@ -301,6 +335,12 @@ class MainWindow(QMainWindow):
                                           lambda: self.analyse(self.selected_track_ids(), force=True))
         an.addSeparator()
         self._build_method_menus(an)
+        tm = mb.addMenu("&Tags")
+        self.act_add_tag = self._action(tm, "&Add tag to selection…", self.add_tag_dialog, "Ctrl+T")
+        self.act_remove_tag = self._action(tm, "&Remove tag from selection…", self.remove_tag_dialog,
+                                           "Ctrl+Shift+T")
+        tm.addSeparator()
+        self.act_suggest_tags = self._action(tm, "&Suggest tags from my tags…", self.suggest_tags)
         pm = mb.addMenu("&Playback")
         self.act_play = self._action(pm, "&Play / pause", self.toggle_playback, "Space")
         self.act_loop = self._action(pm, "&Loop the visible range", self.loop_visible, "L")
@@ -406,6 +446,8 @@ class MainWindow(QMainWindow):
         if a is not None and not a.isChecked():
             a.setChecked(True)
         self.set_specs(self.specs_with_methods())
+        if analyzer_id == "embedding":
+            self._search = None          # the similarity search follows the chosen embedding
         self.refresh()
         if self.current_track_id is not None:
             self.load_track(self.current_track_id)
@@ -417,8 +459,10 @@ class MainWindow(QMainWindow):
     def similarity(self):
         """The collection's SimilaritySearch (created lazily; call only on the task thread)."""
         if self._search is None:
+            from workstation.analysis.jobs import AnalyzerSpec
             from workstation.analysis.similarity import SimilaritySearch
-            self._search = SimilaritySearch(self.library)
+            spec = next((sp for sp in self.specs if sp.id == "embedding"), AnalyzerSpec("embedding"))
+            self._search = SimilaritySearch(self.library, embedding=spec)
         return self._search
 
     def request_similar(self, *, region: bool = False) -> None:
@@ -456,6 +500,48 @@ class MainWindow(QMainWindow):
         """Write a playlist of ``length`` tracks from the shown track (task thread)."""
         return self._submit(self.tasks, "playlist", _make_playlist, self, self.current_track_id,
                             mode, int(length), str(path))
+
+    # ------------------------------------------------------------------ hand-given tags
+    def add_tag_dialog(self) -> None:
+        ids = self.selected_track_ids()
+        if not ids:
+            self.status("Select the tracks to tag first")
+            return
+        from PySide6.QtWidgets import QInputDialog
+        known = sorted(self.library.user_tag_counts())
+        tag, ok = QInputDialog.getItem(self, "Add tag", f"Tag for {len(ids)} track(s):", known, 0, True)
+        if ok and tag.strip():
+            self.tag_tracks(ids, tag)
+
+    def remove_tag_dialog(self) -> None:
+        ids = self.selected_track_ids()
+        present = sorted({tag for tid in ids for _, tag in self.library.user_tags(tid)})
+        if not present:
+            self.status("The selected tracks have no tags given by hand")
+            return
+        from PySide6.QtWidgets import QInputDialog
+        tag, ok = QInputDialog.getItem(self, "Remove tag", f"Tag to remove from {len(ids)} track(s):",
+                                       present, 0, False)
+        if ok and tag:
+            self.tag_tracks(ids, tag, remove=True)
+
+    def tag_tracks(self, track_ids, tag: str, *, remove: bool = False) -> int:
+        """Give (or take away) a hand-given tag to tracks (task thread; rows refresh)."""
+        tag = self.library.normalize_tag(tag)
+        # every edit counts (not superseded by the next one): no ticket is recorded
+        return self.tasks.submit("user_tags", _edit_user_tags, self, [(int(t), tag) for t in track_ids],
+                                 remove)
+
+    def apply_tag_pairs(self, pairs) -> int:
+        """Add hand-given tags, (track id, tag) pairs (the accepted suggestions)."""
+        return self.tasks.submit("user_tags", _edit_user_tags, self,
+                                 [(int(t), str(g)) for t, g in pairs], False)
+
+    def suggest_tags(self) -> int:
+        """Propose the hand-given tags for the other tracks (embedding prototypes); the
+        *Suggested tags* dialog opens with the result."""
+        self.status("Looking for tracks like the ones you tagged…")
+        return self._submit(self.tasks, "suggest_tags", _suggest_tags, self)
 
     def set_specs(self, specs) -> None:
         """The analyzers the window runs and shows (AnalyzerSpec list, dependencies included)."""
@@ -596,6 +682,20 @@ class MainWindow(QMainWindow):
             ids, xy, titles = result
             self.map.set_points(ids, xy, titles)
             self.map.mark(self.current_track_id)
+        elif tag == "user_tags":
+            ids, changed, remove = result
+            self.refresh_rows(ids)
+            self.status(f"{'Removed' if remove else 'Added'} {changed} tag(s) on {len(ids)} track(s)")
+            if self.current_track_id in ids:
+                self._similar_for = None
+                self.request_similar()
+        elif tag == "suggest_tags":
+            from .tag_dialog import TagSuggestionsDialog
+            proposals, error = result
+            self.tag_dialog = TagSuggestionsDialog(proposals, self, message=error)
+            self.tag_dialog.applied.connect(self.apply_tag_pairs)
+            self.tag_dialog.open()
+            self.status(error or f"{len(proposals)} tag suggestions")
         elif tag == "playlist":
             self.status(f"Playlist: {result}")
         elif tag == "png_track":

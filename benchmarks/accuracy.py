@@ -33,6 +33,9 @@ DEMO_LIMIT = 100
 FE = None
 #: rows of the f0 table (--f0-methods): ours pyin, ours pesto, librosa's pyin, pretrained PESTO.
 F0_METHODS = ("pyin", "pesto", "melody", "librosa", "pesto-pretrained")
+#: extra rows of the f0 table (--f0-checkpoints): PestoNet checkpoint files (e.g. a previous or
+#: candidate version of models/pitch_f0_pesto.pt), run like the analyzer's pesto method.
+F0_CHECKPOINTS: tuple = ()
 
 
 def frontend():
@@ -92,6 +95,23 @@ def pesto_pretrained(x):
     return np.arange(len(f)) * step_ms / 1000.0, f, conf.numpy() > 0.5
 
 
+def _checkpoint_f0(path):
+    """An f0 estimator from a PestoNet checkpoint file (not necessarily in the manifest), the
+    way ``pitch.f0`` runs it with ``method="pesto"``: x -> (times_s, f0_hz, voiced)."""
+    import torch
+
+    from workstation.inference.models.pesto import Audio2F0
+    from workstation.inference.weights import build_from_checkpoint, load_checkpoint
+    model = build_from_checkpoint(load_checkpoint(path), path=str(path))
+    run = Audio2F0(model)
+
+    def f(x):
+        with torch.inference_mode():
+            o = run(model.input_cqt(x))
+        return np.arange(len(o["freqs_hz"])) * C.HOP_LENGTH / C.SAMPLE_RATE, o["freqs_hz"], o["voicing"] >= 0.5
+    return f
+
+
 def bench_f0(limit):
     librosa = peer("librosa") if "librosa" in F0_METHODS else None
     pesto = peer("pesto") if "pesto-pretrained" in F0_METHODS else None
@@ -108,7 +128,9 @@ def bench_f0(limit):
         if not items:
             rows.append((name, "-", *["absent"] * 6))
             continue
-        scores = {**{m: [] for m in ours_methods}, "librosa.pyin": [], "pesto (pretrained, mir-1k_g7)": []}
+        ckpts = {f"ours pesto ({Path(c).name})": _checkpoint_f0(c) for c in F0_CHECKPOINTS}
+        scores = {**{m: [] for m in ours_methods}, **{m: [] for m in ckpts}, "librosa.pyin": [],
+                  "pesto (pretrained, mir-1k_g7)": []}
         secs = {k: 0.0 for k in scores}
         dur = 0.0
         for it in items:
@@ -121,6 +143,11 @@ def bench_f0(limit):
                 r = out.results["pitch.f0"]
                 secs[label] += time.perf_counter() - t0
                 scores[label].append(f0_scores(ref_t, ref_f, r.times_s, r.freqs_hz, r.voiced))
+            for label, est in ckpts.items():
+                t0 = time.perf_counter()
+                t, f, v = est(x)
+                secs[label] += time.perf_counter() - t0
+                scores[label].append(f0_scores(ref_t, ref_f, t, f, v))
             if librosa is not None:
                 t0 = time.perf_counter()
                 f, v, _ = librosa.pyin(x, fmin=65.0, fmax=2093.0, sr=C.SAMPLE_RATE,
@@ -475,19 +502,22 @@ def bench_tags(limit):
 
 
 def main():
-    global DEMO_LIMIT, F0_METHODS, BEAT_METHODS
+    global DEMO_LIMIT, F0_METHODS, F0_CHECKPOINTS, BEAT_METHODS
     p = argparse.ArgumentParser()
     p.add_argument("--tasks", default="f0,notes,key,beats")
     p.add_argument("--limit", type=int, default=1000, help="at most N files per data set")
     p.add_argument("--demo-limit", type=int, default=100, help="at most N demo pieces")
     p.add_argument("--f0-methods", default=",".join(F0_METHODS),
                    help="rows of the f0 table, any of " + ",".join(F0_METHODS))
+    p.add_argument("--f0-checkpoints", default="",
+                   help="extra f0 rows: comma-separated PestoNet checkpoint files (e.g. an older version)")
     p.add_argument("--beat-methods", default=",".join(BEAT_METHODS),
                    help="rows of the beats table, any of " + ",".join(BEAT_METHODS))
     args = p.parse_args()
     BEAT_METHODS = tuple(m for m in args.beat_methods.split(",") if m)
     DEMO_LIMIT = args.demo_limit
     F0_METHODS = tuple(m for m in args.f0_methods.split(",") if m)
+    F0_CHECKPOINTS = tuple(c for c in args.f0_checkpoints.split(",") if c)
     import torch
     torch.set_num_threads(2)
     if not ed.DEFAULT_ROOT.is_dir():

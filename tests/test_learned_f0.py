@@ -3,6 +3,7 @@ recipe's determinism, and ``pitch.f0`` with ``method="pesto"`` on known answers.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -92,6 +93,45 @@ def test_network_shapes_and_equivariant_toeplitz_layer():
         assert torch.allclose(ys[0, k:], y[0, :-k], atol=1e-4)
 
 
+def test_temporal_layers_keep_pitch_equivariance_and_read_runs_of_frames():
+    """Version 3: residual (time x pitch) convolutions after the per-frame encoder. A run of
+    frames shifted in pitch gives the shifted latent (away from the borders); [S, T, F] runs
+    and a 2-D run give the same result; a frame's output depends on its neighbours within
+    ``context_frames`` and not beyond."""
+    torch.manual_seed(0)
+    m = PestoNet(filter_scale=0.4, temporal_layers=2).eval()
+    assert m.context_frames == 3 and m.hparams["temporal_layers"] == 2
+    assert "temporal_layers" not in PestoNet().hparams            # v1/v2 checkpoints unchanged
+    t = 12
+    db = torch.full((t, C.N_BINS), -100.0)
+    for i in range(t):                                        # a glide: 2 bins per frame
+        db[i, 150 + 2 * i:190 + 2 * i] = torch.linspace(-40, -10, 40)
+    k = 17
+    shifted = train_f0.shift_frames(db, torch.full((t,), k), max_shift=30)
+
+    def latent(d):
+        x = ((d - d.mean(-1, keepdim=True)) / d.std(-1, keepdim=True))[:, None]
+        h = m.convs(x)
+        h4 = h[None].permute(0, 2, 1, 3)
+        for conv in m.temporal:
+            pt = conv.dilation[0] * (conv.kernel_size[0] // 2)
+            h4 = h4 + m.temporal_act(conv(torch.nn.functional.pad(h4, (0, 0, pt, pt), mode="replicate")))
+        return m.to_one(h4[0].permute(1, 0, 2))[:, 0]
+
+    with torch.no_grad():
+        a, b = latent(db), latent(shifted)
+        assert torch.allclose(b[:, 60 + k:C.N_BINS - 60 + k], a[:, 60:C.N_BINS - 60], atol=1e-4)
+        l2, v2 = m.forward_db(db)
+        l3, v3 = m.forward_db(db[None].repeat(2, 1, 1))
+        assert l2.shape == (t, C.N_BINS) and v2.shape == (t,) and l3.shape == (2, t, C.N_BINS)
+        assert torch.allclose(l3[1], l2, atol=1e-5) and torch.allclose(v3[0], v2, atol=1e-5)
+        changed = db.clone()
+        changed[0] = -100.0                                   # change frame 0 only
+        lc, _ = m.forward_db(changed)
+        diff = (lc - l2).abs().amax(dim=-1)
+        assert diff[3] > 0 and torch.all(diff[4:] == 0)
+
+
 @pytest.mark.parametrize("filter_scale", [1.0, 0.4])
 def test_input_cqt_reads_partial_amplitude_at_its_bin(filter_scale):
     """Both inputs (the HCQT's h=1 channel, the model's own shorter-window CQT) put a steady
@@ -170,24 +210,29 @@ def test_shipped_model_matches_manifest():
 
 
 # ------------------------------------------------------------------------------ recipe
-def test_recipe_is_deterministic():
+@pytest.mark.parametrize("temporal_layers", [0, 2])
+def test_recipe_is_deterministic(temporal_layers):
+    """Same seed, same weights (frame by frame, and with temporal layers over runs of frames
+    of the moving-pitch clips of ``--synth-version 3``)."""
     rng = np.random.default_rng(0)
     ref = PestoNet(filter_scale=train_f0.F0Config.filter_scale)
     dbs, midis, vs = [], [], []
     for _ in range(2):
-        y, f0, v = train_f0.synth_tone_clip(rng, duration_s=1.0)
+        y, f0, v = train_f0.synth_tone_clip(rng, duration_s=1.0, moving=bool(temporal_layers))
         dbs.append(train_f0._cqt_frames(y, ref))
         midis.append(np.where(v, 69 + 12 * np.log2(f0 / 440.0), 0.0).astype(np.float32))
         vs.append(v)
     n = sum(len(d) for d in dbs)
     data = {"db": np.concatenate(dbs), "midi": np.concatenate(midis), "voiced": np.concatenate(vs),
-            "source": (np.arange(n) % 3).astype(np.int8)}     # exercise the per-source sampling
-    cfg = train_f0.F0Config(steps=3, batch=16, seed=5)
+            "source": (np.arange(n) % 3).astype(np.int8),     # exercise the per-source sampling
+            "clip": np.repeat(np.arange(2, dtype=np.int32), [len(d) for d in dbs])}
+    cfg = train_f0.F0Config(steps=3, batch=32, seed=5, temporal_layers=temporal_layers, seq_frames=8)
     a, _ = train_f0.train(cfg, data=data)
     b, _ = train_f0.train(cfg, data=data)
+    assert a.context_frames == (3 if temporal_layers else 0)
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
         assert ka == kb and torch.equal(va, vb), ka
-    c, _ = train_f0.train(train_f0.F0Config(steps=3, batch=16, seed=6), data=data)
+    c, _ = train_f0.train(dataclasses.replace(cfg, seed=6), data=data)
     assert not torch.equal(a.toeplitz.weight, c.toeplitz.weight)
 
 
@@ -231,6 +276,43 @@ def test_steady_tones_other_registers(f0_hz):
     core[idx[:8]] = core[idx[-8:]] = False
     cents = 1200 * np.abs(np.log2(r.freqs_hz[core] / f0_hz))
     assert np.median(cents) < 20.0
+
+
+def test_glide_known_answer():
+    """A sung-like portamento (A3 up a fifth to E4 over 200 ms, then down over 300 ms) is
+    followed frame by frame, glides included."""
+    _shipped()
+    rng = np.random.default_rng(2)
+    seg = [(220.0, 0.5), ("glide", 0.2), (329.63, 0.5), ("glide", 0.3), (220.0, 0.5)]
+    midi = []
+    prev = None
+    for i, (f, d) in enumerate(seg):
+        n = int(d * SR)
+        if f == "glide":
+            a, b = 69 + 12 * np.log2(seg[i - 1][0] / 440), 69 + 12 * np.log2(seg[i + 1][0] / 440)
+            midi.append(a + (b - a) * (0.5 - 0.5 * np.cos(np.pi * np.arange(n) / n)))
+        else:
+            midi.append(np.full(n, 69 + 12 * np.log2(f / 440)))
+    midi = np.concatenate(midi)
+    f = 440 * 2 ** ((midi - 69) / 12)
+    phase = 2 * np.pi * np.cumsum(f) / SR
+    y = sum(h ** -1.0 * np.sin(h * phase + rng.uniform(0, 2 * np.pi)) for h in range(1, 16))
+    pad = np.zeros(int(0.4 * SR))
+    ramp = int(0.03 * SR)
+    y[:ramp] *= np.linspace(0, 1, ramp)
+    y[-ramp:] *= np.linspace(1, 0, ramp)
+    audio = np.concatenate([pad, 0.3 * y / np.abs(y).max(), pad]).astype(np.float32)
+    r = analyze_array(audio, [get_analyzer("pitch.f0", method="pesto")]).results["pitch.f0"]
+    frames = np.arange(len(r.freqs_hz)) * C.HOP_LENGTH - len(pad)
+    inside = (frames >= int(0.1 * SR)) & (frames < len(f) - int(0.1 * SR))
+    true = f[np.clip(frames, 0, len(f) - 1)]
+    cents = 1200 * np.abs(np.log2(np.maximum(r.freqs_hz[inside], 1.0) / true[inside]))
+    glide = np.zeros(len(f), bool)
+    glide[int(0.5 * SR):int(0.7 * SR)] = glide[int(1.2 * SR):int(1.5 * SR)] = True
+    on_glide = glide[np.clip(frames, 0, len(f) - 1)][inside]
+    assert np.median(cents) < 20.0
+    assert np.mean(cents[on_glide] < 50.0) > 0.9
+    assert r.voiced[inside].mean() > 0.9
 
 
 def test_deterministic_and_chunked_like_whole(vibrato_result):

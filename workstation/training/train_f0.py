@@ -8,7 +8,10 @@ draws 40 % / 35 % / 25 % of its frames from three sources (``F0Config.p_sources`
 
 * synthetic sung-like tones: harmonic tones with random spectral envelopes (tilt and
   formant-like bumps), note sequences with portamento, vibrato, jitter, breathy noise, gaps
-  of silence or noise (unvoiced), additive noise at random SNR; exact f0 labels; plus the
+  of silence or noise (unvoiced), additive noise at random SNR; exact f0 labels
+  (``--synth-version 3``: more moving pitch: slow glides of 50-300 ms, scoops into notes,
+  leaps, vibrato of 4-8 Hz with a drifting rate up to 100 cents with a delayed onset per
+  note); plus the
   melody stems of procedurally composed demo pieces (``demo.compose`` +
   ``demo.render_parts``, FluidSynth, GM soundfont), labelled by ``Piece.f0_frames``;
 * the ``mono`` items of the training corpus (``workstation.training.corpus``, the same spec as
@@ -23,6 +26,15 @@ channel itself, as version 1 did).
 
 The audio is rendered once, turned into the model's input frames, and cached under
 the user cache directory (``platformdirs``), never under the repository.
+
+Temporal context (``--temporal-layers 2``, an experiment, not shipped): the per-frame encoder
++ two residual (time x pitch) convolutions (context +-3 frames, see ``PestoNet``); an example
+is then a run of ``seq_frames`` (16) consecutive frames of one clip, a batch of 160 frames is
+10 such runs (shift and augmentation drawn per run). Measured (``--temporal-layers 2
+--synth-version 3 --steps 3000 --threads 1``, 1983 s): MIR-1K voice (10 clips) RPA 0.957 vs
+0.962 for the shipped frame-by-frame model, vocadito 0.978 vs 0.982, MIR-1K mix 0.642 vs
+0.612 (OA on MIR-1K voice 0.929 vs 0.911): better in mixes and at voicing, worse in pitch
+on solo voice, so version 2 stays.
 
 Training (PESTO's objectives, on the dB CQT frames; every view is a shifted crop of the same
 frame, shifts by whole bins with the floor value filled in):
@@ -64,8 +76,11 @@ log = logging.getLogger(__name__)
 MODEL_NAME = "pitch.f0.pesto"
 MODEL_VERSION = 2
 MODEL_FILE = "pitch_f0_pesto.pt"
-#: bump when the data recipe changes (part of the cache file name).
-DATA_VERSION = 2
+#: cache-file versions: synthetic clips per ``F0Config.synth_version`` (2: the shipped model's
+#: data, cached as ``data_v1``; 3: more moving pitch, ``synth_tone_clip(moving=True)``), and
+#: the corpus frames.
+SYNTH_CACHE_VERSION = {2: 1, 3: 3}
+CORPUS_DATA_VERSION = 2
 
 
 @dataclasses.dataclass
@@ -95,6 +110,14 @@ class F0Config:
     w_sup: float = 3.0
     w_voicing: float = 1.0
     threads: int = 2
+    #: temporal context: residual (time x pitch) convolutions after the per-frame encoder
+    #: (0: frame by frame, the shipped version 2); a batch is then ``batch // seq_frames``
+    #: runs of ``seq_frames`` consecutive frames of one clip (an experiment that measured
+    #: worse, see the module docstring)
+    temporal_layers: int = 0
+    seq_frames: int = 16
+    #: synthetic clips: 2 (shipped) or 3 (``synth_tone_clip(moving=True)``)
+    synth_version: int = 2
 
 
 # ------------------------------------------------------------------------------ data
@@ -103,38 +126,78 @@ def _cache_dir() -> Path:
 
 
 def synth_tone_clip(rng: np.random.Generator, *, duration_s: float = 3.0, sr: int = C.SAMPLE_RATE,
-                    hop_length: int = C.HOP_LENGTH, midi_range=(38.0, 84.0)
+                    hop_length: int = C.HOP_LENGTH, midi_range=(38.0, 84.0), moving: bool = False
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A sung-like monophonic clip with exact labels.
+    """A sung-like monophonic clip with exact labels. ``moving=True`` (data version 3): more
+    moving pitch (slow glides of 50-300 ms, onset scoops, leaps, vibrato 4-8 Hz up to 100 cents
+    with a drifting rate and a delayed onset per note); ``False``: the shipped model's data.
 
     Returns audio [shape=(n,)] float32, f0_hz [shape=(n_frames,)] and voiced
     [shape=(n_frames,), bool] on the frame grid (frame j at j * hop_length)."""
     n = int(duration_s * sr)
     t = np.arange(n) / sr
-    # --- note sequence with portamento (pitch in MIDI, per sample) ---
-    centre = rng.uniform(*midi_range)
-    pitch = np.empty(n)
-    gate = np.zeros(n)
-    pos, prev = 0, centre
-    while pos < n:
-        dur = int(rng.uniform(0.15, 0.9) * sr)
-        note = float(np.clip(prev + rng.normal(0, 3.0), midi_range[0] - 2, midi_range[1] + 2))
-        glide = int(rng.uniform(0.0, 0.12) * sr)
-        seg = np.full(dur, note)
-        g = min(glide, dur)
-        if g > 0:
-            seg[:g] = prev + (note - prev) * (0.5 - 0.5 * np.cos(np.pi * np.arange(g) / g))
-        pitch[pos:pos + dur] = seg[: n - pos]
-        voiced_note = rng.random() > 0.15
-        gap = int(rng.uniform(0.0, 0.15) * sr) if rng.random() < 0.5 else 0
-        gate[pos:min(n, pos + dur - gap)] = 1.0 if voiced_note else 0.0
-        pos += dur
-        prev = note
-    # vibrato and slow drift
-    vib_rate = rng.uniform(4.0, 7.5)
-    vib_depth = rng.uniform(0.0, 0.9) if rng.random() < 0.7 else 0.0  # semitones
-    pitch = pitch + vib_depth * np.sin(2 * np.pi * vib_rate * t + rng.uniform(0, 2 * np.pi))
-    pitch = pitch + np.cumsum(rng.normal(0, 0.0008, n))  # drift (random walk)
+    if not moving:
+        # --- note sequence with portamento (pitch in MIDI, per sample) ---
+        centre = rng.uniform(*midi_range)
+        pitch = np.empty(n)
+        gate = np.zeros(n)
+        pos, prev = 0, centre
+        while pos < n:
+            dur = int(rng.uniform(0.15, 0.9) * sr)
+            note = float(np.clip(prev + rng.normal(0, 3.0), midi_range[0] - 2, midi_range[1] + 2))
+            glide = int(rng.uniform(0.0, 0.12) * sr)
+            seg = np.full(dur, note)
+            g = min(glide, dur)
+            if g > 0:
+                seg[:g] = prev + (note - prev) * (0.5 - 0.5 * np.cos(np.pi * np.arange(g) / g))
+            pitch[pos:pos + dur] = seg[: n - pos]
+            voiced_note = rng.random() > 0.15
+            gap = int(rng.uniform(0.0, 0.15) * sr) if rng.random() < 0.5 else 0
+            gate[pos:min(n, pos + dur - gap)] = 1.0 if voiced_note else 0.0
+            pos += dur
+            prev = note
+        # vibrato and slow drift
+        vib_rate = rng.uniform(4.0, 7.5)
+        vib_depth = rng.uniform(0.0, 0.9) if rng.random() < 0.7 else 0.0  # semitones
+        pitch = pitch + vib_depth * np.sin(2 * np.pi * vib_rate * t + rng.uniform(0, 2 * np.pi))
+        pitch = pitch + np.cumsum(rng.normal(0, 0.0008, n))  # drift (random walk)
+    else:
+        # --- note sequence with portamento and onset scoops (pitch in MIDI, per sample) ---
+        centre = rng.uniform(*midi_range)
+        pitch = np.empty(n)
+        gate = np.zeros(n)
+        vib_env = np.zeros(n)          # per-note vibrato depth (semitones), delayed onset
+        pos, prev = 0, centre
+        while pos < n:
+            dur = int(rng.uniform(0.15, 0.9) * sr)
+            step = rng.normal(0, 3.0) if rng.random() < 0.85 else rng.choice([-1, 1]) * rng.uniform(5, 12)
+            note = float(np.clip(prev + step, midi_range[0] - 2, midi_range[1] + 2))
+            # portamento from the previous note: short (0-50 ms) or a slow glide (50-300 ms)
+            glide = int((rng.uniform(0.05, 0.3) if rng.random() < 0.45 else rng.uniform(0.0, 0.05)) * sr)
+            seg = np.full(dur, note)
+            g = min(glide, dur)
+            if g > 0:
+                seg[:g] = prev + (note - prev) * (0.5 - 0.5 * np.cos(np.pi * np.arange(g) / g))
+            elif rng.random() < 0.35:                 # a scoop into the note (mostly from below)
+                sc = min(dur, int(rng.uniform(0.04, 0.15) * sr))
+                depth = rng.uniform(0.3, 2.0) * (1 if rng.random() < 0.8 else -1)
+                seg[:sc] = note - depth * (1 - np.arange(sc) / sc) ** 2
+            pitch[pos:pos + dur] = seg[: n - pos]
+            depth_v = rng.uniform(0.0, 1.0) if rng.random() < 0.7 else 0.0      # semitones
+            delay = int(rng.uniform(0.0, 0.3) * sr)
+            ramp_v = np.clip((np.arange(dur) - delay) / (0.15 * sr), 0.0, 1.0)
+            vib_env[pos:pos + dur] = (depth_v * ramp_v)[: n - pos]
+            voiced_note = rng.random() > 0.15
+            gap = int(rng.uniform(0.0, 0.15) * sr) if rng.random() < 0.5 else 0
+            gate[pos:min(n, pos + dur - gap)] = 1.0 if voiced_note else 0.0
+            pos += dur
+            prev = note
+        # vibrato (rate 4-8 Hz, drifting) and slow drift
+        vib_env = np.convolve(vib_env, np.hanning(2001) / np.hanning(2001).sum(), mode="same")
+        rate = rng.uniform(4.0, 8.0) + np.cumsum(rng.normal(0, 0.002, n))
+        pitch = pitch + vib_env * np.sin(2 * np.pi * np.cumsum(np.clip(rate, 3.5, 9.0)) / sr
+                                         + rng.uniform(0, 2 * np.pi))
+        pitch = pitch + np.cumsum(rng.normal(0, 0.0008, n))  # drift (random walk)
     f0 = 440.0 * 2 ** ((pitch - 69) / 12)
     # --- harmonic amplitudes: tilt + formant bumps + per-harmonic jitter ---
     n_h = int(min(40, (sr / 2 * 0.9) // f0.max()))
@@ -187,12 +250,15 @@ def training_data(seed: int, cfg: F0Config) -> dict[str, np.ndarray]:
     """The frames the recipe trains on: ``db`` [shape=(n, n_bins), float16], ``midi``
     [shape=(n,)] (0 where unvoiced), ``voiced`` [shape=(n,), bool], ``source`` [shape=(n,),
     int8]: 0 synthetic clips and demo stems, 1 corpus ``mono`` items, 2 corpus items with
-    accompaniment (the label is the melody). Each part is cached per seed/config."""
+    accompaniment (the label is the melody), ``clip`` [shape=(n,), int32]: the clip (item) each
+    frame belongs to (runs of consecutive frames never cross clips). Each part is cached per
+    seed/config."""
     parts = [_synth_data(seed, cfg)]
     parts[0]["source"] = np.zeros(len(parts[0]["midi"]), np.int8)
     if cfg.corpus_items:
         parts.append(_corpus_data(cfg))
-    return {k: np.concatenate([p[k] for p in parts]) for k in ("db", "midi", "voiced", "source")}
+        parts[1]["clip"] = parts[1]["clip"] + int(parts[0]["clip"].max()) + 1
+    return {k: np.concatenate([p[k] for p in parts]) for k in ("db", "midi", "voiced", "source", "clip")}
 
 
 def _fs_tag(cfg: F0Config) -> str:
@@ -211,17 +277,23 @@ def _corpus_data(cfg: F0Config) -> dict[str, np.ndarray]:
     from workstation.training.corpus import Corpus, build_corpus, default_dir
 
     spec = corpus_spec(cfg)
-    path = _cache_dir() / f"corpus_v{DATA_VERSION}_{spec.spec_hash()}{_fs_tag(cfg)}.npz"
+    path = _cache_dir() / f"corpus_v{CORPUS_DATA_VERSION}_{spec.spec_hash()}{_fs_tag(cfg)}.npz"
     if path.exists():
         with np.load(path) as z:
             log.info("corpus frames from cache %s", path)
-            return {k: z[k] for k in z.files}
+            data = {k: z[k] for k in z.files}
+        if "clip" not in data:       # a cache written before clip ids: item lengths from labels
+            lengths = [len(Corpus(default_dir(spec))[i].melody_f0_hz) for i in range(spec.n_items)]
+            if sum(lengths) != len(data["db"]):
+                raise RuntimeError(f"{path}: {len(data['db'])} frames, items have {sum(lengths)}")
+            data["clip"] = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)
+        return data
     t0 = time.perf_counter()
     cdir = default_dir(spec)
     build_corpus(cdir, spec, workers=cfg.corpus_workers)
     corpus = Corpus(cdir)
     ref = PestoNet(filter_scale=cfg.filter_scale)
-    dbs, midis, voiced, source = [], [], [], []
+    dbs, midis, voiced, source, clip = [], [], [], [], []
     for i in range(len(corpus)):
         item = corpus[i]
         db = _cqt_frames(item.audio.astype(np.float32), ref)
@@ -232,8 +304,10 @@ def _corpus_data(cfg: F0Config) -> dict[str, np.ndarray]:
         midis.append(np.where(v, 69 + 12 * np.log2(np.maximum(f, 1e-3) / 440.0), 0.0))
         voiced.append(v)
         source.append(np.full(m, 1 if item.kind == "mono" else 2, np.int8))
+        clip.append(np.full(m, i, np.int32))
     data = {"db": np.concatenate(dbs), "midi": np.concatenate(midis).astype(np.float32),
-            "voiced": np.concatenate(voiced).astype(bool), "source": np.concatenate(source)}
+            "voiced": np.concatenate(voiced).astype(bool), "source": np.concatenate(source),
+            "clip": np.concatenate(clip)}
     log.info("corpus %s: %d items, %d frames in %.0f s", cdir, len(corpus), len(data["db"]),
              time.perf_counter() - t0)
     tmp = path.with_name(path.name + ".tmp.npz")
@@ -244,18 +318,22 @@ def _corpus_data(cfg: F0Config) -> dict[str, np.ndarray]:
 
 def _synth_data(seed: int, cfg: F0Config) -> dict[str, np.ndarray]:
     """Synthetic sung-like clips + demo melody stems (see the module docstring)."""
-    key = f"data_v1_s{seed}_t{cfg.n_tone_clips}x{cfg.tone_clip_s:g}_d{cfg.n_demo_pieces}{_fs_tag(cfg)}.npz"
+    key = (f"data_v{SYNTH_CACHE_VERSION[cfg.synth_version]}_s{seed}_t{cfg.n_tone_clips}x{cfg.tone_clip_s:g}"
+           f"_d{cfg.n_demo_pieces}{_fs_tag(cfg)}.npz")
     path = _cache_dir() / key
     if path.exists():
         with np.load(path) as z:
             log.info("training data from cache %s", path)
-            return {k: z[k] for k in z.files}
+            data = {k: z[k] for k in z.files}
+        if "clip" not in data:    # a cache written before clip ids (fine frame by frame)
+            data["clip"] = np.zeros(len(data["db"]), np.int32)
+        return data
     ref = PestoNet(filter_scale=cfg.filter_scale)
     rng = np.random.default_rng(seed)
     dbs, midis, voiced = [], [], []
     t0 = time.perf_counter()
     for i in range(cfg.n_tone_clips):
-        y, f0, v = synth_tone_clip(rng, duration_s=cfg.tone_clip_s)
+        y, f0, v = synth_tone_clip(rng, duration_s=cfg.tone_clip_s, moving=cfg.synth_version >= 3)
         if rng.random() < 0.5:                                    # additive noise, random SNR
             rms = np.sqrt(np.mean(y ** 2)) + 1e-9
             y = y + rng.normal(0, rms * 10 ** (-rng.uniform(10, 40) / 20), len(y)).astype(np.float32)
@@ -278,8 +356,11 @@ def _synth_data(seed: int, cfg: F0Config) -> dict[str, np.ndarray]:
             voiced.append(v)
         log.info("+ %d demo melody stems, %.1f s in all", cfg.n_demo_pieces, time.perf_counter() - t0)
     data = {"db": np.concatenate(dbs), "midi": np.concatenate(midis).astype(np.float32),
-            "voiced": np.concatenate(voiced).astype(bool)}
-    np.savez(path, **data)
+            "voiced": np.concatenate(voiced).astype(bool),
+            "clip": np.repeat(np.arange(len(dbs), dtype=np.int32), [len(d) for d in dbs])}
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **data)
+    tmp.replace(path)
     return data
 
 
@@ -293,23 +374,31 @@ def shift_frames(db: torch.Tensor, k: torch.Tensor, *, max_shift: int) -> torch.
     return padded.gather(1, idx)
 
 
-def augment(db: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+def augment(db: torch.Tensor, g: torch.Generator, *, group: int = 1) -> torch.Tensor:
     """Timbre / level augmentation of dB frames [shape=(B, F)]: a random smooth EQ curve,
-    a random noise floor, a random gain."""
+    a random noise floor, a random gain; the same curve, gain and noise level for each
+    ``group`` consecutive frames (a run of frames of one clip)."""
     b, f = db.shape
+    nb = b // group
+
+    def r():
+        return torch.rand(nb, 1, generator=g).repeat_interleave(group, dim=0)
+
     x = torch.linspace(0, 1, f, device=db.device)[None]
     eq = torch.zeros(b, f, device=db.device)
     for order in (1, 2, 3):
-        a = (torch.rand(b, 1, generator=g) * 2 - 1) * 6.0 / order
-        ph = torch.rand(b, 1, generator=g) * 2 * math.pi
+        a = (r() * 2 - 1) * 6.0 / order
+        ph = r() * 2 * math.pi
         eq = eq + a * torch.cos(math.pi * order * x + ph)
-    tilt = (torch.rand(b, 1, generator=g) * 2 - 1) * 8.0 * (x - 0.5)
-    gain = (torch.rand(b, 1, generator=g) * 2 - 1) * 6.0
+    tilt = (r() * 2 - 1) * 8.0 * (x - 0.5)
+    gain = (r() * 2 - 1) * 6.0
     out = db + eq + tilt + gain
     level = out.amax(dim=1, keepdim=True)
-    noise_db = level - 15.0 - 35.0 * torch.rand(b, 1, generator=g)
+    if group > 1:        # the noise floor follows the run's loudest frame
+        level = level.reshape(nb, group).amax(dim=1).repeat_interleave(group)[:, None]
+    noise_db = level - 15.0 - 35.0 * r()
     noise = torch.rand(b, f, generator=g).clamp_min(1e-3) * 10 ** (noise_db / 20)
-    amp = 10 ** (out / 20) + noise * (torch.rand(b, 1, generator=g) < 0.7)
+    amp = 10 ** (out / 20) + noise * (r() < 0.7)
     return (20 * torch.log10(amp.clamp_min(10 ** (FLOOR_DB / 20)))).clamp_min(FLOOR_DB)
 
 
@@ -358,45 +447,63 @@ def train(cfg: F0Config, *, device: str = "cpu", data: dict | None = None) -> tu
     voiced_all = torch.from_numpy(data["voiced"])
     n = len(db_all)
     source = np.asarray(data.get("source", np.zeros(n, np.int8)))
-    pools = [torch.from_numpy(np.flatnonzero(source == s)) for s in range(len(cfg.p_sources))]
+    model = PestoNet(filter_scale=cfg.filter_scale, temporal_layers=cfg.temporal_layers).to(device)
+    # a run of ``seq`` consecutive frames (one clip) per example when the model reads context
+    seq = max(1, int(cfg.seq_frames)) if model.context_frames else 1
+    clip = np.asarray(data.get("clip", np.zeros(n, np.int32)))
+    ok = np.zeros(n, bool)                      # a run may start here: it stays in one clip
+    if n >= seq:
+        ok[: n - seq + 1] = clip[: n - seq + 1] == clip[seq - 1:]
+    pools = [torch.from_numpy(np.flatnonzero((source == s) & ok)) for s in range(len(cfg.p_sources))]
     p_src = torch.tensor([p if len(pool) else 0.0 for p, pool in zip(cfg.p_sources, pools)])
-    model = PestoNet(filter_scale=cfg.filter_scale).to(device)
+    n_seq = max(1, cfg.batch // seq)
+    nb = n_seq * seq                            # frames per view
+    offs = torch.arange(seq)
     bps = model.bins_per_semitone
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
     g = torch.Generator().manual_seed(cfg.seed)
     ms = cfg.max_shift
     use_inv = cfg.w_inv > 0
-    log.info("training %s: %d params, %d frames (%.0f%% voiced; per source %s), %d steps of %d on %s",
-             MODEL_NAME, n_parameters(model), n, 100 * float(voiced_all.float().mean()),
-             [len(p) for p in pools], cfg.steps, cfg.batch, device)
+    log.info("training %s: %d params (context +-%d frames), %d frames (%.0f%% voiced; per source %s), "
+             "%d steps of %d runs x %d frames on %s", MODEL_NAME, n_parameters(model), model.context_frames,
+             n, 100 * float(voiced_all.float().mean()), [len(p) for p in pools], cfg.steps, n_seq, seq, device)
     t0 = time.perf_counter()
     hist = []
+
+    def per_frame(t: torch.Tensor) -> torch.Tensor:
+        return t.repeat_interleave(seq)
+
     for step in range(cfg.steps):
-        # each example: a source drawn by ``p_sources``, then a frame of that source
-        src = torch.multinomial(p_src, cfg.batch, replacement=True, generator=g)
-        idx = torch.empty(cfg.batch, dtype=torch.long)
+        # each run: a source drawn by ``p_sources``, then a start frame of that source
+        src = torch.multinomial(p_src, n_seq, replacement=True, generator=g)
+        start = torch.empty(n_seq, dtype=torch.long)
         for s_i, pool in enumerate(pools):
             sel = src == s_i
             if int(sel.sum()) and len(pool):
-                idx[sel] = pool[torch.randint(0, len(pool), (int(sel.sum()),), generator=g)]
+                start[sel] = pool[torch.randint(0, len(pool), (int(sel.sum()),), generator=g)]
+        idx = (start[:, None] + offs[None]).reshape(-1)
         db = db_all[idx].float()
         midi = midi_all[idx]
         v = voiced_all[idx]
-        k1 = torch.randint(-ms // 2, ms // 2 + 1, (cfg.batch,), generator=g)
-        k = torch.randint(1, ms + 1, (cfg.batch,), generator=g) * (torch.randint(0, 2, (cfg.batch,), generator=g) * 2 - 1)
+        k1 = torch.randint(-ms // 2, ms // 2 + 1, (n_seq,), generator=g)
+        k = torch.randint(1, ms + 1, (n_seq,), generator=g) * (torch.randint(0, 2, (n_seq,), generator=g) * 2 - 1)
         k2 = (k1 + k).clamp(-ms, ms)
+        k1, k2 = per_frame(k1), per_frame(k2)
         k = k2 - k1
-        xa = augment(shift_frames(db, k1, max_shift=ms), g)
-        xb = augment(shift_frames(db, k2, max_shift=ms), g)
+        xa = augment(shift_frames(db, k1, max_shift=ms), g, group=seq)
+        xb = augment(shift_frames(db, k2, max_shift=ms), g, group=seq)
         if use_inv:
-            xa2 = augment(shift_frames(db, k1, max_shift=ms), g)
+            xa2 = augment(shift_frames(db, k1, max_shift=ms), g, group=seq)
             views = [(xa, k1), (xa2, k1), (xb, k2)]
         else:
             views = [(xa, k1), (xb, k2)]
         x = torch.cat([xv for xv, _ in views]).to(device)
+        if model.context_frames:
+            x = x.reshape(-1, seq, x.shape[-1])                   # runs of consecutive frames
         logits, vlog = model.forward_db(x)
-        lv = logits.split(cfg.batch)
+        logits, vlog = logits.reshape(-1, logits.shape[-1]), vlog.reshape(-1)
+        lv = logits.split(nb)
         la, lb = lv[0], lv[-1]
         vd = v.to(device)
         vf = vd.float()
@@ -492,10 +599,18 @@ def main(argv=None) -> int:
                    help="CQT window length relative to the HCQT's (1: use the HCQT h=1 channel)")
     p.add_argument("--w-sup", type=float, default=F0Config.w_sup, help="weight of the supervised pitch term")
     p.add_argument("--no-supervised", action="store_true", help="self-supervised losses only (ablation)")
+    p.add_argument("--temporal-layers", type=int, default=F0Config.temporal_layers,
+                   help="residual (time x pitch) convolutions after the per-frame encoder (0: frame by frame)")
+    p.add_argument("--synth-version", type=int, choices=(2, 3), default=F0Config.synth_version,
+                   help="synthetic clips: 2 (shipped) or 3 (more glides, scoops, fast/deep vibrato)")
+    p.add_argument("--seq-frames", type=int, default=F0Config.seq_frames,
+                   help="consecutive frames per training run (models with temporal layers)")
     args = p.parse_args(argv)
     device = start_run(args)
     cfg = F0Config(steps=args.steps, seed=args.seed, batch=args.batch, threads=args.threads,
-                   corpus_items=args.corpus_items, w_sup=args.w_sup, filter_scale=args.filter_scale)
+                   corpus_items=args.corpus_items, w_sup=args.w_sup, filter_scale=args.filter_scale,
+                   temporal_layers=args.temporal_layers, seq_frames=args.seq_frames,
+                   synth_version=args.synth_version)
     if args.no_supervised:
         cfg.w_sup = 0.0
     model, info = train(cfg, device=device)
@@ -503,22 +618,31 @@ def main(argv=None) -> int:
     cal = calibrate(model, seed=cfg.seed)
     syn = synthetic_eval(model)
     log.info("calibration %s; held-out synthetic %s", cal, syn)
+    frames = (f"runs of consecutive frames (context +-{model.context_frames} frames)" if model.context_frames
+              else "one frame at a time")
     entry = save_model(
         model, name=MODEL_NAME, version=MODEL_VERSION, file=MODEL_FILE, models_dir=args.out,
         extra={"offset_bins": float(model.offset_bins)},
         sample_rate=C.SAMPLE_RATE, hop_length=C.HOP_LENGTH,
         input=({"feature": "hcqt", "harmonic": 1.0, "n_bins": C.N_BINS, "fmin_hz": C.FMIN_HZ,
                 "bins_per_octave": C.BINS_PER_OCTAVE, "scale": "FrontEnd.hcqt (reference) magnitude",
-                "frames": "one frame at a time"} if model.uses_hcqt else
+                "frames": frames} if model.uses_hcqt else
                {"feature": "audio", "transform": "PestoNet.input_cqt (own CQT: the HCQT h=1 bins, "
                 f"filter_scale {cfg.filter_scale:g})", "n_bins": C.N_BINS, "fmin_hz": C.FMIN_HZ,
                 "bins_per_octave": C.BINS_PER_OCTAVE, "filter_scale": cfg.filter_scale,
-                "frames": "one frame at a time"}),
+                "frames": frames}),
         recipe=f"python -m workstation.training f0 --steps {cfg.steps} --seed {cfg.seed}"
                f" --batch {cfg.batch} --threads {cfg.threads} --corpus-items {cfg.corpus_items}"
-               f" --w-sup {cfg.w_sup:g} --filter-scale {cfg.filter_scale:g}" + (" --no-supervised" if args.no_supervised else ""),
+               f" --w-sup {cfg.w_sup:g} --filter-scale {cfg.filter_scale:g}"
+               + (f" --temporal-layers {cfg.temporal_layers} --seq-frames {cfg.seq_frames}"
+                  if cfg.temporal_layers else "")
+               + (f" --synth-version {cfg.synth_version}" if cfg.synth_version != 2 else "")
+               + (" --no-supervised" if args.no_supervised else ""),
         data=(f"{cfg.n_tone_clips} synthetic sung-like harmonic clips of {cfg.tone_clip_s:g} s (random spectra, "
-              f"portamento, vibrato, breath, noise) + melody stems of {cfg.n_demo_pieces} demo.compose pieces "
+              + ("portamento 0-300 ms, onset scoops, vibrato 4-8 Hz up to 100 cents with delayed onset, "
+                 if cfg.synth_version >= 3 else "portamento, vibrato, ")
+              + "breath, noise)"
+              f" + melody stems of {cfg.n_demo_pieces} demo.compose pieces "
               f"rendered with FluidSynth (FluidR3_GM)"
               + (f" + workstation.training.corpus CorpusSpec(n_items={cfg.corpus_items}, seed={cfg.corpus_seed}, "
                  f"duration_s={tuple(cfg.corpus_duration_s)}) melody labels (mono lines and melodies over "

@@ -10,7 +10,8 @@ of the result cache key, so switching methods re-runs exactly this analyzer.
 channel, or, for a model with ``filter_scale < 1``, its own shorter-window CQT of the chunk's
 padded audio; see ``PestoNet.input_cqt``) to a pitch distribution (20-cent bins, sub-bin by
 a local weighted average) and a voicing probability; frames are batched per chunk under
-``torch.inference_mode()`` (autocast on CUDA); the chunk borders are discarded.
+``torch.inference_mode()`` (autocast on CUDA); the chunk borders are discarded after the
+network has read its temporal context (``PestoNet.context_frames``, version 3) from them.
 
 ``method="pyin"``:
 
@@ -151,13 +152,18 @@ class F0(Analyzer):
         run = Audio2F0(model, decoder=self.params["decoder"])
         channel = model.hparams.get("harmonic_channel", 1)
         freqs, conf = [], []
+        ctx = int(getattr(model, "context_frames", 0))
         for chunk in chunks:
-            if model.uses_hcqt:
+            if model.uses_hcqt:   # (a model with temporal context sees no frames past the chunk)
                 cqt = chunk.hcqt()[channel]
-            else:   # the model's own CQT over the padded chunk, borders discarded
+                out = run(cqt)
+            else:   # the model's own CQT over the padded chunk, borders discarded after the
+                # network has read its temporal context (ctx frames) from them
                 first = chunk.pad // C.HOP_LENGTH
-                cqt = model.input_cqt(chunk.audio)[:, first:first + chunk.n_frames]
-            out = run(cqt)
+                full = model.input_cqt(chunk.audio)
+                a = max(0, first - ctx)
+                out = run(full[:, a:min(full.shape[1], first + chunk.n_frames + ctx)])
+                out = {k: v[first - a:first - a + chunk.n_frames] for k, v in out.items()}
             freqs.append(out["freqs_hz"])
             conf.append(out["voicing"])
             yield chunk.progress

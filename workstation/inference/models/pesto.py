@@ -15,6 +15,15 @@ bins of ``C.BINS_PER_OCTAVE // 12`` bins per semitone from ``C.FMIN_HZ``) and ou
   over frequency (shift-invariant), the frame's level in dBFS and the peak of the pitch
   distribution.
 
+Temporal context (version 3, ``temporal_layers > 0``): the per-frame encoder's latent
+[shape=(c, n_bins)] of consecutive frames goes through residual 2-D convolutions over
+(time, pitch) (kernel ``temporal_kernel`` = (frames, bins), time dilations 1, 2, 4, ...;
+the sequence's ends are padded by repeating the edge frame) before the Toeplitz layer, so
+that a frame sees its neighbours (glides, vibrato, breathy onsets) while the network stays
+translation-equivariant along pitch (the convolutions are shared across bins). Such a model
+reads a sequence: ``forward`` takes [shape=(n_frames, n_bins)] as one run of consecutive
+frames, or [shape=(n_seq, n_frames, n_bins)]; ``context_frames`` is its reach on each side.
+
 Input frames (``PestoNet.input_cqt``): with ``filter_scale = 1`` the HCQT's ``h = 1`` channel
 (``FrontEnd.hcqt`` 's scale, ``scale='reference'``; the model divides by
 ``cqt.hcqt_amplitude_scale``); with ``filter_scale < 1`` the model's own CQT on the same bins
@@ -45,20 +54,26 @@ class PestoNet(nn.Module):
     """Translation-equivariant pitch network over CQT frames.
 
     ``forward(mag)``: mag [shape=(batch, n_bins)] CQT magnitude (HCQT h=1 scale) ->
-    (logits [shape=(batch, n_bins)], voicing_logit [shape=(batch,)]).
+    (logits [shape=(batch, n_bins)], voicing_logit [shape=(batch,)]); with temporal layers
+    the ``batch`` frames are one run of consecutive frames (or pass
+    [shape=(n_seq, n_frames, n_bins)] -> [shape=(n_seq, n_frames, n_bins)], [shape=(n_seq, n_frames)]).
     ``forward_db(db)`` takes frames already in dB of partial amplitude (training).
     """
 
     def __init__(self, *, n_bins: int = C.N_BINS, bins_per_semitone: int = C.BINS_PER_SEMITONE,
                  fmin_midi: float = C.FMIN_MIDI, channels: tuple[int, ...] | list[int] = (24, 24, 16, 8),
                  kernels: tuple[int, ...] | list[int] = (25, 11, 1, 1), voicing_hidden: int = 16,
-                 harmonic_channel: int = 1, filter_scale: float = 1.0):
+                 harmonic_channel: int = 1, filter_scale: float = 1.0, temporal_layers: int = 0,
+                 temporal_kernel: tuple[int, int] | list[int] = (3, 5)):
         super().__init__()
         self.hparams: dict[str, Any] = dict(
             n_bins=int(n_bins), bins_per_semitone=int(bins_per_semitone), fmin_midi=float(fmin_midi),
             channels=[int(c) for c in channels], kernels=[int(k) for k in kernels],
             voicing_hidden=int(voicing_hidden),
             harmonic_channel=int(harmonic_channel), filter_scale=float(filter_scale))
+        if temporal_layers:     # (absent from version 1/2 checkpoints: per-frame models)
+            self.hparams.update(temporal_layers=int(temporal_layers),
+                                temporal_kernel=[int(k) for k in temporal_kernel])
         self.harmonic_channel = int(harmonic_channel)
         self.filter_scale = float(filter_scale)
         self.n_bins = int(n_bins)
@@ -72,6 +87,15 @@ class PestoNet(nn.Module):
             layers += [nn.Conv1d(c_in, c, k, padding=k // 2), nn.LeakyReLU(0.3)]
             c_in = c
         self.convs = nn.Sequential(*layers)
+        kt, kf = (int(k) for k in temporal_kernel)
+        if kt % 2 == 0 or kf % 2 == 0:
+            raise ValueError("temporal_kernel sizes must be odd")
+        self.temporal = nn.ModuleList(
+            nn.Conv2d(c_in, c_in, (kt, kf), padding=(0, kf // 2), dilation=(2 ** i, 1))
+            for i in range(int(temporal_layers)))
+        self.temporal_act = nn.LeakyReLU(0.3)
+        #: frames of context the network reads on each side of a frame (0: frame by frame).
+        self.context_frames = int(sum(2 ** i * (kt // 2) for i in range(int(temporal_layers))))
         self.to_one = nn.Conv1d(c_in, 1, 1)
         # Toeplitz layer: y[j] = sum_i w[j - i + n_bins - 1] x[i].
         self.toeplitz = nn.Conv1d(1, 1, 2 * self.n_bins - 1, padding=self.n_bins - 1, bias=False)
@@ -114,11 +138,24 @@ class PestoNet(nn.Module):
         return 20.0 * torch.log10(amp.clamp_min(10 ** (FLOOR_DB / 20)))
 
     def forward_db(self, db: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        lead = db.shape[:-1]
+        if len(self.temporal) and db.dim() == 2:
+            db = db[None]                                         # one run of frames
+        seq_shape = db.shape[:-1]
+        db = db.reshape(-1, db.shape[-1])
         level = db.amax(dim=-1)                                   # [B] dBFS of the loudest bin
         mu = db.mean(dim=-1, keepdim=True)
         sd = db.std(dim=-1, keepdim=True).clamp_min(1.0)
         x = ((db - mu) / sd)[:, None]                             # [B, 1, F]
         h = self.convs(x)                                         # [B, c, F]
+        if len(self.temporal):
+            s_, t_ = seq_shape
+            h4 = h.reshape(s_, t_, h.shape[1], h.shape[2]).permute(0, 2, 1, 3)  # [S, c, T, F]
+            for conv in self.temporal:
+                pt = conv.dilation[0] * (conv.kernel_size[0] // 2)
+                y = conv(F.pad(h4, (0, 0, pt, pt), mode="replicate"))
+                h4 = h4 + self.temporal_act(y)
+            h = h4.permute(0, 2, 1, 3).reshape(s_ * t_, h.shape[1], h.shape[2])
         # the Toeplitz layer as one matmul with its (n_bins x n_bins) matrix: much faster on
         # CPU than a conv1d with a 2 n_bins - 1 tap kernel, same result.
         z = self.to_one(h)[:, 0]                                  # [B, F]
@@ -126,7 +163,7 @@ class PestoNet(nn.Module):
         peak = torch.softmax(logits.float(), dim=-1).amax(dim=-1)
         v_in = torch.cat([h.amax(dim=-1), h.mean(dim=-1), (level[:, None] / 50.0 + 1.0),
                           peak[:, None]], dim=-1)
-        return logits, self.voicing(v_in)[:, 0]
+        return logits.reshape(*lead, logits.shape[-1]), self.voicing(v_in)[:, 0].reshape(lead)
 
     def forward(self, mag: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.forward_db(self.to_db(mag))
@@ -226,7 +263,9 @@ class Audio2F0:
     ``__call__(cqt)``: cqt [shape=(n_bins, n_frames)] numpy or tensor, CQT magnitude on the
     HCQT ``h = 1`` scale -> dict of numpy arrays [shape=(n_frames,)]: ``pitch_midi``,
     ``freqs_hz``, ``voicing`` (probability in [0, 1]), ``peak`` (max of the pitch
-    distribution). ``decoder``: ``argmax`` (frame by frame) or ``viterbi`` (a smooth path
+    distribution). A model with temporal context (``context_frames > 0``) reads the frames as one
+    run in time: each batch carries ``context_frames`` extra frames on each side, so the
+    result does not depend on ``batch_frames``. ``decoder``: ``argmax`` (frame by frame) or ``viterbi`` (a smooth path
     through the distributions of all frames given, see ``viterbi_bins``). Frames go through the network in batches of ``batch_frames`` under
     ``torch.inference_mode()`` (autocast to float16 on CUDA).
     """
@@ -248,8 +287,12 @@ class Audio2F0:
         outs = {"pitch_midi": [], "voicing": [], "peak": [], "probs": []}
         cuda = self.device.type == "cuda"
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
+            r = int(getattr(self.model, "context_frames", 0))
             for s in range(0, len(x), self.batch_frames):
-                logits, v = self.model(x[s:s + self.batch_frames])
+                e = min(len(x), s + self.batch_frames)
+                a, b = max(0, s - r), min(len(x), e + r)          # context frames, dropped after
+                logits, v = self.model(x[a:b])
+                logits, v = logits[s - a:e - a], v[s - a:e - a]
                 probs = torch.softmax(logits.float(), dim=-1)
                 if self.decoder == "viterbi":
                     outs["probs"].append(probs)

@@ -183,10 +183,12 @@ def bench_quality(root: Path) -> None:
         print(f"evaluation data not found at {root}; skipped")
         return
     fe = FrontEnd("cpu")
-    learned = any(e.get("name") == "embedding" for e in read_manifest())
+    entry = next((e for e in read_manifest() if e.get("name") == "embedding"), None)
+    learned = entry is not None
     methods = [("DSP statistics (dsp-stats-v1)", lambda: DspEmbedding(method="dsp"))]
     if learned:
-        methods.append(("learned CNN (NT-Xent)", lambda: DspEmbedding(method="learned")))
+        methods.append((f"learned CNN v{entry.get('version')} ({entry.get('sha256', '')[:12]})",
+                        lambda: DspEmbedding(method="learned")))
     rows, speed = [], []
     for name, items in _labelled_audio(root):
         labels = [lab for lab, _ in items]

@@ -253,3 +253,12 @@ def test_reverb_noise_level():
     out = A.apply_augmentation(y, aug, sr=sr)
     assert out.dtype == np.float32 and len(out) == len(y) and np.abs(out).max() <= 10 ** (-0.5 / 20) + 1e-6
     assert aug == A.draw_augmentation(np.random.default_rng(3), A.AugmentProbs(p_eq=1, p_reverb=1, p_noise=1))
+
+
+def test_drum_track_of_a_slow_short_item_in_two():
+    """A 2/4 line is drummed in 4/4: the kit is composed long enough for three 4/4 bars (it
+    used to raise 'too short for 3 bars' for slow, short items; CorpusSpec(seed=1) item 136)."""
+    from workstation.training.corpus import _drum_track
+    part, style, _ = _drum_track(np.random.default_rng(0), 57.0, 2, 11.1)
+    assert len(part.onsets_s) > 0 and part.onsets_s.max() < 11.1 - 0.3 + 1e-9
+    assert style in ("pop", "rock", "ballad", "swing", "bossa")

@@ -11,6 +11,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from torch.nn import functional as F
 
 from synth_tones import drum_bursts, tone_pattern
 from workstation.analysis.analyzers.embedding import LEARNED_SPACE_PREFIX, METHODS, DspEmbedding
@@ -19,8 +20,8 @@ from workstation.analysis.pipeline import analyze_array
 from workstation.core import constants as C
 from workstation.core import features as feats
 from workstation.core.errors import ModelError
-from workstation.inference.models.embedding import (MIN_FRAMES, Audio2Embedding, EmbeddingNet,
-                                                    pool_windows, window_bounds)
+from workstation.inference.models.embedding import (MIN_FRAMES, POOLINGS, Audio2Embedding,
+                                                    EmbeddingNet, pool_windows, window_bounds)
 from workstation.inference.weights import MODELS_DIR, load_model, manifest_entry, read_manifest
 
 SR = C.SAMPLE_RATE
@@ -73,6 +74,70 @@ def test_untrained_network_shapes():
     assert torch.allclose(a, b, atol=1e-4)
 
 
+def test_summaries_match_the_window_vector_and_add_up():
+    """One window's summary gives the network's own window vector (both poolings); summaries
+    of the windows of a track add up to the track vector; v1 checkpoints keep their hparams."""
+    torch.manual_seed(0)
+    mel = np.abs(np.random.default_rng(2).standard_normal((C.N_MELS, 600))).astype(np.float32) ** 2
+    assert "pooling" not in EmbeddingNet().hparams            # v1 checkpoints rebuild as they were
+    for pooling in POOLINGS:
+        net = EmbeddingNet(pooling=pooling, n_tags=5).eval()
+        x = net.normalise(torch.from_numpy(mel[:, :258])[None])
+        with torch.inference_mode():
+            direct = F.normalize(net.backbone(x), dim=1)[0].numpy()
+            summ = net.summarise(x)[0].double().numpy()
+            assert net.tag_logits(net.backbone(x)).shape == (1, 5)
+        assert summ.shape == (net.summary_size,)
+        np.testing.assert_allclose(net.vector_from_summary(summ), direct, atol=1e-5)
+        a2e = Audio2Embedding(net)
+        b = window_bounds(600, net.window_frames)
+        s = a2e.summaries(mel, b)
+        v = a2e.track_vector(mel)
+        np.testing.assert_allclose(v, net.vector_from_summary(s.sum(axis=0)), atol=1e-6)
+        assert v.shape == (128,) and abs(float(np.linalg.norm(v)) - 1.0) < 1e-5
+        # the windows' unit vectors still come out of __call__
+        w, _ = a2e(mel)
+        np.testing.assert_allclose(np.linalg.norm(w, axis=1), 1.0, atol=1e-5)
+    net = EmbeddingNet(pooling="stats").eval()
+    # stats: a window's count is its number of steps; zero padding is left out of the statistics
+    with torch.inference_mode():
+        full = net.summarise(net.normalise(torch.from_numpy(mel[:, :256])[None]))[0]
+    assert float(full[0]) == 256 / net.time_pool / 16
+    short = Audio2Embedding(net).summaries(mel[:, :40], np.array([[0, 40]]))[0]
+    assert short[0] == np.ceil(40 / net.time_pool / 16) and np.all(short[1 + net.n_features:] >= 0)
+    with pytest.raises(ValueError, match="pooling"):
+        EmbeddingNet(pooling="median")
+    assert np.all(net.vector_from_summary(np.zeros(net.summary_size)) == 0)
+
+
+def test_training_views_and_targets():
+    """The recipe's views have the crop's shape, their tag targets follow the labelled frames,
+    and NT-Xent is lower when the two views agree."""
+    from workstation.training.train_embedding import EmbeddingConfig, _batch, nt_xent, view_targets
+    from workstation.training.train_tags import INSTRUMENT_TAGS, ITEM_TAGS, VOCABULARY
+
+    rng = np.random.default_rng(0)
+    n_items, n = 4, 600
+    bands = C.N_MELS // 2
+    act = np.zeros((len(INSTRUMENT_TAGS), n_items * n), bool)
+    act[0, :n // 2] = True                     # item 0: piano in its first half only
+    item_tags = np.zeros((n_items, len(ITEM_TAGS)), np.float32)
+    item_tags[1, 0] = 1.0
+    data = dict(x=rng.uniform(-80, 0, (bands, n_items * n)).astype(np.float16),
+                starts=np.arange(n_items) * n, lengths=np.full(n_items, n), act=act, item_tags=item_tags)
+    t = view_targets(data, 0, 0.0, 200.0)
+    assert t.shape == (len(VOCABULARY),) and t[0] == 1.0 and t[1:].sum() == 0
+    assert view_targets(data, 0, 350.0, 200.0)[0] == 0.0
+    assert view_targets(data, 1, 0.0, 200.0)[len(INSTRUMENT_TAGS)] == 1.0
+    cfg = EmbeddingConfig(batch=3, crop_frames=128)
+    net = EmbeddingNet(pooling="stats", n_tags=len(VOCABULARY), window_frames=128)
+    x, y = _batch(net, data, np.arange(n_items), rng, cfg)
+    assert x.shape == (6, 1, bands, 128) and y.shape == (6, len(VOCABULARY))
+    assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
+    z = torch.randn(4, 16)
+    assert nt_xent(torch.cat([z, z]), 0.1) < nt_xent(torch.cat([z, torch.randn(4, 16)]), 0.1)
+
+
 def test_methods_and_default():
     assert DspEmbedding.methods == METHODS == ("dsp", "learned")
     assert get_analyzer("embedding").params["method"] in METHODS
@@ -97,8 +162,9 @@ def test_network_shapes_norm_and_determinism(model):
     mel = np.abs(np.random.default_rng(1).standard_normal((C.N_MELS, 700))).astype(np.float32) ** 2
     net = Audio2Embedding(model)
     v, b = net(mel)
-    assert v.shape == (3, 128) and v.dtype == np.float32
-    np.testing.assert_array_equal(b, window_bounds(700, model.window_frames))
+    wb = window_bounds(700, model.window_frames)
+    assert v.shape == (len(wb), 128) and v.dtype == np.float32
+    np.testing.assert_array_equal(b, wb)
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
     v2, _ = net(mel)
     np.testing.assert_array_equal(v, v2)

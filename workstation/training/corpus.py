@@ -451,9 +451,10 @@ def _drum_track(rng: np.random.Generator, tempo: float, meter: int, duration_s: 
     """A drum kit from demo.compose at ``tempo`` / ``meter`` (beats at i * 60 / tempo)."""
     style = {3: "waltz"}.get(meter) or str(rng.choice(["pop", "rock", "ballad", "swing", "bossa"]))
     seed = int(rng.integers(2 ** 31))
-    need = 3 * max(meter, 3) * 60.0 / tempo + 1.3
+    bar_beats = 3 if meter == 3 else 4      # other meters are composed in 4/4
+    need = 3 * bar_beats * 60.0 / tempo + 1.3   # demo.compose needs 3 bars + its 1.2 s tail
     piece = demo.compose(seed, duration_s=max(duration_s, need), style=style, tempo_bpm=tempo,
-                         meter=3 if meter == 3 else 4)
+                         meter=bar_beats)
     part = _track_from_part(piece.parts[-1])
     keep = part.onsets_s < duration_s - 0.3
     part = dataclasses.replace(part, onsets_s=part.onsets_s[keep], offsets_s=part.offsets_s[keep],

@@ -8,12 +8,16 @@ dimensions and lives in the space ``'dsp-stats-v1'``.
 
 ``method="learned"``: the model ``embedding`` from ``models/`` (sha256-checked; a short-chunk
 CNN on the mel spectrogram trained with NT-Xent over augmented views of the same track, see
-``workstation.inference.models.embedding``) embeds windows of about 3 s on a fixed grid from
-the track's start (batched, ``torch.inference_mode``); the track vector is the normalised,
-length-weighted mean of the window vectors (128 dims), in the space
+``workstation.inference.models.embedding``) embeds windows of 3 s (v1) or 4 s (v2) on a
+fixed grid from the track's start (batched, ``torch.inference_mode``) into a 128-d track
+vector in the space
 ``'embedding-cnn:<first 12 hex digits of the weights' sha256>'``, so a retrained model is a
-new space and the similarity index rebuilds. Only the current partial window's mel is kept
-between chunks, and the result does not depend on the chunking.
+new space and the similarity index rebuilds. Each window gives an additive summary (model v2,
+``pooling="stats"``: the count, sum and sum of squares of the network's per-step features, so
+the track vector comes from the mean and standard deviation of the features over the whole
+track; model v1: the window's unit vector times its length); the summaries are summed over
+the track and over each segment. Only the current partial window's mel is kept between
+chunks, and the result does not depend on the chunking.
 
 Both keep vectors over segments of about ``C.EMBEDDING_SEGMENT_SECONDS`` (equal lengths, the
 track split into round(duration / 10 s) parts, at least one), so that a selected region of
@@ -32,8 +36,9 @@ from workstation.core.types import Embedding
 
 METHODS = ("dsp", "learned")
 #: the default method: dsp until the learned model beats it on real recordings
-#: (benchmarks/similarity.py quality, centred P@2: MIR-1K same singer dsp 0.850 vs learned v1
-#: 0.583, GTZAN same clip dsp 0.933 vs learned 0.633: dsp stays the default).
+#: (benchmarks/similarity.py quality, centred P@2: MIR-1K same singer dsp 0.850 vs learned v2
+#: 0.717 (v1 0.583), GTZAN same clip dsp 0.933 vs learned v2 0.683 (v1 0.633): dsp stays the
+#: default).
 DEFAULT_METHOD = "dsp"
 #: prefix of the learned embedding's space name (``<prefix>:<sha256[:12]>``).
 LEARNED_SPACE_PREFIX = "embedding-cnn"
@@ -91,7 +96,7 @@ class DspEmbedding(Analyzer):
                          segment_vectors=seg_vectors)
 
     def _run_learned(self, chunks, track):
-        from workstation.inference.models.embedding import Audio2Embedding, pool_windows, window_bounds
+        from workstation.inference.models.embedding import Audio2Embedding, window_bounds
         from workstation.inference.weights import load_model
 
         device = track.device or "cpu"
@@ -99,7 +104,7 @@ class DspEmbedding(Analyzer):
         net = Audio2Embedding(model, device=device)
         space = f"{LEARNED_SPACE_PREFIX}:{model.manifest['sha256'][:12]}"
         W = net.window_frames
-        vecs, wins = [], []
+        sums, wins = [], []           # additive window summaries and their (start, end) frames
         buf = np.zeros((C.N_MELS, 0), np.float32)
         buf_start = 0                 # global frame of buf[:, 0] (always a multiple of W)
         seen = 0
@@ -109,7 +114,7 @@ class DspEmbedding(Analyzer):
             n_full = buf.shape[1] // W
             if n_full and not chunk.is_last:
                 b = np.column_stack([np.arange(n_full) * W, np.arange(1, n_full + 1) * W])
-                vecs.append(net.windows(buf, b))
+                sums.append(net.summaries(buf, b))
                 wins.append(b + buf_start)
                 buf, buf_start = buf[:, n_full * W:], buf_start + n_full * W
             yield chunk.progress
@@ -118,21 +123,23 @@ class DspEmbedding(Analyzer):
         b = window_bounds(n_total, W)
         b = b[b[:, 0] >= buf_start]
         if len(b):
-            vecs.append(net.windows(buf, b - buf_start))
+            sums.append(net.summaries(buf, b - buf_start))
             wins.append(b)
-        if not vecs:  # an empty track
+        if not sums:  # an empty track
             v = np.zeros(net.dim, np.float32)
             return Embedding(vector=v, space=space)
-        vecs, wins = np.concatenate(vecs), np.concatenate(wins)
-        vector = pool_windows(vecs, wins[:, 1] - wins[:, 0])
+        sums, wins = np.concatenate(sums), np.concatenate(wins)
+        vector = model.vector_from_summary(sums.sum(axis=0))
         bounds = _segment_bounds(n_total, track.sr)
         seg = []
         for lo, hi in zip(bounds[:-1], bounds[1:]):
+            # each window counts by the share of it inside the segment
             w = np.maximum(0, np.minimum(wins[:, 1], hi) - np.maximum(wins[:, 0], lo))
+            w = w / np.maximum(1, wins[:, 1] - wins[:, 0])
             if w.sum() <= 0:   # a segment shorter than the dropped last remainder: nearest window
                 w = np.zeros(len(wins))
                 w[int(np.argmin(np.abs(wins.mean(axis=1) - 0.5 * (lo + hi))))] = 1.0
-            seg.append(pool_windows(vecs, w))
+            seg.append(model.vector_from_summary(w @ sums))
         frame_s = C.HOP_LENGTH / track.sr
         return Embedding(vector=vector, space=space,
                          segment_times_s=np.column_stack([bounds[:-1], bounds[1:]]) * frame_s,

@@ -17,6 +17,33 @@ def cache_dir(recipe: str) -> Path:
     return d
 
 
+def corpus_features(path: Path, spec, *, workers: int, compute) -> dict:
+    """The arrays a recipe derives from a training corpus, cached in ``path`` (.npz, written
+    atomically): read from there when present; else the corpus ``spec``
+    (``workstation.training.corpus.CorpusSpec``) is built, or reused, in its default folder and
+    ``compute(corpus)`` (a ``Corpus``) returns the dict of arrays."""
+    import time
+
+    import numpy as np
+
+    from workstation.training.corpus import Corpus, build_corpus, default_dir
+
+    log = logging.getLogger("workstation.training")
+    if path.is_file():
+        log.info("features from cache %s", path)
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+    cdir = default_dir(spec)
+    t0 = time.perf_counter()
+    build_corpus(cdir, spec, workers=workers)
+    log.info("corpus %s ready (%.0f s)", cdir, time.perf_counter() - t0)
+    data = compute(Corpus(cdir))
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **data)
+    tmp.replace(path)
+    return data
+
+
 def recipe_parser(recipe: str, description: str, cfg, models_dir, *, items: bool = True
                   ) -> argparse.ArgumentParser:
     """The options every recipe takes (--device, [--items], --steps, --batch, --seed,

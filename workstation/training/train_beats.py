@@ -34,7 +34,7 @@ import torch
 from workstation.core import constants as C
 from workstation.inference.models.beats import HEADS, BeatNet
 from workstation.inference.weights import MODELS_DIR, save_model
-from workstation.training.common import cache_dir, recipe_parser, start_run, train_heads
+from workstation.training.common import cache_dir, corpus_features, recipe_parser, start_run, train_heads
 
 log = logging.getLogger(__name__)
 
@@ -74,50 +74,42 @@ def prepare_data(cfg: BeatsConfig) -> dict:
     Returns dict(x [N_MELS, total] uint8 (``BeatNet.level_db``, 0..255), starts, lengths,
     beats_s (concatenated), beat_pos, beat_starts, beat_counts, tempo_bpm, audio_s)."""
     from workstation.inference.frontend import FrontEnd
-    from workstation.training.corpus import Corpus, CorpusSpec, build_corpus, default_dir
+    from workstation.training.corpus import CorpusSpec
 
     spec = CorpusSpec(n_items=cfg.items, seed=cfg.corpus_seed, duration_s=tuple(cfg.duration_s))
-    cdir = default_dir(spec)
     path = _cache_dir() / f"data_v{DATA_VERSION}_{spec.spec_hash()}.npz"
-    if path.is_file():
-        log.info("features from cache %s", path)
-        with np.load(path) as z:
-            return {k: z[k] for k in z.files}
-    t0 = time.perf_counter()
-    build_corpus(cdir, spec, workers=cfg.workers)
-    log.info("corpus %s ready (%.0f s)", cdir, time.perf_counter() - t0)
-    corpus = Corpus(cdir)
-    fe = FrontEnd("cpu")
-    norm = BeatNet()
-    lengths = [corpus[i].n_frames for i in range(len(corpus))]
-    total = int(sum(lengths))
-    x = np.empty((C.N_MELS, total), np.uint8)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    beats, pos, counts, tempi = [], [], [], []
-    audio_s = 0.0
-    t1 = time.perf_counter()
-    for i in range(len(corpus)):
-        item = corpus[i]
-        audio_s += len(item.audio) / item.sr
-        m = fe.mel(item.audio)
-        with torch.no_grad():
-            xn = norm.level_db(torch.from_numpy(m)[None])[0].numpy()
-        s, n = int(starts[i]), lengths[i]
-        x[:, s:s + n] = np.rint(xn[:, :n] * 255).astype(np.uint8)
-        beats.append(np.asarray(item.beats_s, np.float64))
-        pos.append(np.asarray(item.beat_positions, np.int64))
-        counts.append(len(item.beats_s))
-        tempi.append(float(item.tempo_bpm))
-    log.info("mel of %d items (%.0f s of audio) in %.0f s", len(corpus), audio_s, time.perf_counter() - t1)
-    counts = np.asarray(counts, np.int64)
-    data = dict(x=x, starts=starts, lengths=np.asarray(lengths, np.int64),
-                beats_s=np.concatenate(beats), beat_pos=np.concatenate(pos),
-                beat_starts=np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64),
-                beat_counts=counts, tempo_bpm=np.asarray(tempi), audio_s=np.asarray(audio_s))
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **data)
-    tmp.replace(path)
-    return data
+
+    def compute(corpus):
+        fe = FrontEnd("cpu")
+        norm = BeatNet()
+        lengths = [corpus[i].n_frames for i in range(len(corpus))]
+        total = int(sum(lengths))
+        x = np.empty((C.N_MELS, total), np.uint8)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        beats, pos, counts, tempi = [], [], [], []
+        audio_s = 0.0
+        t1 = time.perf_counter()
+        for i in range(len(corpus)):
+            item = corpus[i]
+            audio_s += len(item.audio) / item.sr
+            m = fe.mel(item.audio)
+            with torch.no_grad():
+                xn = norm.level_db(torch.from_numpy(m)[None])[0].numpy()
+            s, n = int(starts[i]), lengths[i]
+            x[:, s:s + n] = np.rint(xn[:, :n] * 255).astype(np.uint8)
+            beats.append(np.asarray(item.beats_s, np.float64))
+            pos.append(np.asarray(item.beat_positions, np.int64))
+            counts.append(len(item.beats_s))
+            tempi.append(float(item.tempo_bpm))
+        log.info("mel of %d items (%.0f s of audio) in %.0f s", len(corpus), audio_s, time.perf_counter() - t1)
+        counts = np.asarray(counts, np.int64)
+        data = dict(x=x, starts=starts, lengths=np.asarray(lengths, np.int64),
+                    beats_s=np.concatenate(beats), beat_pos=np.concatenate(pos),
+                    beat_starts=np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64),
+                    beat_counts=counts, tempo_bpm=np.asarray(tempi), audio_s=np.asarray(audio_s))
+        return data
+
+    return corpus_features(path, spec, workers=cfg.workers, compute=compute)
 
 
 def item_beats(data: dict, i: int) -> tuple[np.ndarray, np.ndarray]:

@@ -47,7 +47,7 @@ from workstation.core import tonal
 from workstation.inference.models.key import (MAP_BINS, TUNING_MARGIN, Audio2Key, KeyNet, block_map,
                                               tune_map)
 from workstation.inference.weights import MODELS_DIR, save_model
-from workstation.training.common import cache_dir, recipe_parser, start_run
+from workstation.training.common import cache_dir, corpus_features, recipe_parser, start_run
 
 log = logging.getLogger(__name__)
 
@@ -84,43 +84,35 @@ def prepare_data(cfg: KeyConfig) -> dict:
     Returns dict(x [MAP_BINS + 2 * margin, total blocks] float16 with ``margin = 5 * max_shift``
     bins each side, starts, lengths (blocks), tonic_pc, minor (0/1), tuning_cents, audio_s)."""
     from workstation.inference.frontend import FrontEnd
-    from workstation.training.corpus import Corpus, CorpusSpec, build_corpus, default_dir
+    from workstation.training.corpus import CorpusSpec
 
     spec = CorpusSpec(n_items=cfg.items, seed=cfg.corpus_seed, duration_s=tuple(cfg.duration_s))
-    cdir = default_dir(spec)
     margin = cfg.max_shift * C.BINS_PER_SEMITONE
     path = cache_dir("key") / f"data_v{DATA_VERSION}_m{margin}_{spec.spec_hash()}.npz"
-    if path.is_file():
-        log.info("features from cache %s", path)
-        with np.load(path) as z:
-            return {k: z[k] for k in z.files}
-    t0 = time.perf_counter()
-    build_corpus(cdir, spec, workers=cfg.workers)
-    log.info("corpus %s ready (%.0f s)", cdir, time.perf_counter() - t0)
-    corpus = Corpus(cdir)
-    fe = FrontEnd("cpu")
-    maps, tonic, minor, tuning = [], [], [], []
-    audio_s = 0.0
-    t1 = time.perf_counter()
-    for i in range(len(corpus)):
-        item = corpus[i]
-        audio_s += len(item.audio) / item.sr
-        m = block_map(fe.stft_mag(item.audio), margin_bins=margin + TUNING_MARGIN)
-        m, cents = tune_map(m, margin_bins=margin + TUNING_MARGIN, out_margin=margin)
-        maps.append(m.astype(np.float16))
-        tonic.append(int(item.tonic_pc))
-        minor.append(int(item.mode == "minor"))
-        tuning.append(cents)
-    log.info("key maps of %d items (%.0f s of audio) in %.0f s", len(corpus), audio_s,
-             time.perf_counter() - t1)
-    lengths = np.array([m.shape[1] for m in maps], np.int64)
-    data = dict(x=np.concatenate(maps, axis=1), starts=np.concatenate([[0], np.cumsum(lengths)[:-1]]),
-                lengths=lengths, tonic_pc=np.array(tonic, np.int64), minor=np.array(minor, np.int64),
-                tuning_cents=np.array(tuning), audio_s=np.asarray(audio_s))
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **data)
-    tmp.replace(path)
-    return data
+
+    def compute(corpus):
+        fe = FrontEnd("cpu")
+        maps, tonic, minor, tuning = [], [], [], []
+        audio_s = 0.0
+        t1 = time.perf_counter()
+        for i in range(len(corpus)):
+            item = corpus[i]
+            audio_s += len(item.audio) / item.sr
+            m = block_map(fe.stft_mag(item.audio), margin_bins=margin + TUNING_MARGIN)
+            m, cents = tune_map(m, margin_bins=margin + TUNING_MARGIN, out_margin=margin)
+            maps.append(m.astype(np.float16))
+            tonic.append(int(item.tonic_pc))
+            minor.append(int(item.mode == "minor"))
+            tuning.append(cents)
+        log.info("key maps of %d items (%.0f s of audio) in %.0f s", len(corpus), audio_s,
+                 time.perf_counter() - t1)
+        lengths = np.array([m.shape[1] for m in maps], np.int64)
+        data = dict(x=np.concatenate(maps, axis=1), starts=np.concatenate([[0], np.cumsum(lengths)[:-1]]),
+                    lengths=lengths, tonic_pc=np.array(tonic, np.int64), minor=np.array(minor, np.int64),
+                    tuning_cents=np.array(tuning), audio_s=np.asarray(audio_s))
+        return data
+
+    return corpus_features(path, spec, workers=cfg.workers, compute=compute)
 
 
 def _crop(data: dict, i: int, k: int, detune: int, s0: int, L: int, margin: int) -> np.ndarray:

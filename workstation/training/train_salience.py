@@ -30,7 +30,7 @@ import torch
 from workstation.core import constants as C
 from workstation.inference.models.salience import HEADS, SalienceNet, gaussian_blur_bins
 from workstation.inference.weights import MODELS_DIR, save_model
-from workstation.training.common import cache_dir, recipe_parser, start_run, train_heads
+from workstation.training.common import cache_dir, corpus_features, recipe_parser, start_run, train_heads
 
 log = logging.getLogger(__name__)
 
@@ -99,45 +99,39 @@ def prepare_data(cfg: SalienceConfig) -> dict:
     Returns dict(x [6, N_BINS, total] uint8, y [3, N_BINS, total] uint8, starts, lengths,
     corpus_dir, audio_s)."""
     from workstation.inference.frontend import FrontEnd
-    from workstation.training.corpus import Corpus, CorpusSpec, build_corpus, default_dir
+    from workstation.training.corpus import CorpusSpec, default_dir
 
     spec = CorpusSpec(n_items=cfg.items, seed=cfg.corpus_seed, duration_s=tuple(cfg.duration_s))
     cdir = default_dir(spec)
     path = _cache_dir() / f"data_v{DATA_VERSION}_{spec.spec_hash()}_s{cfg.sigma_bins:g}_o{cfg.onset_frames}.npz"
-    if path.is_file():
-        log.info("features from cache %s", path)
-        with np.load(path) as z:
-            return {k: z[k] for k in z.files} | {"corpus_dir": str(cdir)}
-    t0 = time.perf_counter()
-    build_corpus(cdir, spec, workers=cfg.workers)
-    log.info("corpus %s ready (%.0f s)", cdir, time.perf_counter() - t0)
-    corpus = Corpus(cdir)
-    fe = FrontEnd("cpu")
-    norm = SalienceNet()
-    lengths = [corpus[i].n_frames for i in range(len(corpus))]
-    total = int(sum(lengths))
-    x = np.empty((len(C.HARMONICS), C.N_BINS, total), np.uint8)
-    y = np.empty((len(HEADS), C.N_BINS, total), np.uint8)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    audio_s = 0.0
-    t1 = time.perf_counter()
-    for i in range(len(corpus)):
-        item = corpus[i]
-        audio_s += len(item.audio) / item.sr
-        h = fe.hcqt(item.audio)
-        with torch.no_grad():
-            xn = norm.normalise(torch.from_numpy(h)[None])[0].numpy()
-        s, n = int(starts[i]), lengths[i]
-        x[..., s:s + n] = np.rint(xn[..., :n] * 255).astype(np.uint8)
-        for j, t in enumerate(_targets(item, sigma_bins=cfg.sigma_bins, onset_frames=cfg.onset_frames)):
-            y[j, :, s:s + n] = t
-    log.info("HCQT + targets of %d items (%.0f s of audio) in %.0f s", len(corpus), audio_s,
-             time.perf_counter() - t1)
-    data = dict(x=x, y=y, starts=starts, lengths=np.asarray(lengths, np.int64),
-                audio_s=np.asarray(audio_s))
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **data)
-    tmp.replace(path)
+
+    def compute(corpus):
+        fe = FrontEnd("cpu")
+        norm = SalienceNet()
+        lengths = [corpus[i].n_frames for i in range(len(corpus))]
+        total = int(sum(lengths))
+        x = np.empty((len(C.HARMONICS), C.N_BINS, total), np.uint8)
+        y = np.empty((len(HEADS), C.N_BINS, total), np.uint8)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        audio_s = 0.0
+        t1 = time.perf_counter()
+        for i in range(len(corpus)):
+            item = corpus[i]
+            audio_s += len(item.audio) / item.sr
+            h = fe.hcqt(item.audio)
+            with torch.no_grad():
+                xn = norm.normalise(torch.from_numpy(h)[None])[0].numpy()
+            s, n = int(starts[i]), lengths[i]
+            x[..., s:s + n] = np.rint(xn[..., :n] * 255).astype(np.uint8)
+            for j, t in enumerate(_targets(item, sigma_bins=cfg.sigma_bins, onset_frames=cfg.onset_frames)):
+                y[j, :, s:s + n] = t
+        log.info("HCQT + targets of %d items (%.0f s of audio) in %.0f s", len(corpus), audio_s,
+                 time.perf_counter() - t1)
+        data = dict(x=x, y=y, starts=starts, lengths=np.asarray(lengths, np.int64),
+                    audio_s=np.asarray(audio_s))
+        return data
+
+    data = corpus_features(path, spec, workers=cfg.workers, compute=compute)
     return data | {"corpus_dir": str(cdir)}
 
 

@@ -46,7 +46,7 @@ import torch
 from workstation.core import constants as C
 from workstation.inference.models.tags import WINDOW_FRAMES, TagNet, pool_scores, window_starts
 from workstation.inference.weights import MODELS_DIR, save_model
-from workstation.training.common import cache_dir, recipe_parser, start_run, train_heads
+from workstation.training.common import cache_dir, corpus_features, recipe_parser, start_run, train_heads
 
 log = logging.getLogger(__name__)
 
@@ -135,52 +135,44 @@ def prepare_data(cfg: TagsConfig) -> dict:
     bin, 0.5 dB steps), act [n_instrument_tags, total] bool, item_tags [n_items, n_item_tags],
     starts, lengths, kinds, audio_s)."""
     from workstation.inference.frontend import FrontEnd
-    from workstation.training.corpus import Corpus, CorpusSpec, build_corpus, default_dir
+    from workstation.training.corpus import CorpusSpec
 
     spec = CorpusSpec(n_items=cfg.items, seed=cfg.corpus_seed, duration_s=tuple(cfg.duration_s))
-    cdir = default_dir(spec)
     path = _cache_dir() / f"data_v{DATA_VERSION}_{spec.spec_hash()}.npz"
-    if path.is_file():
-        log.info("features from cache %s", path)
-        with np.load(path) as z:
-            return {k: z[k] for k in z.files}
-    t0 = time.perf_counter()
-    build_corpus(cdir, spec, workers=cfg.workers)
-    log.info("corpus %s ready (%.0f s)", cdir, time.perf_counter() - t0)
-    corpus = Corpus(cdir)
-    fe = FrontEnd("cpu")
-    net = TagNet(labels=VOCABULARY)
-    lengths = [corpus[i].n_frames for i in range(len(corpus))]
-    total = int(sum(lengths))
-    n_bands = C.N_MELS // net.band_pool
-    x = np.zeros((n_bands, total), np.uint8)
-    act = np.zeros((len(INSTRUMENT_TAGS), total), bool)
-    item_tags = np.zeros((len(corpus), len(ITEM_TAGS)), np.float32)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    kinds = []
-    audio_s = 0.0
-    t1 = time.perf_counter()
-    for i in range(len(corpus)):
-        item = corpus[i]
-        audio_s += len(item.audio) / item.sr
-        with torch.no_grad():
-            db = net.to_db(torch.from_numpy(fe.mel(item.audio))[None])[0].numpy()
-        s, n = int(starts[i]), lengths[i]
-        db = db[:, :n]
-        x[:, s:s + n] = np.clip(np.rint(2.0 * (db - db.max()) + 255.0), 0, 255).astype(np.uint8)
-        a, t = item_labels(item)
-        act[:, s:s + n] = a[:, :n]
-        item_tags[i] = t
-        kinds.append(item.kind)
-    log.info("features of %d items (%.0f s of audio) in %.0f s", len(corpus), audio_s,
-             time.perf_counter() - t1)
-    data = dict(x=x, act=act, item_tags=item_tags, starts=starts,
-                lengths=np.asarray(lengths, np.int64), kinds=np.asarray(kinds),
-                audio_s=np.asarray(audio_s))
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **data)
-    tmp.replace(path)
-    return data
+
+    def compute(corpus):
+        fe = FrontEnd("cpu")
+        net = TagNet(labels=VOCABULARY)
+        lengths = [corpus[i].n_frames for i in range(len(corpus))]
+        total = int(sum(lengths))
+        n_bands = C.N_MELS // net.band_pool
+        x = np.zeros((n_bands, total), np.uint8)
+        act = np.zeros((len(INSTRUMENT_TAGS), total), bool)
+        item_tags = np.zeros((len(corpus), len(ITEM_TAGS)), np.float32)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        kinds = []
+        audio_s = 0.0
+        t1 = time.perf_counter()
+        for i in range(len(corpus)):
+            item = corpus[i]
+            audio_s += len(item.audio) / item.sr
+            with torch.no_grad():
+                db = net.to_db(torch.from_numpy(fe.mel(item.audio))[None])[0].numpy()
+            s, n = int(starts[i]), lengths[i]
+            db = db[:, :n]
+            x[:, s:s + n] = np.clip(np.rint(2.0 * (db - db.max()) + 255.0), 0, 255).astype(np.uint8)
+            a, t = item_labels(item)
+            act[:, s:s + n] = a[:, :n]
+            item_tags[i] = t
+            kinds.append(item.kind)
+        log.info("features of %d items (%.0f s of audio) in %.0f s", len(corpus), audio_s,
+                 time.perf_counter() - t1)
+        data = dict(x=x, act=act, item_tags=item_tags, starts=starts,
+                    lengths=np.asarray(lengths, np.int64), kinds=np.asarray(kinds),
+                    audio_s=np.asarray(audio_s))
+        return data
+
+    return corpus_features(path, spec, workers=cfg.workers, compute=compute)
 
 
 def window_targets(data: dict, i: int, start: int, length: int) -> np.ndarray:

@@ -251,14 +251,13 @@ class Audio2Embedding:
     def dim(self) -> int:
         return self.model.dim
 
-    def windows(self, mel: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-        """Embeddings [shape=(len(bounds), dim), float32] of the windows ``mel[:, s:e]``."""
+    def _window_batches(self, mel: np.ndarray, bounds: np.ndarray):
+        """The windows ``mel[:, s:e]`` in batches of equal length: yields (window indices,
+        their length n in frames, tensor [shape=(batch, n_mels, max(n, MIN_FRAMES))] on the
+        device, zero-padded), under ``torch.inference_mode`` (autocast on CUDA)."""
         x = np.asarray(mel, dtype=np.float32)
         if x.ndim != 2:
             raise ValueError(f"mel must be (n_mels, frames), got shape {x.shape}")
-        bounds = np.asarray(bounds, np.int64).reshape(-1, 2)
-        out = np.empty((len(bounds), self.dim), np.float32)
-        # group windows of equal length so that each batch is one tensor
         lengths = bounds[:, 1] - bounds[:, 0]
         cuda = self.device.type == "cuda"
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
@@ -271,33 +270,24 @@ class Audio2Embedding:
                     for j, k in enumerate(group):
                         s, e = bounds[k]
                         batch[j, :, :e - s] = x[:, s:e]
-                    y = self.model(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
-                    out[group] = y
+                    yield group, int(n), torch.from_numpy(batch).to(self.device)
+
+    def windows(self, mel: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+        """Embeddings [shape=(len(bounds), dim), float32] of the windows ``mel[:, s:e]``."""
+        bounds = np.asarray(bounds, np.int64).reshape(-1, 2)
+        out = np.empty((len(bounds), self.dim), np.float32)
+        for group, _, xb in self._window_batches(mel, bounds):
+            out[group] = self.model(xb).float().cpu().numpy()
         return out
 
     def summaries(self, mel: np.ndarray, bounds: np.ndarray) -> np.ndarray:
         """Additive summaries [shape=(len(bounds), model.summary_size), float64] of the windows
         ``mel[:, s:e]`` (see ``EmbeddingNet.summarise``); sum them over a track or a segment and
         pass the sum to ``model.vector_from_summary``."""
-        x = np.asarray(mel, dtype=np.float32)
-        if x.ndim != 2:
-            raise ValueError(f"mel must be (n_mels, frames), got shape {x.shape}")
         bounds = np.asarray(bounds, np.int64).reshape(-1, 2)
         out = np.empty((len(bounds), self.model.summary_size), np.float64)
-        lengths = bounds[:, 1] - bounds[:, 0]
-        cuda = self.device.type == "cuda"
-        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-            for n in np.unique(lengths):
-                idx = np.flatnonzero(lengths == n)
-                width = max(int(n), MIN_FRAMES)
-                for i in range(0, len(idx), self.batch_size):
-                    group = idx[i:i + self.batch_size]
-                    batch = np.zeros((len(group), x.shape[0], width), np.float32)
-                    for j, k in enumerate(group):
-                        s, e = bounds[k]
-                        batch[j, :, :e - s] = x[:, s:e]
-                    inp = self.model.normalise(torch.from_numpy(batch).to(self.device))
-                    out[group] = self.model.summarise(inp, int(n)).double().cpu().numpy()
+        for group, n, xb in self._window_batches(mel, bounds):
+            out[group] = self.model.summarise(self.model.normalise(xb), n).double().cpu().numpy()
         return out
 
     def track_vector(self, mel: np.ndarray) -> np.ndarray:

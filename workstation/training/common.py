@@ -17,6 +17,18 @@ def cache_dir(recipe: str) -> Path:
     return d
 
 
+#: The licence line of every shipped model's manifest entry.
+LICENCE = "same as the Workstation source (trained only on audio synthesised by the recipe)"
+
+
+def timing_metrics(info: dict, t0: float, device: str) -> dict:
+    """The manifest metrics every recipe records about its run: training seconds (from
+    ``info["train_seconds"]``), total seconds since ``t0`` (``time.perf_counter``), device."""
+    import time
+    return {"train_seconds": round(info["train_seconds"], 1),
+            "total_seconds": round(time.perf_counter() - t0, 1), "train_device": device}
+
+
 def corpus_features(path: Path, spec, *, workers: int, compute) -> dict:
     """The arrays a recipe derives from a training corpus, cached in ``path`` (.npz, written
     atomically): read from there when present; else the corpus ``spec``

@@ -34,7 +34,7 @@ import torch
 from workstation.core import constants as C
 from workstation.inference.models.beats import HEADS, BeatNet
 from workstation.inference.weights import MODELS_DIR, save_model
-from workstation.training.common import cache_dir, corpus_features, recipe_parser, start_run, train_heads
+from workstation.training.common import LICENCE, cache_dir, corpus_features, recipe_parser, start_run, timing_metrics, train_heads
 
 log = logging.getLogger(__name__)
 
@@ -232,11 +232,10 @@ def main(argv=None) -> int:
               f"lines, bands with GM drum patterns, Bach scores; exact beats and downbeats), "
               f"time-stretched x{cfg.stretch[0]:g}..{cfg.stretch[1]:g}; last {cfg.val_items} items "
               f"held out; no evaluation recordings"),
-        licence="same as the Workstation source (trained only on audio synthesised by the recipe)",
+        licence=LICENCE,
         parameters=int(sum(p.numel() for p in model.parameters())),
         metrics={**{k: round(v, 4) for k, v in info["val"].items()},
-                 "train_seconds": round(info["train_seconds"], 1),
-                 "total_seconds": round(time.perf_counter() - t0, 1), "train_device": device,
+                 **timing_metrics(info, t0, device),
                  "final_losses": info["history"][-1] if info["history"] else {}})
     log.info("wrote %s (sha256 %s)", Path(args.out) / MODEL_FILE, entry["sha256"])
     return 0

@@ -45,7 +45,7 @@ from torch.nn import functional as F
 from workstation.core import constants as C
 from workstation.inference.models.embedding import MIN_FRAMES, POOLINGS, EmbeddingNet, window_bounds
 from workstation.inference.weights import MODELS_DIR, save_model
-from workstation.training.common import cache_dir, recipe_parser, start_run
+from workstation.training.common import LICENCE, cache_dir, recipe_parser, start_run, timing_metrics
 
 log = logging.getLogger(__name__)
 
@@ -423,11 +423,10 @@ def main(argv=None) -> int:
               + (f" + {cfg.tag_weight:g} x BCE on the corpus's tag labels (train_tags.item_labels: "
                  "instrument families, voice, solo, styles)" if cfg.tag_weight > 0 else ", no labels")
               + f"; last {cfg.val_items} items of the first corpus held out; no evaluation recordings"),
-        licence="same as the Workstation source (trained only on audio synthesised by the recipe)",
+        licence=LICENCE,
         parameters=int(sum(p.numel() for p in model.parameters())),
         metrics={**{k: round(v, 4) for k, v in info["val"].items()},
-                 "train_seconds": round(info["train_seconds"], 1),
-                 "total_seconds": round(time.perf_counter() - t0, 1), "train_device": device,
+                 **timing_metrics(info, t0, device),
                  "final_loss": info["history"][-1]["loss"] if info["history"] else None})
     log.info("wrote %s (sha256 %s)", Path(args.out) / MODEL_FILE, entry["sha256"])
     return 0

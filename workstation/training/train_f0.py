@@ -69,7 +69,7 @@ from torch.nn import functional as F
 from workstation.core import constants as C
 from workstation.inference.models.pesto import FLOOR_DB, Audio2F0, PestoNet, n_parameters
 from workstation.inference.weights import MODELS_DIR, save_model
-from workstation.training.common import cache_dir, recipe_parser, start_run
+from workstation.training.common import LICENCE, cache_dir, recipe_parser, start_run
 
 log = logging.getLogger(__name__)
 
@@ -649,7 +649,7 @@ def main(argv=None) -> int:
                  f"accompaniment; batch shares synthetic/mono/accompanied {cfg.p_sources})"
                  if cfg.corpus_items else "")
               + f"; info: {info['n_frames']} frames; no evaluation recordings"),
-        licence="same as the Workstation source (trained only on audio synthesised by the recipe)",
+        licence=LICENCE,
         parameters=n_parameters(model),
         metrics={**{k: round(v, 4) for k, v in {**cal, **syn}.items()},
                  "train_seconds": round(info["train_seconds"], 1), "train_device": device,

@@ -47,7 +47,7 @@ from workstation.core import tonal
 from workstation.inference.models.key import (MAP_BINS, TUNING_MARGIN, Audio2Key, KeyNet, block_map,
                                               tune_map)
 from workstation.inference.weights import MODELS_DIR, save_model
-from workstation.training.common import cache_dir, corpus_features, recipe_parser, start_run
+from workstation.training.common import LICENCE, cache_dir, corpus_features, recipe_parser, start_run, timing_metrics
 
 log = logging.getLogger(__name__)
 
@@ -322,11 +322,10 @@ def main(argv=None) -> int:
               f"duration_s={tuple(cfg.duration_s)}) ({info['audio_s'] / 3600:.2f} h of FluidSynth renderings "
               f"with exact keys), crops transposed by -{cfg.max_shift}..{cfg.max_shift} semitones; last "
               f"{cfg.val_items} items held out; no evaluation recordings"),
-        licence="same as the Workstation source (trained only on audio synthesised by the recipe)",
+        licence=LICENCE,
         parameters=int(sum(p.numel() for p in model.parameters())),
         metrics={**{k: round(v, 4) for k, v in {**info["val"], **dsp}.items()},
-                 "train_seconds": round(info["train_seconds"], 1),
-                 "total_seconds": round(time.perf_counter() - t0, 1), "train_device": device,
+                 **timing_metrics(info, t0, device),
                  "final_losses": info["history"][-1] if info["history"] else {}})
     log.info("wrote %s (sha256 %s)", Path(args.out) / MODEL_FILE, entry["sha256"])
     return 0

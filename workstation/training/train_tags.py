@@ -46,7 +46,7 @@ import torch
 from workstation.core import constants as C
 from workstation.inference.models.tags import WINDOW_FRAMES, TagNet, pool_scores, window_starts
 from workstation.inference.weights import MODELS_DIR, save_model
-from workstation.training.common import cache_dir, corpus_features, recipe_parser, start_run, train_heads
+from workstation.training.common import LICENCE, cache_dir, corpus_features, recipe_parser, start_run, timing_metrics, train_heads
 
 log = logging.getLogger(__name__)
 
@@ -493,11 +493,10 @@ def main(argv=None) -> int:
               f"instrument families from the rendered programs and notes, styles from the procedural "
               f"items, Bach scores as classical); last {cfg.val_items} items held out; "
               f"no evaluation recordings"),
-        licence="same as the Workstation source (trained only on audio synthesised by the recipe)",
+        licence=LICENCE,
         parameters=int(sum(p.numel() for p in model.parameters())),
         metrics={**{k: (round(v, 4) if isinstance(v, float) else v) for k, v in info["val"].items()},
-                 "train_seconds": round(info["train_seconds"], 1),
-                 "total_seconds": round(time.perf_counter() - t0, 1), "train_device": device,
+                 **timing_metrics(info, t0, device),
                  "train_threads": cfg.threads,
                  "final_loss": info["history"][-1]["loss"] if info["history"] else None})
     log.info("wrote %s (sha256 %s)", Path(args.out) / MODEL_FILE, entry["sha256"])

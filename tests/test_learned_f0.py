@@ -338,6 +338,29 @@ def test_method_parameter():
         get_analyzer("pitch.f0", method="crepe")
 
 
+def test_result_cache_key_follows_the_weights(tmp_path, monkeypatch):
+    """Retrained weights (another sha256 in the manifest) change the cache key of the
+    analyzers that run them, and only theirs."""
+    import json
+
+    from workstation.inference import manifest
+    runs = {"pesto": get_analyzer("pitch.f0", method="pesto"), "pyin": get_analyzer("pitch.f0", method="pyin"),
+            "melody": get_analyzer("pitch.f0", method="melody"),
+            "salience": get_analyzer("pitch.salience", method="learned"),
+            "salience dsp": get_analyzer("pitch.salience", method="dsp")}
+    assert runs["pesto"].models_used() == ("pitch.f0.pesto",) and runs["pyin"].models_used() == ()
+    before = {k: a.params_hash() for k, a in runs.items()}
+    entries = manifest.read_manifest()
+    for e in entries:
+        if e["name"] == "pitch.f0.pesto":
+            e["sha256"] = "0" * 64
+    (tmp_path / "manifest.json").write_text(json.dumps(entries))
+    monkeypatch.setattr(manifest, "MODELS_DIR", tmp_path)
+    after = {k: a.params_hash() for k, a in runs.items()}
+    assert after["pesto"] != before["pesto"]
+    assert all(after[k] == before[k] for k in ("pyin", "melody", "salience", "salience dsp"))
+
+
 def test_viterbi_decoder_follows_a_path_and_jumps():
     from workstation.inference.models.pesto import viterbi_bins
     rng = np.random.default_rng(0)
@@ -349,6 +372,56 @@ def test_viterbi_decoder_follows_a_path_and_jumps():
     path = viterbi_bins(p)
     assert np.all(path[:150] == 100) and np.all(path[151:] == 160)
     assert np.argmax(p[70]) == 250 and path[70] == 100
+
+
+def _dense_viterbi(probs, sigma_bins, max_step, jump_prob, floor=1e-4):
+    """Textbook Viterbi with the full (n_bins x n_bins) transition matrix: score of i -> j is
+    the larger of the Gaussian step (within max_step) and a jump from the best bin."""
+    n, f = probs.shape
+    emit = np.log(probs.astype(np.float64) + floor)
+    d = np.arange(f)[None] - np.arange(f)[:, None]                     # [i, j] = j - i
+    log_t = np.where(np.abs(d) <= max_step, -0.5 * (d / sigma_bins) ** 2, -np.inf)
+    delta, back = emit[0], np.zeros((n, f), np.int64)
+    for t in range(1, n):
+        cand = delta[:, None] + log_t                                  # [i, j]
+        arg, best = cand.argmax(0), cand.max(0)
+        jump = delta.max() + np.log(jump_prob)
+        back[t] = np.where(jump > best, delta.argmax(), arg)
+        delta = np.maximum(best, jump) + emit[t]
+    path = [int(delta.argmax())]
+    for t in range(n - 1, 0, -1):
+        path.append(int(back[t, path[-1]]))
+    return np.array(path[::-1])
+
+
+def test_viterbi_decoder_equals_a_dense_viterbi_and_segments_stitch_exactly():
+    """The fast decoder (steps a jump always beats left out, all segments in one recursion)
+    gives the textbook path, and the segmented decode equals the one-piece decode on a long
+    melody-like sequence."""
+    from workstation.inference.models.pesto import viterbi_bins
+    rng = np.random.default_rng(3)
+    n, f = 400, 48
+    walk = np.clip(np.cumsum(rng.normal(0, 0.8, n)) + 24, 2, f - 3).astype(int)
+    walk[200:] = np.clip(walk[200:] - 12, 0, f - 1)                     # a leap
+    p = rng.random((n, f)) * 0.3
+    p[np.arange(n), walk] += rng.uniform(0.2, 1.0, n)
+    p[np.arange(n), np.clip(walk + 12, 0, f - 1)] += rng.uniform(0.0, 0.8, n)   # an octave-like rival
+    p /= p.sum(1, keepdims=True)
+    for sigma, step, jump in ((3.0, 15, 1e-3), (1.5, 4, 1e-2)):
+        ref = _dense_viterbi(p, sigma, step, jump)
+        got = viterbi_bins(p, sigma_bins=sigma, max_step=step, jump_prob=jump, segment=None)
+        assert np.array_equal(got, ref)
+    # a long sequence: segments of 256 frames (+-128 of context) decoded at once
+    m = 5000
+    walk = np.clip(np.cumsum(rng.normal(0, 0.7, m)) % 300 + 30, 0, C.N_BINS - 1).astype(int)
+    q = rng.random((m, C.N_BINS)) * 0.05
+    q[np.arange(m), walk] += 1.0
+    q[np.arange(m), np.minimum(walk + 60, C.N_BINS - 1)] += rng.uniform(0, 0.9, m)
+    q /= q.sum(1, keepdims=True)
+    whole = viterbi_bins(q, segment=None)
+    seg = viterbi_bins(q)
+    assert len(seg) == m and np.array_equal(seg, whole)
+    assert np.mean(whole == walk) > 0.95
 
 
 # ------------------------------------------------------------------------------ melody head

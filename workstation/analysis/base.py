@@ -153,9 +153,24 @@ class Analyzer:
             raise ValueError(f"{self.id}: unknown parameters {sorted(unknown)}")
         self.params: dict[str, Any] = {**self.default_params, **params}
 
+    def models_used(self) -> tuple[str, ...]:
+        """Manifest names of the learned models this analyzer runs with its parameters (the
+        convention: ``params["model"]`` when ``params["method"] == "learned"``; analyzers with
+        other learned methods override this)."""
+        if self.params.get("method") == "learned" and "model" in self.params:
+            return (str(self.params["model"]),)
+        return ()
+
     def params_hash(self) -> str:
-        """Short stable hash of the parameters (part of the result cache key)."""
-        blob = json.dumps(self.params, sort_keys=True, default=str).encode()
+        """Short stable hash of the parameters (part of the result cache key). With a learned
+        model it also covers the sha256 of the model's weights in the manifest, so that a
+        retrained model never has its results served from an older model's cache."""
+        key: dict[str, Any] = dict(self.params)
+        used = self.models_used()
+        if used:
+            from workstation.inference.manifest import weights_digest
+            key["_weights_sha256"] = {name: weights_digest(name) for name in used}
+        blob = json.dumps(key, sort_keys=True, default=str).encode()
         return hashlib.sha1(blob).hexdigest()[:12]
 
     def run(self, chunks: Iterable[FeatureChunk], track: TrackInfo) -> Generator[float, None, Result]:

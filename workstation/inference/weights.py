@@ -27,14 +27,10 @@ from typing import Any, Callable
 import torch
 
 from workstation.core.errors import ModelError
+from workstation.inference.manifest import (  # noqa: F401  (re-exported)
+    MANIFEST_NAME, MODELS_DIR, manifest_entry, read_manifest, weights_digest)
 
 log = logging.getLogger(__name__)
-
-#: The model folder (weights + manifest.json): the repository's ``models/``, or
-#: ``$WORKSTATION_MODELS_DIR`` where set (a packaged install).
-MODELS_DIR: Path = Path(os.environ.get("WORKSTATION_MODELS_DIR") or
-                        Path(__file__).resolve().parents[2] / "models")
-MANIFEST_NAME = "manifest.json"
 
 #: arch name -> callable(**hparams) -> nn.Module; model modules register themselves here.
 ARCHITECTURES: dict[str, Callable[..., torch.nn.Module]] = {}
@@ -63,30 +59,6 @@ def sha256_file(path: str | os.PathLike) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def read_manifest(models_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
-    """The manifest's entries (an empty list when there is no manifest yet)."""
-    path = Path(models_dir or MODELS_DIR) / MANIFEST_NAME
-    if not path.exists():
-        return []
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{path}: cannot read the model manifest ({exc})") from exc
-    if not isinstance(data, list):
-        raise ModelError(f"{path}: the model manifest must be a JSON list of entries")
-    return data
-
-
-def manifest_entry(name: str, models_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """The manifest entry of model ``name``; ``ModelError`` naming the manifest when absent."""
-    for e in read_manifest(models_dir):
-        if e.get("name") == name:
-            return e
-    path = Path(models_dir or MODELS_DIR) / MANIFEST_NAME
-    raise ModelError(f"{path}: no model named {name!r} in the manifest "
-                     f"(train it with its recipe, e.g. `python -m workstation.training f0`)")
 
 
 def verify(entry: dict[str, Any], models_dir: str | os.PathLike | None = None) -> Path:

@@ -94,6 +94,14 @@ class F0(Analyzer):
         self.features = (_pesto_features(self.params["model"]) if method == "pesto"
                          else ("hcqt",) if method == "melody" else ("audio",))
 
+    def models_used(self) -> tuple[str, ...]:
+        method = self.params["method"]
+        if method == "pesto":
+            return (str(self.params["model"]),)
+        if method == "melody":
+            return (str(self.params["melody_model"]),)
+        return ()
+
     def _pyin_params(self) -> PyinParams:
         kw = {k: v for k, v in self.params.items() if k in _PYIN_DEFAULTS}
         kw["beta_parameters"] = tuple(kw["beta_parameters"])
@@ -161,8 +169,11 @@ class F0(Analyzer):
                 # network has read its temporal context (ctx frames) from them
                 first = chunk.pad // C.HOP_LENGTH
                 full = model.input_cqt(chunk.audio)
-                a = max(0, first - ctx)
-                out = run(full[:, a:min(full.shape[1], first + chunk.n_frames + ctx)])
+                # the Viterbi decoder reads the whole padded chunk, so that the path at the
+                # chunk's edges has context on both sides (as pyin's segments have)
+                reach = full.shape[1] if run.decoder == "viterbi" else ctx
+                a = max(0, first - reach)
+                out = run(full[:, a:min(full.shape[1], first + chunk.n_frames + reach)])
                 out = {k: v[first - a:first - a + chunk.n_frames] for k, v in out.items()}
             freqs.append(out["freqs_hz"])
             conf.append(out["voicing"])

@@ -1,0 +1,52 @@
+"""The model manifest (``models/manifest.json``) without torch: which models exist, their
+files, sha256 and recipes. ``inference.weights`` loads and saves the weights themselves; this
+module is what the GUI and the result cache read (neither needs torch for it)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from workstation.core.errors import ModelError
+
+#: The model folder (weights + manifest.json): the repository's ``models/``, or
+#: ``$WORKSTATION_MODELS_DIR`` where set (a packaged install).
+MODELS_DIR: Path = Path(os.environ.get("WORKSTATION_MODELS_DIR") or
+                        Path(__file__).resolve().parents[2] / "models")
+MANIFEST_NAME = "manifest.json"
+
+
+def read_manifest(models_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """The manifest's entries (an empty list when there is no manifest yet)."""
+    path = Path(models_dir or MODELS_DIR) / MANIFEST_NAME
+    if not path.exists():
+        return []
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: cannot read the model manifest ({exc})") from exc
+    if not isinstance(data, list):
+        raise ModelError(f"{path}: the model manifest must be a JSON list of entries")
+    return data
+
+
+def manifest_entry(name: str, models_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The manifest entry of model ``name``; ``ModelError`` naming the manifest when absent."""
+    for e in read_manifest(models_dir):
+        if e.get("name") == name:
+            return e
+    path = Path(models_dir or MODELS_DIR) / MANIFEST_NAME
+    raise ModelError(f"{path}: no model named {name!r} in the manifest "
+                     f"(train it with its recipe, e.g. `python -m workstation.training f0`)")
+
+
+def weights_digest(name: str, models_dir: str | os.PathLike | None = None) -> str:
+    """The manifest's sha256 of model ``name`` ("absent" when the manifest has no such model):
+    part of the result-cache key of the analyzers that run it, so results of retrained weights
+    never come from the cache of older ones."""
+    try:
+        return str(manifest_entry(name, models_dir).get("sha256", "absent"))
+    except ModelError:
+        return "absent"

@@ -102,8 +102,9 @@ def _checkpoint_f0(path):
 
     from workstation.inference.models.pesto import Audio2F0
     from workstation.inference.weights import build_from_checkpoint, load_checkpoint
+    from workstation.analysis.analyzers.f0 import _PESTO_DEFAULTS
     model = build_from_checkpoint(load_checkpoint(path), path=str(path))
-    run = Audio2F0(model)
+    run = Audio2F0(model, decoder=_PESTO_DEFAULTS["decoder"])
 
     def f(x):
         with torch.inference_mode():

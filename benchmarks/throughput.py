@@ -147,12 +147,19 @@ def bench_device(device: str, minutes: float) -> list[str]:
     for group in stages(analyzers):
         for a in group:
             known = {k: v for k, v in warm.results.items() if k in a.requires}
-            r, s = rtf(len(xl) / C.SAMPLE_RATE,
-                       lambda a=a, known=known: analyze_array(xl, [type(a)()], frontend=pre,
-                                                              known_results=dict(known)))
-            rows.append((f"{a.id} v{a.version}", ", ".join(a.features) or "(results)",
-                         f"{s:.2f}", f"{r:.0f}x"))
-    out.append(table(f"Analyzers alone on {device}, features precomputed ({minutes:g} min signal)",
+            default = a.params.get("method")
+            # every method of the analyzer, the default first (side by side with its baseline)
+            for method in [default] + [m for m in getattr(a, "methods", ()) if m != default]:
+                params = {} if method is None else {"method": method}
+                b = type(a)(**params)
+                r, s = rtf(len(xl) / C.SAMPLE_RATE,
+                           lambda b=b, known=known: analyze_array(xl, [b], frontend=pre,
+                                                                  known_results=dict(known)))
+                label = f"{a.id} v{a.version}" + ("" if method is None else
+                                                  f" {method}" + (" (default)" if method == default else ""))
+                rows.append((label, ", ".join(b.features) or "(results)", f"{s:.2f}", f"{r:.0f}x"))
+    out.append(table(f"Analyzers alone on {device}, features precomputed ({minutes:g} min signal); "
+                     "every method, the default first",
                      ("analyzer", "uses", "seconds", "realtime factor"), rows))
     return out
 

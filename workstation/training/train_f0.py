@@ -20,9 +20,16 @@ draws 40 % / 35 % / 25 % of its frames from three sources (``F0Config.p_sources`
 * the corpus items with accompaniment (``poly``/``full``/``score``): the melody's f0 as the
   label (robustness to accompaniment, as in full mixes).
 
-Input: the model's own CQT (``PestoNet.input_cqt`` with ``filter_scale = 0.4``: the HCQT's
-``h = 1`` bins with 0.4 times its window lengths; ``--filter-scale 1`` trains on the HCQT
-channel itself, as version 1 did).
+Input: the model's own CQT (``PestoNet.input_cqt`` with ``filter_scale = 0.25``: the HCQT's
+``h = 1`` bins with a quarter of its window lengths, 107 ms at 200 Hz; ``--filter-scale 1``
+trains on the HCQT channel itself, as version 1 did, ``0.4`` gave version 2). Version 3's
+shorter windows follow the first and last frames of sung phrases and fast pitch motion
+better: with the Viterbi decoder, MIR-1K voice (10 clips) RPA 0.973 vs 0.966 for version 2,
+clips 11-30 0.966 vs 0.951. Compared in the same session (``benchmarks/accuracy.py
+--f0-checkpoints``): filter scale 0.2 (worse: 0.955 / 0.941 frame by frame), 3000 steps
+(same RPA, OA +2 points on MIR-1K, -2 on vocadito), another seed (0.973 / 0.963),
+synthetic clips with consonant-like noise bursts at note edges (no change in RPA; dropped),
+and a smaller network (``--channels 16,16,16,8``: 1.5x faster, 0.971 / 0.960).
 
 The audio is rendered once, turned into the model's input frames, and cached under
 the user cache directory (``platformdirs``), never under the repository.
@@ -34,7 +41,7 @@ is then a run of ``seq_frames`` (16) consecutive frames of one clip, a batch of 
 --synth-version 3 --steps 3000 --threads 1``, 1983 s): MIR-1K voice (10 clips) RPA 0.957 vs
 0.962 for the shipped frame-by-frame model, vocadito 0.978 vs 0.982, MIR-1K mix 0.642 vs
 0.612 (OA on MIR-1K voice 0.929 vs 0.911): better in mixes and at voicing, worse in pitch
-on solo voice, so version 2 stays.
+on solo voice, so version 2 stayed (measured at filter scale 0.4).
 
 Training (PESTO's objectives, on the dB CQT frames; every view is a shifted crop of the same
 frame, shifts by whole bins with the floor value filled in):
@@ -74,7 +81,7 @@ from workstation.training.common import LICENCE, cache_dir, recipe_parser, start
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "pitch.f0.pesto"
-MODEL_VERSION = 2
+MODEL_VERSION = 3
 MODEL_FILE = "pitch_f0_pesto.pt"
 #: cache-file versions: synthetic clips per ``F0Config.synth_version`` (2: the shipped model's
 #: data, cached as ``data_v1``; 3: more moving pitch, ``synth_tone_clip(moving=True)``), and
@@ -99,8 +106,9 @@ class F0Config:
     corpus_duration_s: tuple[float, float] = (10.0, 16.0)
     corpus_workers: int = 2
     #: window length of the model's CQT relative to the shared HCQT's (1: the HCQT's h=1
-    #: channel itself; 0.4: 170 ms at 200 Hz instead of 430 ms, see ``pesto.own_cqt``)
-    filter_scale: float = 0.4
+    #: channel itself; 0.25: 107 ms at 200 Hz instead of 430 ms, see ``pesto.own_cqt``;
+    #: version 2 used 0.4)
+    filter_scale: float = 0.25
     #: share of each batch drawn from each source: synthetic sung-like clips + demo stems,
     #: corpus ``mono`` items, corpus items with accompaniment (``poly``/``full``/``score``)
     p_sources: tuple[float, float, float] = (0.4, 0.35, 0.25)
@@ -111,10 +119,12 @@ class F0Config:
     w_voicing: float = 1.0
     threads: int = 2
     #: temporal context: residual (time x pitch) convolutions after the per-frame encoder
-    #: (0: frame by frame, the shipped version 2); a batch is then ``batch // seq_frames``
+    #: (0: frame by frame, as shipped); a batch is then ``batch // seq_frames``
     #: runs of ``seq_frames`` consecutive frames of one clip (an experiment that measured
     #: worse, see the module docstring)
     temporal_layers: int = 0
+    #: channels of the per-frame convolutions (kernels 25, 11, 1, 1 over frequency)
+    channels: tuple[int, ...] = (24, 24, 16, 8)
     seq_frames: int = 16
     #: synthetic clips: 2 (shipped) or 3 (``synth_tone_clip(moving=True)``)
     synth_version: int = 2
@@ -447,7 +457,8 @@ def train(cfg: F0Config, *, device: str = "cpu", data: dict | None = None) -> tu
     voiced_all = torch.from_numpy(data["voiced"])
     n = len(db_all)
     source = np.asarray(data.get("source", np.zeros(n, np.int8)))
-    model = PestoNet(filter_scale=cfg.filter_scale, temporal_layers=cfg.temporal_layers).to(device)
+    model = PestoNet(filter_scale=cfg.filter_scale, temporal_layers=cfg.temporal_layers,
+                     channels=cfg.channels).to(device)
     # a run of ``seq`` consecutive frames (one clip) per example when the model reads context
     seq = max(1, int(cfg.seq_frames)) if model.context_frames else 1
     clip = np.asarray(data.get("clip", np.zeros(n, np.int32)))
@@ -603,6 +614,8 @@ def main(argv=None) -> int:
                    help="residual (time x pitch) convolutions after the per-frame encoder (0: frame by frame)")
     p.add_argument("--synth-version", type=int, choices=(2, 3), default=F0Config.synth_version,
                    help="synthetic clips: 2 (shipped) or 3 (more glides, scoops, fast/deep vibrato)")
+    p.add_argument("--channels", type=lambda v: tuple(int(c) for c in v.split(",")),
+                   default=F0Config.channels, help="channels of the four per-frame convolutions, e.g. 24,24,16,8")
     p.add_argument("--seq-frames", type=int, default=F0Config.seq_frames,
                    help="consecutive frames per training run (models with temporal layers)")
     args = p.parse_args(argv)
@@ -610,7 +623,7 @@ def main(argv=None) -> int:
     cfg = F0Config(steps=args.steps, seed=args.seed, batch=args.batch, threads=args.threads,
                    corpus_items=args.corpus_items, w_sup=args.w_sup, filter_scale=args.filter_scale,
                    temporal_layers=args.temporal_layers, seq_frames=args.seq_frames,
-                   synth_version=args.synth_version)
+                   synth_version=args.synth_version, channels=tuple(args.channels))
     if args.no_supervised:
         cfg.w_sup = 0.0
     model, info = train(cfg, device=device)
@@ -637,6 +650,7 @@ def main(argv=None) -> int:
                + (f" --temporal-layers {cfg.temporal_layers} --seq-frames {cfg.seq_frames}"
                   if cfg.temporal_layers else "")
                + (f" --synth-version {cfg.synth_version}" if cfg.synth_version != 2 else "")
+               + (f" --channels {','.join(map(str, cfg.channels))}" if tuple(cfg.channels) != F0Config.channels else "")
                + (" --no-supervised" if args.no_supervised else ""),
         data=(f"{cfg.n_tone_clips} synthetic sung-like harmonic clips of {cfg.tone_clip_s:g} s (random spectra, "
               + ("portamento 0-300 ms, onset scoops, vibrato 4-8 Hz up to 100 cents with delayed onset, "

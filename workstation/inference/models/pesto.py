@@ -15,7 +15,7 @@ bins of ``C.BINS_PER_OCTAVE // 12`` bins per semitone from ``C.FMIN_HZ``) and ou
   over frequency (shift-invariant), the frame's level in dBFS and the peak of the pitch
   distribution.
 
-Temporal context (version 3, ``temporal_layers > 0``): the per-frame encoder's latent
+Temporal context (an experiment, ``temporal_layers > 0``): the per-frame encoder's latent
 [shape=(c, n_bins)] of consecutive frames goes through residual 2-D convolutions over
 (time, pitch) (kernel ``temporal_kernel`` = (frames, bins), time dilations 1, 2, 4, ...;
 the sequence's ends are padded by repeating the edge frame) before the Toeplitz layer, so
@@ -72,7 +72,7 @@ class PestoNet(nn.Module):
             channels=[int(c) for c in channels], kernels=[int(k) for k in kernels],
             voicing_hidden=int(voicing_hidden),
             harmonic_channel=int(harmonic_channel), filter_scale=float(filter_scale))
-        if temporal_layers:     # (absent from version 1/2 checkpoints: per-frame models)
+        if temporal_layers:     # (absent from the per-frame checkpoints, versions 1-3)
             self.hparams.update(temporal_layers=int(temporal_layers),
                                 temporal_kernel=[int(k) for k in temporal_kernel])
         self.harmonic_channel = int(harmonic_channel)
@@ -219,7 +219,7 @@ _OWN_CQT: dict[tuple, Any] = {}
 def own_cqt(filter_scale: float, *, n_bins: int = C.N_BINS, bins_per_semitone: int = C.BINS_PER_SEMITONE,
             fmin_midi: float = C.FMIN_MIDI, device: str | torch.device = "cpu"):
     """The CQT of a ``PestoNet`` with ``filter_scale`` < 1 (built once per setting): the HCQT's
-    ``h = 1`` bins with ``filter_scale`` times shorter windows (``filter_scale = 0.4``: 170 ms
+    ``h = 1`` bins with ``filter_scale`` times shorter windows (``filter_scale = 0.25``: 107 ms
     at 200 Hz instead of 430 ms, so vibrato and note changes blur less), each bin scaled so
     that a partial of amplitude A at its centre reads A. ``__call__(audio [shape=(n,)])`` ->
     [shape=(n_bins, n_frames)]."""

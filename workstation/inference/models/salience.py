@@ -147,7 +147,11 @@ class Audio2Salience:
         n = x.shape[-1]
         if n == 0:
             return np.zeros((len(HEADS), x.shape[1], 0), np.float32)
-        b, blk = self.border_frames, self.block_frames
+        b = self.border_frames
+        # blocks of equal width (at most ``block_frames``), so that no block of a batch is
+        # mostly padding (a 60 s chunk is 3 blocks of 1723 frames, not 2048 + 2048 + 1072
+        # padded to 2048)
+        blk = -(-n // -(-n // self.block_frames))
         starts = list(range(0, n, blk))
         padded = np.pad(x, ((0, 0), (0, 0), (b, b + blk)), mode="constant")
         out = np.empty((len(HEADS), x.shape[1], n), np.float32)

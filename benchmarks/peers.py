@@ -21,7 +21,7 @@ def peer(name):
 
 def f0_peers(methods) -> dict:
     """label -> callable(x) -> (times_s, f0_hz, voiced) for the peers named in ``methods``
-    (any of ``librosa``, ``pesto-pretrained``, ``torchcrepe-tiny``, ``torchcrepe-full``)."""
+    (any of ``librosa``, ``pesto-pitch``, ``torchcrepe-tiny``, ``torchcrepe-full``)."""
     out = {}
     if "librosa" in methods:
         librosa = peer("librosa")
@@ -31,7 +31,7 @@ def f0_peers(methods) -> dict:
                                    frame_length=2048, hop_length=C.HOP_LENGTH)
             return np.arange(len(f)) * C.HOP_LENGTH / C.SAMPLE_RATE, np.nan_to_num(f), v
         out["librosa.pyin (peer)"] = lr if librosa is not None else None
-    if "pesto-pretrained" in methods:
+    if "pesto-pitch" in methods:
         out["pesto-pitch mir-1k_g7 (peer; trained on MIR-1K)"] = (
             pesto_pretrained if peer("pesto") is not None else None)
     for cap in ("tiny", "full"):

@@ -123,3 +123,14 @@ def test_default_crepe_on_singing_in_mixes(evaldata):
         s = mir_eval.melody.evaluate(it.ref["f0_times_s"], it.ref["f0_hz"], r.times_s, est)
         scores.append(s["Raw Pitch Accuracy"])
     assert np.mean(scores[:-1]) > 0.75 and scores[-1] > 0.98, scores
+
+
+def test_presets_choose_methods_and_method_wins():
+    from workstation.analysis.jobs import specs_for
+    from workstation.cli.main import _with_methods
+    best = {s.id: dict(s.params) for s in _with_methods(specs_for(["pitch.f0", "key"]), None, "best")}
+    assert best["pitch.f0"] == {"method": "crepe-full"} and best["key"] == {}
+    fast = {s.id: dict(s.params) for s in _with_methods(specs_for(["pitch.f0"]), None, "fast")}
+    assert fast["pitch.f0"] == {}        # the default: crepe-tiny
+    mixed = _with_methods(specs_for(["pitch.f0"]), ["pitch.f0=pyin"], "best")
+    assert dict(mixed[0].params) == {"method": "pyin"}

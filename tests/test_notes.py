@@ -16,9 +16,12 @@ from workstation.core.types import Notes, Salience, result_from_arrays
 from workstation.core.units import midi_to_hz
 
 
-@pytest.fixture(params=METHODS)
+@pytest.fixture(params=[m for m in METHODS if m != "basic-pitch"])
 def method(request):
-    """Every known-answer test runs on both saliences: harmonic summation and the learned net."""
+    """These known-answer tests run on our saliences: harmonic summation and the learned net.
+    Pretrained basic-pitch reads the 4th partial of these additive test tones as a second note
+    two octaves up (posterior ~0.45 beside ~0.9); its known answers (a piano triad, a repeated
+    note) are in test_notes_basic_pitch.py and its real-recording figures in the benchmark."""
     return request.param
 
 

@@ -170,11 +170,12 @@ def summary_table(lib, specs, tracks) -> str:
     return "\n".join(lines)
 
 
-def _with_methods(specs, method_args) -> list:
-    """Specs with ``--method ANALYZER=METHOD`` choices applied (e.g. pitch.f0=pesto)."""
+def _with_methods(specs, method_args, preset: str = "fast") -> list:
+    """Specs with the ``--preset``'s methods, then ``--method ANALYZER=METHOD`` choices applied
+    (e.g. pitch.f0=pesto; an explicit --method wins over the preset)."""
     from workstation.analysis.base import registry
-    from workstation.analysis.jobs import AnalyzerSpec
-    chosen = {}
+    from workstation.analysis.jobs import PRESETS, AnalyzerSpec
+    chosen = dict(PRESETS[preset or "fast"])
     for text in method_args or ():
         aid, sep, method = text.partition("=")
         cls = registry().get(aid.strip())
@@ -192,7 +193,7 @@ def cmd_analyze(args) -> int:
 
     lib = _open_library(args)
     specs = _with_methods(specs_for(args.analyzers.split(",") if args.analyzers else None),
-                          args.method)
+                          args.method, args.preset)
     tracks = _add_paths(lib, args.paths, args.quiet)
     if not tracks:
         raise WorkstationError("no audio files found in " + ", ".join(args.paths))
@@ -246,7 +247,7 @@ def cmd_export(args) -> int:
 
     lib = _open_library(args)
     specs = _with_methods(specs_for(args.analyzers.split(",") if args.analyzers else None),
-                          args.method)
+                          args.method, args.preset)
     if args.paths:
         tracks = []
         for p in args.paths:
@@ -419,6 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--method", action="append", metavar="ANALYZER=METHOD",
                         help="choose an analyzer's method, e.g. pitch.f0=pesto, "
                              "pitch.salience=dsp, beats=learned (repeatable)")
+        sp.add_argument("--preset", choices=("fast", "best"), default="fast",
+                        help="fast: the defaults (30x realtime on 2 CPU cores); best: the most "
+                             "accurate methods (pitch.f0=crepe-full; meant for a GPU)")
         sp.add_argument("--force", action="store_true", help="re-run even if results are cached")
         sp.add_argument("--quiet", action="store_true")
         sp.add_argument("--allow-failures", action="store_true",
@@ -436,6 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--analyzers")
     ep.add_argument("--method", action="append", metavar="ANALYZER=METHOD",
                     help="export the results of this method (as for analyze)")
+    ep.add_argument("--preset", choices=("fast", "best"), default="fast",
+                    help="export the results of this preset's methods (as for analyze)")
     filt_help = ("NAME=VALUE: key='A minor' (comma list), tempo=90-120, duration=60-300, "
                  "tag=rock, folder=DIR; repeatable")
     sp = sub.add_parser("similar", help="tracks similar to a track (or a region of it)")

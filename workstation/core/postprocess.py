@@ -257,7 +257,7 @@ def track_level(act: np.ndarray, *, percentile: float = 95.0) -> float:
     return float(np.percentile(peak, percentile)) if len(peak) else 0.0
 
 
-def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Starts and ends (exclusive) of the True runs of a 1-D bool array."""
     d = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
     return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
@@ -312,7 +312,7 @@ def segment_notes(act: np.ndarray, *, on_threshold: float = 0.3, off_threshold: 
     for r in np.flatnonzero(lo.any(axis=1)):
         row = a[r]
         ew = int(np.broadcast_to(edge_window_frames, (n_rows,))[r])
-        s_run, e_run = _runs(lo[r])
+        s_run, e_run = runs(lo[r])
         for s0, e0 in zip(s_run, e_run):
             if row[s0:e0].max() < on_threshold:
                 continue
@@ -372,3 +372,25 @@ def note_bends(values: np.ndarray, events: NoteEvents, pitch_midi_rows: np.ndarr
         cents.append(100.0 * (fb / bps + fmin_midi - pitch_midi_rows[r]))
     cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt))
     return cat(note_idx, np.int64), cat(frames, np.int64), cat(cents, np.float64)
+
+
+def semitone_peaks(note: np.ndarray, contour: np.ndarray, *, threshold: float = 0.3,
+                   bins_per_semitone: int = 3, centre_bin: int = 1
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Multi-f0 peaks of a note posteriorgram [shape=(n_semitones, n_frames)] (row ``i`` =
+    MIDI ``21 + i``): every (semitone, frame) whose posterior reaches ``threshold``, its pitch
+    refined by the parabolic peak of the contour posteriorgram [shape=(n_semitones *
+    bins_per_semitone, n_frames)] (row ``b`` = MIDI ``21 + (b - centre_bin) / bins_per_semitone``:
+    semitone ``i`` is centred on row ``bins_per_semitone * i + centre_bin``) within +-1
+    contour bin of the semitone's centre. Returns flat arrays (frame [int], pitch_midi,
+    posterior)."""
+    r, t = np.nonzero(np.asarray(note) >= threshold)
+    if len(r) == 0:
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.float32)
+    c = np.asarray(contour)
+    centre = r * bins_per_semitone + centre_bin
+    cand = np.clip(centre[:, None] + np.arange(-1, 2)[None], 0, len(c) - 1)
+    best = cand[np.arange(len(r)), np.argmax(c[cand, t[:, None]], axis=1)]
+    fb, _ = parabolic_peak(c, best, t)
+    fb = np.clip(fb, centre - 1.0, centre + 1.0)
+    return t.astype(np.int64), 21.0 + (fb - centre_bin) / bins_per_semitone, np.asarray(note)[r, t].astype(np.float32)

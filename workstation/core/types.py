@@ -77,8 +77,11 @@ class Salience(Result):
     peaks as flat arrays: peak_frame [shape=(n_peaks,)] frame index,
     peak_freq_hz [shape=(n_peaks,)], peak_salience [shape=(n_peaks,)].
     method: how ``values`` was made: "dsp" (harmonic summation: a level scale, dB above the
-    local background) or "learned" (a calibrated probability that the pitch sounds); consumers
-    such as ``notes`` choose relative or absolute thresholds by it.
+    local background), "learned" (a calibrated probability that the pitch sounds) or
+    "basic-pitch" (basic-pitch's contour posteriorgram); consumers such as ``notes`` choose
+    their thresholds by it.
+    note_values, onset_values [shape=(88, n_frames)] (MIDI 21..108, probabilities): the note
+    and onset posteriorgrams of a note-level model (method "basic-pitch"), else empty (0, 0).
     """
 
     kind: ClassVar[str] = "salience"
@@ -89,6 +92,8 @@ class Salience(Result):
     peak_freq_hz: np.ndarray = field(default_factory=_empty)
     peak_salience: np.ndarray = field(default_factory=_empty)
     method: str = "dsp"
+    note_values: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float16))
+    onset_values: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float16))
 
     def frame_peaks(self) -> list[np.ndarray]:
         """Peak frequencies in Hz per frame (a list of n_frames arrays)."""

@@ -361,6 +361,13 @@ class MainWindow(QMainWindow):
         v.addSeparator()
         self._action(v, "Show &reference layers", lambda: self.view.set_references_visible(
             not self.view.ref_box.isChecked()), "R")
+        hm = mb.addMenu("&Help")
+        self.act_models = self._action(hm, "&Models and licences…", self.show_models_dialog)
+
+    def show_models_dialog(self) -> None:
+        """Help ▸ Models and licences: the manifest's models, their licences and users."""
+        from .models_dialog import ModelsDialog
+        ModelsDialog(self).exec()
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()

@@ -86,6 +86,25 @@ def vocadito(root: Path = DEFAULT_ROOT) -> Iterator[Item]:
             yield Item(wav.stem, wav, None, {"f0_times_s": a[:, 0], "f0_hz": a[:, 1]})
 
 
+def sung_notes(root: Path = DEFAULT_ROOT) -> Iterator[Item]:
+    """Sung notes: SSVD sight-singing (``.txt`` onset, offset, MIDI pitch, possibly
+    fractional) and vocadito's first annotator (``*_notesA1.csv`` onset, Hz, duration)."""
+    for txt in sorted((root / "mono_f0" / "ssvd_notes").glob("*.txt")):
+        audio = txt.with_suffix(".flac")
+        a = _two_cols(txt)
+        if audio.exists() and a.size:
+            yield Item(f"ssvd {txt.stem}", audio, None, {
+                "intervals_s": a[:, :2], "pitch_midi": a[:, 2]})
+    base = root / "mono_f0" / "vocadito"
+    for wav in sorted(base.glob("vocadito_*.wav")):
+        ref = base / f"{wav.stem}_notesA1.csv"
+        a = _two_cols(ref) if ref.exists() else np.zeros((0, 3))
+        if a.size:
+            yield Item(f"{wav.stem} notes", wav, None, {
+                "intervals_s": np.stack([a[:, 0], a[:, 0] + a[:, 2]], axis=1),
+                "pitch_midi": 69.0 + 12.0 * np.log2(a[:, 1] / 440.0)})
+
+
 def piano_notes(root: Path = DEFAULT_ROOT) -> Iterator[Item]:
     """Real piano recordings with the MIDI captured from the same take (notes reference)."""
     import pretty_midi

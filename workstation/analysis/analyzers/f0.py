@@ -60,7 +60,10 @@ _MELODY_DEFAULTS = {"melody_model": "salience", "melody_threshold": 0.3, "melody
 #: step (``crepe_step`` 2: the network on every 2nd frame, the rest interpolated) and voicing.
 CREPE_MODELS = {"crepe-tiny": "pitch.f0.crepe-tiny", "crepe-full": "pitch.f0.crepe-full"}
 _CREPE_DEFAULTS = {"crepe_step": 2, "crepe_voicing_threshold": 0.5, "crepe_context_frames": 128}
-METHODS = ("pyin", "pesto", "melody", *CREPE_MODELS)
+#: pretrained PESTO (pesto-pitch's mir-1k_g7, LGPL-3.0; ``inference.models.pesto_pretrained``),
+#: its own decoding (weighted average around the peak) and voicing classifier.
+PESTO_PRETRAINED = {"pesto-pretrained": "pitch.f0.pesto-mir1k"}
+METHODS = ("pyin", "pesto", "melody", *CREPE_MODELS, *PESTO_PRETRAINED)
 #: the default method: CREPE tiny, pretrained, with our Viterbi decoder (benchmarks/accuracy.py
 #: on the development set: MIR-1K mixes RPA 0.807 vs pyin 0.32 and our pesto 0.60; solo voice
 #: and vocadito as good as pyin). ``crepe-full`` is the ``best`` preset's (0.851 on the mixes,
@@ -119,6 +122,8 @@ class F0(Analyzer):
         method = self.params["method"]
         if method in CREPE_MODELS:
             return (CREPE_MODELS[method],)
+        if method in PESTO_PRETRAINED:
+            return (PESTO_PRETRAINED[method],)
         if method == "pesto":
             return (str(self.params["model"]),)
         if method == "melody":
@@ -138,6 +143,8 @@ class F0(Analyzer):
             return (yield from self._run_melody(chunks, track))
         if self.params["method"] in CREPE_MODELS:
             return (yield from self._run_crepe(chunks, track))
+        if self.params["method"] in PESTO_PRETRAINED:
+            return (yield from self._run_pesto_pretrained(chunks, track))
         return (yield from self._run_pyin(chunks, track))
 
     def _run_crepe(self, chunks: Iterable[FeatureChunk], track: TrackInfo
@@ -199,6 +206,25 @@ class F0(Analyzer):
         voiced = confidence >= float(p["melody_threshold"])
         return PitchTrack(times_s=track.times_s(), freqs_hz=freqs_hz, voiced=voiced,
                           confidence=np.clip(confidence, 0, 1).astype(np.float32))
+
+    def _run_pesto_pretrained(self, chunks: Iterable[FeatureChunk], track: TrackInfo
+                              ) -> Generator[float, None, PitchTrack]:
+        """Pretrained PESTO on each padded chunk, the valid frames kept; voiced = its confidence
+        >= ``voicing_threshold``. Trained (self-supervised) on MIR-1K: its MIR-1K figures
+        flatter it."""
+        from workstation.inference.models.pesto_pretrained import Audio2PestoPretrained
+        from workstation.inference.weights import load_model
+
+        run = Audio2PestoPretrained(load_model(PESTO_PRETRAINED[self.params["method"]],
+                                               device=track.device or "cpu"))
+        freqs, conf = [], []
+        for chunk in chunks:
+            out = run(chunk.audio)
+            first = chunk.pad // C.HOP_LENGTH
+            freqs.append(out["freqs_hz"][first:first + chunk.n_frames])
+            conf.append(out["confidence"][first:first + chunk.n_frames])
+            yield chunk.progress
+        return _pitch_track(track, freqs, conf, float(self.params["voicing_threshold"]))
 
     def _run_pesto(self, chunks: Iterable[FeatureChunk], track: TrackInfo
                    ) -> Generator[float, None, PitchTrack]:

@@ -66,6 +66,64 @@ def notes_from_salience(sal: Salience, *, on_threshold: float = 0.4, off_thresho
                  bend_note=bend_note, bend_times_s=t_of(bend_frame), bend_cents=bend_cents)
 
 
+def notes_from_posteriorgrams(sal: Salience, *, onset_threshold: float = 0.5,
+                              frame_threshold: float = 0.3, min_duration_s: float = 0.1277,
+                              max_gap_frames: int = 11, onset_snap_frames: int = 3,
+                              bend_step_frames: int = 4) -> Notes:
+    """Note events from a note-level model's posteriorgrams (``sal.note_values``,
+    ``sal.onset_values`` [shape=(88, n_frames)], row ``i`` = MIDI ``21 + i``; basic-pitch's).
+
+    Per semitone: runs of frames whose note posterior reaches ``frame_threshold``, dips of up to
+    ``max_gap_frames`` bridged (basic-pitch's energy tolerance), kept when they hold an onset
+    peak (a local maximum in time of the onset posterior >= ``onset_threshold``) or their note
+    posterior reaches ``onset_threshold``; each later onset peak inside a run starts a new
+    note (a repeated note); a note's onset moves to an onset peak up to ``onset_snap_frames``
+    before it; pieces shorter than ``min_duration_s`` are dropped. Thresholds and minimum
+    length are basic-pitch's defaults (not tuned here). Pitch bends: the contour
+    (``sal.values``) inside the semitone, every ``bend_step_frames`` frames."""
+    from scipy.ndimage import binary_closing
+
+    note = np.asarray(sal.note_values, dtype=np.float32)
+    onset = np.asarray(sal.onset_values, dtype=np.float32)
+    frame_s = C.HOP_LENGTH / C.SAMPLE_RATE
+    min_frames = max(1, int(round(min_duration_s / frame_s)))
+    midi_rows = 21 + np.arange(len(note))
+    left = np.concatenate([onset[:, :1], onset[:, :-1]], axis=1)
+    right = np.concatenate([onset[:, 1:], onset[:, -1:]], axis=1)
+    is_peak = (onset >= onset_threshold) & (onset >= left) & (onset > right)
+    lo = note >= frame_threshold
+    if max_gap_frames > 0 and lo.size:
+        lo |= binary_closing(lo, structure=np.ones((1, 2 * max_gap_frames + 1), bool))
+    starts, ends, rows = [], [], []
+    for r in np.flatnonzero(lo.any(axis=1)):
+        s_run, e_run = pp.runs(lo[r])
+        peaks = np.flatnonzero(is_peak[r])
+        for s0, e0 in zip(s_run, e_run):
+            inside = peaks[(peaks >= s0 - onset_snap_frames) & (peaks < e0)]
+            if not len(inside) and note[r, s0:e0].max() < onset_threshold:
+                continue
+            cuts = [min(s0, int(inside[0])) if len(inside) and inside[0] <= s0 + onset_snap_frames
+                    else s0]
+            cuts += [int(p) for p in inside if p >= cuts[0] + min_frames]
+            for a, b in zip(cuts, cuts[1:] + [e0]):
+                if b - a >= min_frames:
+                    starts.append(a), ends.append(b), rows.append(r)
+    start, end, row = (np.asarray(v, dtype=np.int64) for v in (starts, ends, rows))
+    peak = np.asarray([note[r, a:b].max() for a, b, r in zip(start, end, row)], np.float64)
+    mean = np.asarray([note[r, a:b].mean() for a, b, r in zip(start, end, row)], np.float64)
+    order = np.lexsort((row, start))
+    ev = pp.NoteEvents(start=start[order], end=end[order], row=row[order], peak=peak[order],
+                       mean=mean[order])
+    bend_note, bend_frame, bend_cents = pp.note_bends(sal.values, ev, midi_rows, step_frames=bend_step_frames)
+    times = np.asarray(sal.times_s, dtype=np.float64)
+    t_of = (lambda f: times[np.minimum(f, len(times) - 1)] if len(times) else np.zeros(len(f)))
+    return Notes(onsets_s=t_of(ev.start), offsets_s=t_of(ev.end - 1) + frame_s,
+                 pitch_midi=midi_rows[ev.row].astype(np.int64),
+                 velocity=np.clip(np.round(127 * ev.peak), 1, 127).astype(np.int64),
+                 confidence=np.clip(ev.mean, 0.0, 1.0), bend_note=bend_note,
+                 bend_times_s=t_of(bend_frame), bend_cents=bend_cents)
+
+
 #: Parameters of ``notes_from_salience`` per salience method (``Salience.method``). The DSP
 #: salience is a level scale: thresholds relative to the track's level, valleys in that scale.
 #: The learned one is a calibrated probability: absolute thresholds (silence stays silent),
@@ -102,6 +160,8 @@ class NotesAnalyzer(Analyzer):
             yield 0.0
         sal = track.results["pitch.salience"]
         yield 0.5
+        if getattr(sal, "method", "dsp") == "basic-pitch":
+            return notes_from_posteriorgrams(sal, bend_step_frames=int(self.params["bend_step_frames"]))
         return notes_from_salience(sal, **self.method_params(getattr(sal, "method", "dsp")))
 
     def method_params(self, method: str) -> dict:

@@ -34,8 +34,9 @@ from workstation.core.types import Salience
 
 log = logging.getLogger(__name__)
 
-#: Methods of ``pitch.salience``: harmonic summation (DSP) or the learned network.
-METHODS = ("dsp", "learned")
+#: Methods of ``pitch.salience``: harmonic summation (DSP), our learned network, or pretrained
+#: basic-pitch (Spotify, Apache-2.0; ``inference.models.basic_pitch``).
+METHODS = ("dsp", "learned", "basic-pitch")
 #: The default: the learned network, which earns it on real recordings (benchmarks/accuracy.py
 #: --tasks notes; salience v2 + notes v2): real piano (7 files) multipitch accuracy 0.639 vs
 #: DSP 0.575 (basic-pitch 0.628), note onset F1 0.838 vs 0.675 (basic-pitch 0.770), onset-offset
@@ -85,6 +86,8 @@ class SalienceAnalyzer(Analyzer):
         # is a sub-octave ghost (the net's missing-fundamental guess), 0 disables
         "fundamental_gate_db": 40.0,
         "fundamental_gate_width_db": 10.0,  # soft edge of the gate
+        "bp_model": "basic-pitch",  # manifest name of basic-pitch's weights (method "basic-pitch")
+        "bp_threshold": 0.3,      # note posterior of a multi-f0 peak (basic-pitch's frame threshold)
     }
 
     def __init__(self, **params):
@@ -92,10 +95,59 @@ class SalienceAnalyzer(Analyzer):
         if self.params["method"] not in METHODS:
             raise ValueError(f"{self.id}: method must be one of {METHODS}, got {self.params['method']!r}")
 
+    def models_used(self) -> tuple[str, ...]:
+        if self.params["method"] == "basic-pitch":
+            return (str(self.params["bp_model"]),)
+        return super().models_used()
+
     def run(self, chunks, track):
         if self.params["method"] == "learned":
             return (yield from self._run_learned(chunks, track))
+        if self.params["method"] == "basic-pitch":
+            return (yield from self._run_basic_pitch(chunks, track))
         return (yield from self._run_dsp(chunks, track))
+
+    def _run_basic_pitch(self, chunks, track):
+        """basic-pitch on each padded chunk (its 2-s windows see the borders), posteriorgrams
+        of the valid frames kept: ``values`` is the contour posteriorgram (3 bins a semitone
+        from MIDI 21) interpolated onto our 20-cent grid; peaks are the semitones whose note
+        posterior reaches ``bp_threshold``, at the contour's peak within +-1/3 semitone."""
+        from workstation.inference.models.basic_pitch import Audio2BasicPitch
+        from workstation.inference.weights import load_model
+
+        p = self.params
+        run = Audio2BasicPitch(load_model(p["bp_model"], device=track.device or "cpu"),
+                               device=track.device or "cpu")
+        n = track.n_frames
+        values = np.zeros((C.N_BINS, n), np.float16)
+        note = np.zeros((88, n), np.float16)
+        onset = np.zeros((88, n), np.float16)
+        # contour row of our bins: row b is MIDI 21 + (b - 1) / 3 (measured: a tone at MIDI m
+        # peaks on row 3 (m - 21) + 1, the centre of the semitone's three rows)
+        rows = 3.0 * (C.FMIN_MIDI - 21.0) + 1.0 + 0.6 * np.arange(C.N_BINS)
+        pk_frame, pk_midi, pk_val = [], [], []
+        for chunk in chunks:
+            out = run(chunk.audio)
+            first = chunk.pad // C.HOP_LENGTH
+            sl = slice(first, first + chunk.n_frames)
+            a, b = chunk.frame_start, chunk.frame_start + chunk.n_frames
+            contour = out["contour"][:, sl]
+            r0 = np.floor(rows).astype(int)
+            w = (rows - r0)[:, None].astype(np.float32)
+            values[:, a:b] = contour[r0] * (1 - w) + contour[np.minimum(r0 + 1, len(contour) - 1)] * w
+            note[:, a:b], onset[:, a:b] = out["note"][:, sl], out["onset"][:, sl]
+            f, m, v = pp.semitone_peaks(out["note"][:, sl], contour, threshold=p["bp_threshold"])
+            pk_frame.append(f + a)
+            pk_midi.append(m)
+            pk_val.append(v)
+            yield chunk.progress
+        cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt))
+        midi = cat(pk_midi, np.float64)
+        return Salience(times_s=track.times_s(), freqs_hz=np.asarray(C.cqt_frequencies(), np.float64),
+                        values=values, peak_frame=cat(pk_frame, np.int64),
+                        peak_freq_hz=440.0 * 2.0 ** ((midi - 69.0) / 12.0),
+                        peak_salience=cat(pk_val, np.float32), method="basic-pitch",
+                        note_values=note, onset_values=onset)
 
     def _run_learned(self, chunks, track):
         from workstation.inference.models.salience import HEADS, Audio2Salience

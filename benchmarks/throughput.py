@@ -179,10 +179,14 @@ def bench_pipeline(device: str, minutes: float, tmp: Path) -> str:
     track = TrackInfo(str(path), C.SAMPLE_RATE, n, C.n_frames_for(n), device=device)
     dur = info.duration_s
     rows = []
-    # every analyzer (default methods), then the pitch analyzers of issue 4 alone
-    for label, ids in (("every analyzer", None), ("pitch.f0 + pitch.salience + notes",
-                                                   ("pitch.f0", "pitch.salience", "notes"))):
-        analyzers = [cls() for aid, cls in registry().items() if ids is None or aid in ids]
+    # every analyzer (default methods), then the pitch analyzers alone, then other choices
+    pitch = ("pitch.f0", "pitch.salience", "notes")
+    for label, ids, methods in (("every analyzer", None, {}), ("pitch.f0 + pitch.salience + notes", pitch, {}),
+                                ("every analyzer, pitch.salience=basic-pitch", None,
+                                 {"pitch.salience": "basic-pitch"}),
+                                ("every analyzer, pitch.f0=pyin", None, {"pitch.f0": "pyin"})):
+        analyzers = [cls(**({"method": methods[aid]} if aid in methods else {}))
+                     for aid, cls in registry().items() if ids is None or aid in ids]
         t0 = time.perf_counter()
         out = run_pipeline(lambda: file_chunks(str(path), fe, n_samples=n), track, analyzers)
         wall = time.perf_counter() - t0

@@ -76,6 +76,10 @@ def test_network_shapes_and_equivariant_toeplitz_layer():
         lt, vt = PestoNet(temporal_layers=1).eval().for_inference()(x)
     assert torch.allclose(lf, logits.detach(), atol=1e-4) and torch.allclose(vf, v.detach(), atol=1e-5)
     assert lt.shape == (7, C.N_BINS) and vt.shape == (7,)
+    # the copy keeps the model's device and dtype (its 2-D convolutions were once created on
+    # the CPU whatever the model's device: the pipeline failed on CUDA)
+    m64 = PestoNet().to(torch.float64).eval().for_inference()
+    assert {p.dtype for p in m64.parameters()} == {torch.float64}
     # the Toeplitz matmul is the full-width convolution it stands for
     z = torch.randn(3, C.N_BINS)
     direct = m.toeplitz(z[:, None])[:, 0]

@@ -200,7 +200,8 @@ class _ConvStack2d(nn.Module):
         for mod in seq:
             if isinstance(mod, nn.Conv1d):
                 conv = nn.Conv2d(mod.in_channels, mod.out_channels, (1, mod.kernel_size[0]),
-                                 padding=(0, mod.padding[0]), bias=mod.bias is not None)
+                                 padding=(0, mod.padding[0]), bias=mod.bias is not None,
+                                 device=mod.weight.device, dtype=mod.weight.dtype)
                 conv.weight.data.copy_(mod.weight.data[:, :, None])
                 if mod.bias is not None:
                     conv.bias.data.copy_(mod.bias.data)

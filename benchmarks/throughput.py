@@ -179,11 +179,13 @@ def bench_pipeline(device: str, minutes: float, tmp: Path) -> str:
     track = TrackInfo(str(path), C.SAMPLE_RATE, n, C.n_frames_for(n), device=device)
     dur = info.duration_s
     rows = []
-    # every analyzer (default methods), then the pitch analyzers alone, then other choices
+    # every analyzer with each preset's methods, the pitch analyzers alone, then other choices
+    from workstation.analysis.jobs import PRESETS
     pitch = ("pitch.f0", "pitch.salience", "notes")
-    for label, ids, methods in (("every analyzer", None, {}), ("pitch.f0 + pitch.salience + notes", pitch, {}),
-                                ("every analyzer, pitch.salience=basic-pitch", None,
-                                 {"pitch.salience": "basic-pitch"}),
+    presets = [(f"every analyzer, preset {name}" + (" (the default)" if not m else f": {m}"), None, m)
+               for name, m in PRESETS.items()]
+    for label, ids, methods in (*presets, ("pitch.f0 + pitch.salience + notes (default)", pitch, {}),
+                                ("every analyzer, pitch.salience=learned", None, {"pitch.salience": "learned"}),
                                 ("every analyzer, pitch.f0=pyin", None, {"pitch.f0": "pyin"})):
         analyzers = [cls(**({"method": methods[aid]} if aid in methods else {}))
                      for aid, cls in registry().items() if ids is None or aid in ids]
@@ -192,7 +194,7 @@ def bench_pipeline(device: str, minutes: float, tmp: Path) -> str:
         wall = time.perf_counter() - t0
         assert not out.errors, out.errors
         rows.append((path.name, label, f"{dur:.0f}", f"{wall:.1f}", f"{dur / wall:.0f}x"))
-    return table(f"Whole pipeline on {device}: decode + front end + analyzers (default methods)",
+    return table(f"Whole pipeline on {device}: decode + front end + analyzers",
                  ("file", "analyzers", "audio s", "wall s", "realtime factor"), rows)
 
 

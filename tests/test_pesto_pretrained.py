@@ -133,3 +133,21 @@ def test_parity_with_pesto_package(run):
     assert cents[conf].max() < 0.1
     assert np.abs(out["confidence"] - c.numpy()).max() < 1e-4
     assert np.abs(out["probs"].T - a.numpy()).max() < 1e-3
+
+
+def test_manifest_entry_and_corrupt_weights_refused_by_name(tmp_path):
+    """The manifest records source, licence (LGPL-3.0, its text beside the weights) and sha256;
+    a damaged checkpoint is refused with the file's name before it is unpickled."""
+    import shutil
+
+    from workstation.core.errors import ModelError
+    from workstation.inference import manifest, weights
+    e = manifest.manifest_entry("pitch.f0.pesto-mir1k")
+    assert e["format"] == "pesto-pitch-ckpt" and "LGPL" in e["licence"] and len(e["sha256"]) == 64
+    assert (manifest.MODELS_DIR / e["licence_file"]).is_file()
+    shutil.copy(manifest.MODELS_DIR / "manifest.json", tmp_path / "manifest.json")
+    data = bytearray(CKPT.read_bytes())
+    data[len(data) // 3] ^= 0xFF
+    (tmp_path / CKPT.name).write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=r"pesto_mir-1k_g7\.ckpt.*sha256 mismatch"):
+        weights.load_model("pitch.f0.pesto-mir1k", models_dir=tmp_path)

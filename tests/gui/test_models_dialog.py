@@ -65,3 +65,27 @@ def test_help_menu_has_the_action(qtbot, tmp_path: Path, monkeypatch):
     monkeypatch.setattr(ModelsDialog, "exec", lambda self: opened.append(self) or 0)
     win.act_models.trigger()
     assert len(opened) == 1 and opened[0].model_names()
+
+
+def test_speed_presets_in_the_methods_menu(qtbot, tmp_path: Path):
+    """Analysis ▸ Methods ▸ Preset sets every analyzer's method at once (remembered); the
+    analysis specs follow."""
+    from workstation.analysis.jobs import PRESETS
+    from workstation.gui.main_window import MainWindow
+    from workstation.gui.settings import Settings
+    settings = Settings(tmp_path / "settings.ini")
+    win = MainWindow(tmp_path / "library", settings=settings, device="cpu", auto_analyse=False)
+    qtbot.addWidget(win)
+    analysis = next(a.menu() for a in win.menuBar().actions() if a.text().replace("&", "") == "Analysis")
+    methods = next(a.menu() for a in analysis.actions() if a.menu() and a.text().replace("&", "") == "Methods")
+    preset = next(a.menu() for a in methods.actions() if a.menu() and a.text().replace("&", "") == "Preset")
+    labels = [a.text() for a in preset.actions()]
+    assert [t.split(" ")[0] for t in labels] == list(PRESETS)
+    win.set_method("pitch.salience", "dsp")
+    next(a for a in preset.actions() if a.text().startswith("best")).trigger()
+    assert win.method_of("pitch.f0") == "crepe-full" and win.method_of("pitch.salience") == "basic-pitch"
+    assert win.method_actions[("pitch.f0", "crepe-full")].isChecked()
+    assert ("method", "crepe-full") in next(s for s in win.specs_with_methods() if s.id == "pitch.f0").params
+    win.apply_preset("fast")
+    assert win.method_of("pitch.f0") == "crepe-tiny"
+    assert Settings(tmp_path / "settings.ini").get("analysis/method/pitch.f0") == "crepe-tiny"

@@ -441,6 +441,26 @@ class MainWindow(QMainWindow):
                 group.addAction(a)
                 sub.addAction(a)
                 self.method_actions[(aid, m)] = a
+        from workstation.analysis.jobs import PRESETS
+        pm = mm.addMenu("&Preset")
+        for name, methods in PRESETS.items():
+            what = ", ".join(f"{k} {v}" for k, v in methods.items()) or "every default"
+            a = QAction(f"{name} ({what})", self)
+            a.triggered.connect(lambda _=False, name=name: self.apply_preset(name))
+            pm.addAction(a)
+
+    def apply_preset(self, name: str) -> None:
+        """Every analyzer's method as speed preset ``name`` says (``analysis.jobs.PRESETS``;
+        analyzers it does not name get their default), remembered like single choices."""
+        from workstation.analysis.jobs import PRESETS
+        methods = PRESETS[name]
+        for aid, cls in self._method_analyzers().items():
+            m = methods.get(aid, cls.default_params["method"])
+            self.settings.set(f"analysis/method/{aid}", m)
+            a = self.method_actions.get((aid, m))
+            if a is not None and not a.isChecked():
+                a.setChecked(True)
+        self._methods_changed(f"preset {name}")
 
     def set_method(self, analyzer_id: str, method: str) -> None:
         """Use ``method`` for ``analyzer_id`` from now on: rows and views show its results
@@ -452,13 +472,15 @@ class MainWindow(QMainWindow):
         a = self.method_actions.get((analyzer_id, method))
         if a is not None and not a.isChecked():
             a.setChecked(True)
+        self._methods_changed(f"{analyzer_id}: {method}")
+
+    def _methods_changed(self, what: str) -> None:
         self.set_specs(self.specs_with_methods())
-        if analyzer_id == "embedding":
-            self._search = None          # the similarity search follows the chosen embedding
+        self._search = None              # the similarity search follows the chosen embedding
         self.refresh()
         if self.current_track_id is not None:
             self.load_track(self.current_track_id)
-        self.status(f"{analyzer_id}: {method}. Analyse (all or selection) to compute what is missing")
+        self.status(f"{what}. Analyse (all or selection) to compute what is missing")
         if self.auto_analyse:
             self.analyse(None)
 

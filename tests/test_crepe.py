@@ -162,6 +162,8 @@ def test_presets_choose_methods_and_method_wins():
     best = {s.id: dict(s.params) for s in _with_methods(specs_for(["pitch.f0", "key"]), None, "best")}
     assert best["pitch.f0"] == {"method": "crepe-full"} and best["key"] == {}
     fast = {s.id: dict(s.params) for s in _with_methods(specs_for(["pitch.f0"]), None, "fast")}
-    assert fast["pitch.f0"] == {}        # the default: crepe-tiny
+    assert fast["pitch.f0"] == {"method": "pyin"}
+    default = {s.id: dict(s.params) for s in _with_methods(specs_for(["pitch.f0"]), None, "default")}
+    assert default["pitch.f0"] == {}        # crepe-tiny
     mixed = _with_methods(specs_for(["pitch.f0"]), ["pitch.f0=pyin"], "best")
     assert dict(mixed[0].params) == {"method": "pyin"}

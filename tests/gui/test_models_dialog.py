@@ -87,5 +87,7 @@ def test_speed_presets_in_the_methods_menu(qtbot, tmp_path: Path):
     assert win.method_actions[("pitch.f0", "crepe-full")].isChecked()
     assert ("method", "crepe-full") in next(s for s in win.specs_with_methods() if s.id == "pitch.f0").params
     win.apply_preset("fast")
+    assert win.method_of("pitch.f0") == "pyin"
+    win.apply_preset("default")
     assert win.method_of("pitch.f0") == "crepe-tiny"
     assert Settings(tmp_path / "settings.ini").get("analysis/method/pitch.f0") == "crepe-tiny"

@@ -18,11 +18,13 @@ DEFAULT_ANALYZERS: tuple[str, ...] = ("pitch.f0", "pitch.salience", "notes", "ke
 
 
 #: Speed presets: the method each analyzer runs (analyzers not named keep their default).
-#: ``fast``: the defaults, chosen to keep the whole pipeline at 30x realtime or more on 2 CPU
-#: cores. ``best``: the most accurate methods on the development set whatever they cost
-#: (meant for a GPU, or a patient CPU user): CREPE full for f0 (~1x realtime on 2 CPU cores).
+#: Whole pipeline on 2 CPU cores (benchmarks/throughput.py, 10 min of audio):
+#: ``default``: every default (CREPE tiny f0, basic-pitch salience), 24x realtime;
+#: ``fast``: pYIN for f0 (as good on solo voice, poor in accompaniment: MIR-1K mixes RPA 0.32
+#: vs 0.81), 38x; ``best``: CREPE full for f0 (MIR-1K mixes 0.85), 2x on 2 CPU cores, 89x on a GPU.
 PRESETS: dict[str, dict[str, str]] = {
-    "fast": {},
+    "default": {},
+    "fast": {"pitch.f0": "pyin"},
     "best": {"pitch.f0": "crepe-full"},
 }
 

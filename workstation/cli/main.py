@@ -170,12 +170,12 @@ def summary_table(lib, specs, tracks) -> str:
     return "\n".join(lines)
 
 
-def _with_methods(specs, method_args, preset: str = "fast") -> list:
+def _with_methods(specs, method_args, preset: str = "default") -> list:
     """Specs with the ``--preset``'s methods, then ``--method ANALYZER=METHOD`` choices applied
     (e.g. pitch.f0=pesto; an explicit --method wins over the preset)."""
     from workstation.analysis.base import registry
     from workstation.analysis.jobs import PRESETS, AnalyzerSpec
-    chosen = dict(PRESETS[preset or "fast"])
+    chosen = dict(PRESETS[preset or "default"])
     for text in method_args or ():
         aid, sep, method = text.partition("=")
         cls = registry().get(aid.strip())
@@ -405,6 +405,7 @@ def cmd_tag(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from workstation.analysis.jobs import PRESETS
     p = argparse.ArgumentParser(prog="workstation", description=__doc__.split("\n\n")[0])
     p.add_argument("--library", help="library folder (default: $WORKSTATION_LIBRARY or the user data dir)")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -420,9 +421,10 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--method", action="append", metavar="ANALYZER=METHOD",
                         help="choose an analyzer's method, e.g. pitch.f0=pesto, "
                              "pitch.salience=dsp, beats=learned (repeatable)")
-        sp.add_argument("--preset", choices=("fast", "best"), default="fast",
-                        help="fast: the defaults (30x realtime on 2 CPU cores); best: the most "
-                             "accurate methods (pitch.f0=crepe-full; meant for a GPU)")
+        sp.add_argument("--preset", choices=tuple(PRESETS), default="default",
+                        help="default: every default (24x realtime on 2 CPU cores); fast: "
+                             "pitch.f0=pyin (38x; poor on singing in accompaniment); best: "
+                             "pitch.f0=crepe-full (2x on 2 CPU cores, 89x on a GPU)")
         sp.add_argument("--force", action="store_true", help="re-run even if results are cached")
         sp.add_argument("--quiet", action="store_true")
         sp.add_argument("--allow-failures", action="store_true",
@@ -440,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--analyzers")
     ep.add_argument("--method", action="append", metavar="ANALYZER=METHOD",
                     help="export the results of this method (as for analyze)")
-    ep.add_argument("--preset", choices=("fast", "best"), default="fast",
+    ep.add_argument("--preset", choices=tuple(PRESETS), default="default",
                     help="export the results of this preset's methods (as for analyze)")
     filt_help = ("NAME=VALUE: key='A minor' (comma list), tempo=90-120, duration=60-300, "
                  "tag=rock, folder=DIR; repeatable")

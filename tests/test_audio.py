@@ -66,6 +66,19 @@ def test_header_only_wav_has_no_frames(tmp_path):
         probe(p)
 
 
+@pytest.mark.parametrize("sr", [1, 7, 999, 768_001, 4_000_000, 1_000_000_000])
+def test_implausible_sample_rate_in_the_header_is_refused(tmp_path, sr):
+    """A header saying 1 Hz made an 8 KB file an hour of work; 1e9 Hz made it 4 microseconds."""
+    import struct
+    data = (np.random.default_rng(0).standard_normal(4000) * 1000).astype("<i2").tobytes()
+    fmt = struct.pack("<IHHIIHH", 16, 1, 1, sr, (2 * sr) & 0xFFFFFFFF, 2, 16)
+    p = tmp_path / f"rate_{sr}.wav"
+    p.write_bytes(b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + fmt + b"data"
+                  + struct.pack("<I", len(data)) + data)
+    with pytest.raises(AudioError, match=rf"implausible sample rate of {sr} Hz"):
+        probe(p)
+
+
 def test_truncated_mp3_is_reported(tmp_path):
     full = tmp_path / "full.mp3"
     sf.write(full, tone(4.0, 44100), 44100, format="MP3", subtype="MPEG_LAYER_III")

@@ -47,9 +47,10 @@ def _safe_stem(track) -> str:
     return safe_stem(track.path, f"track{track.id}")
 
 
-def _add_paths(lib, paths: list[str], quiet: bool) -> list:
-    """Scan folders and add files; returns the tracks (status ok or error) for these paths."""
-    tracks = []
+def _add_paths(lib, paths: list[str], quiet: bool) -> tuple[list, int]:
+    """Scan folders and add files -> (the tracks (status ok or error) for these paths, how many
+    files were skipped without a track: links in a loop, pipes, devices and the like)."""
+    tracks, skipped = [], 0
     for p in paths:
         path = Path(p).expanduser()
         if not path.exists():
@@ -58,6 +59,8 @@ def _add_paths(lib, paths: list[str], quiet: bool) -> list:
             report = lib.scan(path)
             for bad_path, reason in report.failed:
                 print(f"skipped {bad_path}: {reason}", file=sys.stderr)
+            catalogued = {t.path for t in lib.tracks()}
+            skipped += sum(1 for bad_path, _ in report.failed if bad_path not in catalogued)
             root = str(path.resolve())
             tracks += [t for t in lib.tracks() if t.path.startswith(root + os.sep) and t.status != "missing"]
         else:
@@ -68,12 +71,14 @@ def _add_paths(lib, paths: list[str], quiet: bool) -> list:
                 t = lib.track_by_path(path.resolve())
                 if t is not None:
                     tracks.append(t)
+                else:
+                    skipped += 1
     seen, out = set(), []
     for t in tracks:
         if t.id not in seen:
             seen.add(t.id)
             out.append(t)
-    return out
+    return out, skipped
 
 
 def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool) -> dict:
@@ -194,7 +199,7 @@ def cmd_analyze(args) -> int:
     lib = _open_library(args)
     specs = _with_methods(specs_for(args.analyzers.split(",") if args.analyzers else None),
                           args.method, args.preset)
-    tracks = _add_paths(lib, args.paths, args.quiet)
+    tracks, skipped = _add_paths(lib, args.paths, args.quiet)
     if not tracks:
         raise WorkstationError("no audio files found in " + ", ".join(args.paths))
     counts = _run_jobs(lib, specs, tracks, device=args.device, force=args.force, quiet=args.quiet)
@@ -206,7 +211,7 @@ def cmd_analyze(args) -> int:
     if not args.quiet:
         print(summary_table(lib, specs, tracks))
     bad = [t for t in tracks if t.status != "ok"]
-    return 1 if (bad or counts["failed"]) and not args.allow_failures else 0
+    return 1 if (bad or skipped or counts["failed"]) and not args.allow_failures else 0
 
 
 def cmd_demo(args) -> int:
@@ -477,6 +482,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):   # file names that are not UTF-8 print as \xNN
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

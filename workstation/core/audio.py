@@ -27,6 +27,7 @@ What soundfile 0.14 / libsndfile 1.2.2 does with awkward input (checked):
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -44,6 +45,9 @@ log = logging.getLogger(__name__)
 SILENCE_PEAK: float = 1e-6
 #: Upper bound on samples (frames x channels) read from the file in one block (16 MB of float32).
 MAX_BLOCK_SAMPLES: int = 1 << 22
+#: Sample rates (Hz) a header may state: telephony's lowest to studio's highest. Outside this a
+#: header is taken as corrupt (a rate of 1 Hz would make an 8 KB file last an hour).
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 768_000
 
 _READ_ERRORS = (RuntimeError, ValueError, TypeError, OSError)  # LibsndfileError is a RuntimeError
 
@@ -86,12 +90,15 @@ def probe(path: str | Path) -> AudioInfo:
     if st.st_size == 0:
         raise AudioError(p, "is empty (0 bytes)")
     try:
-        info = sf.info(str(p))
+        info = sf.info(os.fsencode(p))   # bytes: file names that are not UTF-8 too
     except _READ_ERRORS as e:
         raise AudioError(p, f"is not an audio file soundfile can read: {_sf_reason(e)}") from None
     if info.samplerate <= 0 or info.channels <= 0:
         raise AudioError(p, f"has an invalid header (sample rate {info.samplerate}, "
                             f"{info.channels} channels)")
+    if not MIN_SAMPLE_RATE <= info.samplerate <= MAX_SAMPLE_RATE:
+        raise AudioError(p, f"states an implausible sample rate of {info.samplerate} Hz (expected "
+                            f"{MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz): the header is probably corrupt")
     if info.frames <= 0:
         raise AudioError(p, "contains no audio frames")
     return AudioInfo(path=str(p), format=str(info.format), subtype=str(info.subtype),
@@ -134,7 +141,7 @@ def stream(path: str | Path, *, sr: int = C.SAMPLE_RATE, block_s: float = 30.0,
     resampler = (None if native_sr == sr else
                  soxr.ResampleStream(native_sr, sr, 1, dtype="float32", quality="HQ"))
     try:
-        f = sf.SoundFile(str(p))
+        f = sf.SoundFile(os.fsencode(p))
     except _READ_ERRORS as e:
         raise AudioError(p, f"cannot be opened for decoding: {_sf_reason(e)}") from None
     n_read = 0

@@ -26,6 +26,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from workstation.core.errors import LibraryError
 
+from .paths import db_path_value, storable_text
 from .store import ResultStore
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,10 @@ _EDITABLE_TAGS = ("title", "artist", "album", "year", "genre")
 
 
 def _track(row: sqlite3.Row) -> Track:
-    return Track(**{k: row[k] for k in TRACK_FIELDS})
+    fields = {k: row[k] for k in TRACK_FIELDS}
+    if isinstance(fields["path"], bytes):
+        fields["path"] = os.fsdecode(fields["path"])
+    return Track(**fields)
 
 
 def _analysis(row: sqlite3.Row) -> AnalysisRecord:
@@ -299,7 +303,7 @@ class Library:
 
     def track_by_path(self, path: str | Path) -> Track | None:
         row = self._conn().execute("SELECT * FROM tracks WHERE path = ?",
-                                   (normalize_path(path),)).fetchone()
+                                   (db_path_value(normalize_path(path)),)).fetchone()
         return None if row is None else _track(row)
 
     def tracks_by_hash(self, content_hash: str) -> list[Track]:
@@ -313,8 +317,9 @@ class Library:
         prefix = normalize_path(folder)
         if not prefix.endswith(os.sep):
             prefix += os.sep
+        raw = os.fsencode(prefix)      # compared as bytes: text and BLOB paths alike
         rows = self._conn().execute(
-            "SELECT * FROM tracks WHERE substr(path, 1, ?) = ? ORDER BY id", (len(prefix), prefix))
+            "SELECT * FROM tracks WHERE substr(CAST(path AS BLOB), 1, ?) = ? ORDER BY id", (len(raw), raw))
         return [_track(r) for r in rows]
 
     def insert_track(self, path: str | Path, **fields) -> Track:
@@ -322,6 +327,7 @@ class Library:
         now = time.time()
         values = {"path": normalize_path(path), "added_at": now, "updated_at": now, **fields}
         self._check_fields(values)
+        values["path"] = db_path_value(values["path"])
         cols = ", ".join(values)
         marks = ", ".join("?" for _ in values)
         try:
@@ -329,7 +335,7 @@ class Library:
                 cur = c.execute(f"INSERT INTO tracks ({cols}) VALUES ({marks})", tuple(values.values()))
                 track_id = cur.lastrowid
         except sqlite3.IntegrityError as e:
-            raise LibraryError(f"{values['path']}: cannot add to the library: {e}") from None
+            raise LibraryError(f"{path}: cannot add to the library: {e}") from None
         return self.track(track_id)
 
     def update_track(self, track_id: int, **fields) -> Track:
@@ -339,6 +345,8 @@ class Library:
             if "path" in fields:
                 fields["path"] = normalize_path(fields["path"])
             self._check_fields(fields)
+            if "path" in fields:
+                fields["path"] = db_path_value(fields["path"])
             sets = ", ".join(f"{k} = ?" for k in fields)
             try:
                 with self._write() as c:
@@ -360,6 +368,12 @@ class Library:
 
     @staticmethod
     def _check_fields(fields: dict) -> None:
+        """Refuse unknown fields and statuses; make text other than the path storable (a
+        title or message made from an undecodable file name shows U+FFFD where its odd
+        bytes were)."""
+        for k, v in fields.items():
+            if k != "path" and isinstance(v, str):
+                fields[k] = storable_text(v)
         bad = set(fields) - set(TRACK_FIELDS) or (set(fields) & {"id"})
         if bad:
             raise LibraryError(f"unknown or read-only track fields: {sorted(bad)}")
@@ -460,6 +474,7 @@ class Library:
         else:
             progress = min(1.0, max(0.0, float(progress)))
         result_path = None if result_path is None else str(result_path)
+        error = None if error is None else storable_text(str(error))
         with self._write() as c:
             c.execute(
                 """INSERT INTO analyses (content_hash, analyzer_id, version, params_hash, status,

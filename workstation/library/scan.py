@@ -11,10 +11,12 @@ are found by the analysis, which marks its job failed with the reason.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -125,12 +127,31 @@ def _record(report: ScanReport, kind: str, track: Track, old_path: str | None = 
         getattr(report, kind).append(track.path)
 
 
-def _scan_one(lib: "Library", path: Path, report: ScanReport) -> Track:
-    path = Path(normalize_path(path))
+_SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+            (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+
+
+def _regular_file(given: Path) -> tuple[Path, os.stat_result]:
+    """The catalogue path of ``given`` and its stat, or LibraryError naming ``given`` when it
+    is no regular file: a symbolic link loop or a link to nothing, a named pipe (reading it
+    would block forever), a device (``/dev/zero`` never ends), a socket or a folder."""
     try:
+        path = Path(normalize_path(given))
         st = path.stat()
+    except RuntimeError as e:      # Path.resolve on Python < 3.13: "Symlink loop from ..."
+        raise LibraryError(f"{given}: cannot be read: a symbolic link loop ({e})") from None
     except OSError as e:
-        raise LibraryError(f"{path}: cannot be read: {e.strerror or e}") from None
+        why = "a symbolic link loop" if e.errno == errno.ELOOP else (e.strerror or str(e))
+        raise LibraryError(f"{given}: cannot be read: {why}") from None
+    for test, kind in _SPECIAL:
+        if test(st.st_mode):
+            target = f" ({path})" if str(path) != str(given) else ""
+            raise LibraryError(f"{given}: not an audio file but {kind}{target}")
+    return path, st
+
+
+def _scan_one(lib: "Library", path: Path, report: ScanReport) -> Track:
+    path, st = _regular_file(path)
     t = lib.track_by_path(path)
     if t is not None and t.status != "missing" and t.size == st.st_size and t.mtime == st.st_mtime:
         _record(report, "unchanged", t)
@@ -200,9 +221,12 @@ def scan_folder(lib: "Library", folder: str | Path, *, progress: ScanProgress | 
         try:
             t = _scan_one(lib, path, report)
             seen.add(t.path)
-        except LibraryError as e:
-            log.warning("scan: %s", e)
-            report.failed.append((str(path), str(e)))
+        except (LibraryError, OSError, ValueError) as e:   # one file fails alone
+            log.info("scan: %s", e)          # the caller reports ``failed``
+            reason = str(e)
+            if reason.startswith(f"{path}: "):               # the report pairs path and reason
+                reason = reason[len(f"{path}: "):]
+            report.failed.append((str(path), reason))
     for t in lib.tracks_under(root):
         if t.path in seen or t.status == "missing" or os.path.exists(t.path):
             continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import queue
 import signal
 import time
@@ -81,14 +82,14 @@ class Scheduler:
 
     # ---- worker lifecycle ------------------------------------------------------------
     def _start_worker(self) -> None:
-        from workstation.analysis.worker import worker_main
+        from workstation.analysis.lifeline import worker_entry   # the worker dies with this process
 
         self._jobs = self._ctx.Queue()
         self._events = self._ctx.Queue()
         self._proc = self._ctx.Process(
-            target=worker_main, name="workstation-worker", daemon=True,
-            args=(str(self.library.root), self.device, self._jobs, self._events, self._cancel,
-                  self._running, self.log_level))
+            target=worker_entry, name="workstation-worker", daemon=True,
+            args=(os.getpid(), str(self.library.root), self.device, self._jobs, self._events,
+                  self._cancel, self._running, self.log_level))
         self._proc.start()
 
     def _stop_worker(self, timeout: float = 10.0) -> None:

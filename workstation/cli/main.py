@@ -42,11 +42,6 @@ def _formats(text: str) -> list[str]:
     return fmts
 
 
-def _safe_stem(track) -> str:
-    from workstation.export.batch import safe_stem
-    return safe_stem(track.path, f"track{track.id}")
-
-
 def _add_paths(lib, paths: list[str], quiet: bool) -> tuple[list, int]:
     """Scan folders and add files -> (the tracks (status ok or error) for these paths, how many
     files were skipped without a track: links in a loop, pipes, devices and the like)."""
@@ -131,12 +126,13 @@ def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool) -> d
 
 def _export(lib, specs, tracks, out_dir: Path, fmts: list[str]) -> list[Path]:
     from workstation.analysis.results import load_results
-    from workstation.export.batch import write_results
+    from workstation.export.batch import export_stems, write_results
 
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for t in tracks:
-        written += write_results(out_dir, _safe_stem(t), load_results(lib, t, specs), fmts,
+    stems = export_stems([t.path for t in tracks], [f"track{t.id}" for t in tracks])
+    for t, stem in zip(tracks, stems):
+        written += write_results(out_dir, stem, load_results(lib, t, specs), fmts,
                                  duration_s=t.duration_s, title=t.title, artist=t.artist,
                                  audio_path=t.path)
     return written

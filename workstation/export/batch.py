@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Sequence
 
 from workstation.core.types import Result
 
@@ -12,10 +13,57 @@ from workstation.core.types import Result
 FORMATS = ("jams", "midi", "csv")
 
 
-def safe_stem(path: str | Path, fallback: str = "track") -> str:
-    """A file-name stem from an audio path, with anything odd replaced by '_'."""
-    stem = re.sub(r"[^\w.\-]+", "_", Path(path).stem).strip("_")
+#: Longest stem (UTF-8 bytes) of an exported file name, so that the stem with the longest
+#: suffix (".pitch.salience.csv") stays within the usual 255-byte limit.
+MAX_STEM_BYTES = 200
+
+
+def _clean(text: str, fallback: str) -> str:
+    stem = re.sub(r"[^\w.\-]+", "_", text).strip("_")
+    stem = stem.encode("utf-8", "replace")[:MAX_STEM_BYTES].decode("utf-8", "ignore")
     return stem or fallback
+
+
+def safe_stem(path: str | Path, fallback: str = "track") -> str:
+    """A file-name stem from an audio path, with anything odd replaced by '_', at most
+    ``MAX_STEM_BYTES`` long."""
+    return _clean(Path(path).stem, fallback)
+
+
+def export_stems(paths: Sequence[str], fallbacks: Sequence[str]) -> list[str]:
+    """Distinct stems for tracks exported into one folder: each path's ``safe_stem``; where
+    several share one (``cd1/take1.wav``, ``cd2/take1.wav``, ``cd2/take1.flac``), those get
+    the fewest trailing parent folders that tell them apart (``cd1_take1``, ``cd2_take1``),
+    those in the same folder their audio extension (``cd2_take1_wav``, ``cd2_take1_flac``),
+    and any still alike their fallback (e.g. ``track17``, unique per track): no export
+    overwrites another's. Compared case-insensitively (such file systems are common)."""
+    names = [safe_stem(p, f) for p, f in zip(paths, fallbacks)]
+
+    def clashes(names: list[str]) -> list[list[int]]:
+        groups: dict[str, list[int]] = {}
+        for i, n in enumerate(names):
+            groups.setdefault(n.casefold(), []).append(i)
+        return [g for g in groups.values() if len(g) > 1]
+
+    for group in clashes(names):
+        parents = {i: [q for q in Path(paths[i]).parent.parts if q.strip("/\\")] for i in group}
+        depth = max(len(v) for v in parents.values())
+        for k in range(1, depth + 1):
+            keys = {i: "_".join(parents[i][-k:]) for i in group}
+            if len(set(keys.values())) > 1:
+                names_k = {i: _clean(f"{keys[i]}_{names[i]}", fallbacks[i]) for i in group}
+                break
+        else:
+            names_k = {i: names[i] for i in group}
+        for i in group:
+            names[i] = names_k[i]
+    for group in clashes(names):
+        for i in group:
+            names[i] = _clean(f"{names[i]}_{Path(paths[i]).suffix.lstrip('.')}", fallbacks[i])
+    for group in clashes(names):
+        for i in group:
+            names[i] = _clean(f"{names[i]}_{fallbacks[i]}", fallbacks[i])
+    return names
 
 
 def write_results(out_dir: str | Path, stem: str, results: dict[str, Result], formats, *,

@@ -51,6 +51,8 @@ from workstation.core.types import (Beats, Embedding, Key, Notes, PitchTrack, Re
                                     Tags)
 from workstation.core.units import hz_to_midi, key_label, midi_to_note_name, parse_key_label
 
+from .atomic import atomic_write
+
 log = logging.getLogger(__name__)
 
 HEADERS: dict[str, list[str]] = {
@@ -83,16 +85,10 @@ def _layer_path(base: Path, as_dir: bool, layer: str) -> Path:
 
 
 def _write(path: Path, layer: str, rows) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh, lineterminator="\n")
-            w.writerow(HEADERS[layer])
-            w.writerows(rows)
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise AnnotationError(path, f"cannot write: {exc}") from exc
+    with atomic_write(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(HEADERS[layer])
+        w.writerows(rows)
     return path
 
 

@@ -53,6 +53,8 @@ from workstation.core.types import (Beats, Embedding, Key, Notes, PitchTrack, Re
                                     Tags)
 from workstation.core.units import hz_to_midi, key_label, parse_key_label
 
+from .atomic import atomic_write
+
 log = logging.getLogger(__name__)
 
 #: Default analyzer id of each layer (the keys ``read_jams`` returns when a file has no ids).
@@ -359,16 +361,10 @@ def write_jams(path: str | Path, results: dict[str, Result], *, duration_s: floa
             validate_document(doc, sample=None if validate == "full" else 2000)
         except jams.SchemaError as exc:
             raise AnnotationError(path, f"JAMS does not validate: {exc}") from exc
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=None, allow_nan=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except (OSError, ValueError) as exc:
-        tmp.unlink(missing_ok=True)
-        raise AnnotationError(path, f"cannot write: {exc}") from exc
+    with atomic_write(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, indent=None, allow_nan=False)
+        fh.flush()
+        os.fsync(fh.fileno())
     return path
 
 

@@ -9,6 +9,8 @@ from urllib.parse import unquote, urlparse
 
 from workstation.core.errors import AnnotationError
 
+from .atomic import atomic_write
+
 
 class PlaylistEntry(NamedTuple):
     """One playlist entry: absolute path, duration in seconds (None unknown), title (may be '')."""
@@ -42,13 +44,8 @@ def write_m3u(path: str | Path, tracks: Iterable, *, relative: bool = True) -> P
         title = (title if title is not None else p.stem).replace("\n", " ").replace("\r", " ")
         lines.append(f"#EXTINF:{secs},{title}")
         lines.append(rel.replace(os.sep, "/") if not os.path.isabs(rel) else rel)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
+    with atomic_write(path, "write playlist") as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise AnnotationError(path, f"cannot write playlist: {exc}") from exc
     return path
 
 

@@ -31,6 +31,8 @@ import numpy as np
 from workstation.core.errors import AnnotationError
 from workstation.core.types import Beats, Notes
 
+from .atomic import atomic_write
+
 log = logging.getLogger(__name__)
 
 #: Pitch-bend range written with RPN 0 and assumed when a file sets none, in semitones.
@@ -214,13 +216,8 @@ def write_midi(path: str | Path, notes: Notes, *, beats: Beats | None = None, pr
         for i in np.flatnonzero(need):  # reset the channel at the end of each bent note
             insts[slot[i]].pitch_bends.append(pretty_midi.PitchBend(0, float(max(on[i], off[i]))))
     pm.instruments.extend(insts)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
+    with atomic_write(path, "write MIDI") as tmp:
         pm.write(str(tmp))
-        tmp.replace(path)
-    except (OSError, ValueError) as exc:
-        tmp.unlink(missing_ok=True)
-        raise AnnotationError(path, f"cannot write MIDI: {exc}") from exc
     return path
 
 

@@ -22,6 +22,7 @@ import jams
 
 from workstation.core.errors import AnnotationError
 
+from .atomic import atomic_write
 from .m3u import read_m3u, write_m3u
 
 NAMESPACE = "tag_open"
@@ -118,14 +119,8 @@ def write_playlist_jams(path: str | Path, items: Sequence, *, relative: bool = T
     jam.sandbox = jams.Sandbox(playlist=_json_safe({"title": title, "mode": mode,
                                                     "seeds": list(seeds),
                                                     "relative_paths": relative}))
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            jam.save(fh)  # validates against the JAMS schema
-        tmp.replace(path)
-    except (OSError, jams.JamsError) as exc:
-        tmp.unlink(missing_ok=True)
-        raise AnnotationError(path, f"cannot write playlist: {exc}") from exc
+    with atomic_write(path, "write playlist") as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        jam.save(fh)  # validates against the JAMS schema
     return path
 
 

@@ -38,6 +38,8 @@ from workstation.core.audio import expected_samples, probe, stream
 from workstation.core.errors import AudioError
 from workstation.core.types import Notes
 
+from .atomic import temp_path_beside
+
 log = logging.getLogger(__name__)
 
 #: Relative amplitudes of harmonics 1..6 at the attack (bright) and in the sustain (mellow).
@@ -371,7 +373,7 @@ def write_notes_mix(out_path: str | Path, audio_path: str | Path, notes: Notes, 
     renderer = _Renderer(notes, sr=sr, gain=_db(notes_gain_db))
     limiter = _PeakLimiter(sr=sr)
     audio_gain = np.float32(_db(audio_gain_db))
-    tmp = str(out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp"))
+    tmp = str(temp_path_beside(out_path))
     written = 0
 
     def emit(w: wave.Wave_write, y: np.ndarray) -> None:

@@ -159,14 +159,13 @@ def _export_one(library, specs, track_id: int, path: str, fmt: str) -> list[str]
 def _export_tracks(library, specs, track_ids: list[int], out_dir: str, formats: list[str]) -> list[str]:
     """Write the stored results of each track in ``formats`` (task thread); the paths written."""
     from workstation.analysis.results import load_results
-    from workstation.export.batch import safe_stem, write_results
+    from workstation.export.batch import export_stems, write_results
     written: list[str] = []
-    for tid in track_ids:
-        t = library.track(tid)
-        if t is None or t.status != "ok":
-            continue
+    tracks = [t for t in (library.track(tid) for tid in track_ids) if t is not None and t.status == "ok"]
+    stems = export_stems([t.path for t in tracks], [f"track{t.id}" for t in tracks])
+    for t, stem in zip(tracks, stems):
         results = load_results(library, t, specs)
-        written += [str(p) for p in write_results(out_dir, safe_stem(t.path, f"track{t.id}"), results,
+        written += [str(p) for p in write_results(out_dir, stem, results,
                                                   formats, duration_s=t.duration_s, title=t.title,
                                                   artist=t.artist, audio_path=t.path)]
     return written

@@ -24,6 +24,12 @@ from workstation.library import (SCHEMA_VERSION, Library, ResultStore, content_h
 from workstation.library.store import TEMP_PREFIX
 
 
+def set_done(lib, content_hash, analyzer_id, version, params_hash):
+    """A 'done' analysis with a real (small) result file behind it, as the worker leaves it."""
+    p = lib.store.save(content_hash, analyzer_id, version, params_hash, _notes())
+    lib.set_analysis(content_hash, analyzer_id, version, params_hash, status="done", result_path=str(p))
+
+
 def write_wav(path, seconds=1.0, sr=22050, freq=440.0, seed=0):
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, tone(seconds, sr, (freq,), seed=seed), sr, subtype="PCM_16")
@@ -113,7 +119,7 @@ def test_edited_file_is_changed(lib, music):
 def test_moved_file_keeps_id_and_results(lib, music):
     lib.scan(music)
     b = lib.track_by_path(music / "sub" / "b.wav")
-    lib.set_analysis(b.content_hash, "key", 1, "p0", status="done", result_path="x.npz")
+    set_done(lib, b.content_hash, "key", 1, "p0")
     (music / "elsewhere").mkdir()
     os.replace(music / "sub" / "b.wav", music / "elsewhere" / "b_renamed.wav")
     rep = lib.scan(music)
@@ -165,7 +171,7 @@ def test_duplicate_file_shares_results(lib, music):
     todo = lib.pending(None, [("key", 1, "p")])
     assert len(todo) == 3 and a.id in [t.id for t, _ in todo]  # one entry per content
     assert len(lib.pending(None, [("key", 1, "p")], unique_content=False)) == 4
-    lib.set_analysis(a.content_hash, "key", 1, "p", status="done")
+    set_done(lib, a.content_hash, "key", 1, "p")
     assert dup.id not in [t.id for t, _ in lib.pending(None, [("key", 1, "p")], unique_content=False)]
 
 
@@ -298,11 +304,11 @@ def test_pending_status_summary_and_reset_running(lib, music):
     assert [t.id for t, _ in todo] == [t.id for t in tracks]
     assert all(ids == ["pitch.f0", "key"] for _, ids in todo)
     t0, t1, t2 = tracks
-    lib.set_analysis(t0.content_hash, "pitch.f0", 1, "p1", status="done")
-    lib.set_analysis(t0.content_hash, "key", 2, "p2", status="done")
+    set_done(lib, t0.content_hash, "pitch.f0", 1, "p1")
+    set_done(lib, t0.content_hash, "key", 2, "p2")
     lib.set_analysis(t1.content_hash, "pitch.f0", 1, "p1", status="running", progress=0.5)
     lib.set_analysis(t2.content_hash, "key", 2, "p2", status="failed", error="x")
-    lib.set_analysis(t1.content_hash, "key", 1, "p2", status="done")  # old version: not counted
+    set_done(lib, t1.content_hash, "key", 1, "p2")  # old version: not counted
     todo = dict((t.id, ids) for t, ids in lib.pending(None, an))
     assert todo == {t1.id: ["pitch.f0", "key"], t2.id: ["pitch.f0", "key"]}
     assert dict((t.id, ids) for t, ids in lib.pending(None, an, include_failed=False)) == {

@@ -58,7 +58,7 @@ def process_job(job: Job, library, frontend, emit, *, cancel=None, running=None,
     cached: dict[str, Any] = {}
     for a in analyzers:
         rec = library.get_analysis(h, *key[a.id])
-        if rec is not None and rec.status == "done" and store.exists(h, *key[a.id]):
+        if rec is not None and rec.status == "done" and store.intact(h, *key[a.id]):
             cached[a.id] = None  # loaded lazily below, only if something needs it
         else:
             todo.append(a)

@@ -124,18 +124,30 @@ def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool) -> d
     return counts
 
 
-def _export(lib, specs, tracks, out_dir: Path, fmts: list[str]) -> list[Path]:
+def _export(lib, specs, tracks, out_dir: Path, fmts: list[str]) -> tuple[list[Path], int]:
+    """Write each track's results -> (the files written, how many of the tracks' layers had
+    no readable result: each is named on stderr with its reason)."""
     from workstation.analysis.results import load_results
     from workstation.export.batch import export_stems, write_results
 
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    missing = 0
+    tracks = [t for t in tracks if t.status == "ok"]
     stems = export_stems([t.path for t in tracks], [f"track{t.id}" for t in tracks])
     for t, stem in zip(tracks, stems):
-        written += write_results(out_dir, stem, load_results(lib, t, specs), fmts,
-                                 duration_s=t.duration_s, title=t.title, artist=t.artist,
-                                 audio_path=t.path)
-    return written
+        results = load_results(lib, t, specs)
+        for spec in specs:
+            if spec.id not in results:
+                missing += 1
+                a = spec.build()
+                rec = lib.get_analysis(t.content_hash, a.id, a.version, a.params_hash())
+                why = (rec.error if rec is not None and rec.error else
+                       f"not analysed yet ({rec.status if rec is not None else 'never run'})")
+                print(f"{t.path}: no {spec.id} layer exported: {why}", file=sys.stderr)
+        written += write_results(out_dir, stem, results, fmts, duration_s=t.duration_s,
+                                 title=t.title, artist=t.artist, audio_path=t.path)
+    return written, missing
 
 
 def summary_table(lib, specs, tracks) -> str:
@@ -201,7 +213,8 @@ def cmd_analyze(args) -> int:
     counts = _run_jobs(lib, specs, tracks, device=args.device, force=args.force, quiet=args.quiet)
     tracks = [lib.track(t.id) for t in tracks]
     if args.out:
-        written = _export(lib, specs, tracks, Path(args.out), _formats(args.format))
+        written, missing = _export(lib, specs, tracks, Path(args.out), _formats(args.format))
+        counts["failed"] += missing
         if not args.quiet:
             print(f"wrote {len(written)} files to {args.out}")
     if not args.quiet:
@@ -262,9 +275,12 @@ def cmd_export(args) -> int:
                 tracks.append(t)
     else:
         tracks = lib.tracks(status="ok")
-    written = _export(lib, specs, tracks, Path(args.out), _formats(args.format))
+    written, missing = _export(lib, specs, tracks, Path(args.out), _formats(args.format))
     print(f"wrote {len(written)} files to {args.out}")
-    return 0
+    if missing:
+        print(f"{missing} layers had no readable result (named above); "
+              "run 'workstation analyze' on these tracks to compute them", file=sys.stderr)
+    return 1 if missing else 0
 
 
 def _resolve_track(lib, text: str):

@@ -498,7 +498,8 @@ class Library:
                 unique_content: bool = True) -> list[tuple[Track, list[str]]]:
         """Work to do: tracks with status 'ok' (all, or those in ``track_ids``) and, for each,
         the ids of the analyzers ``(analyzer_id, version, params_hash)`` whose analysis of its
-        content is not 'done' (nor 'failed' when ``include_failed`` is False), in the given
+        content is not 'done' with an intact result file (``ResultStore.intact``), nor
+        'failed' when ``include_failed`` is False, in the given
         order. With ``unique_content`` a content present under several paths is listed once
         (its first track): results are shared by content."""
         if track_ids is None:
@@ -512,14 +513,15 @@ class Library:
                     f"SELECT * FROM tracks WHERE status = 'ok' AND id IN ({','.join('?' * len(part))})"
                     " ORDER BY id", part)
                 tracks.extend(_track(r) for r in rows)
-        settled = ("done",) if include_failed else ("done", "failed")
         done: list[set[str]] = []
+        failed: list[set[str]] = []
         for analyzer_id, version, params_hash in analyzers:
             rows = self._conn().execute(
-                f"SELECT content_hash FROM analyses WHERE analyzer_id = ? AND version = ? AND "
-                f"params_hash = ? AND status IN ({','.join('?' * len(settled))})",
-                (analyzer_id, int(version), params_hash, *settled))
-            done.append({r[0] for r in rows})
+                "SELECT content_hash, status FROM analyses WHERE analyzer_id = ? AND version = ? "
+                "AND params_hash = ? AND status IN ('done', 'failed')",
+                (analyzer_id, int(version), params_hash)).fetchall()
+            done.append({r[0] for r in rows if r[1] == "done"})
+            failed.append({r[0] for r in rows if r[1] == "failed"} if not include_failed else set())
         out: list[tuple[Track, list[str]]] = []
         seen: set[str] = set()
         for t in tracks:
@@ -527,7 +529,10 @@ class Library:
                 if t.content_hash in seen:
                     continue
                 seen.add(t.content_hash)
-            todo = [a[0] for a, d in zip(analyzers, done) if t.content_hash not in d]
+            # 'done' counts only with its result file intact (deleted or truncated: redo it)
+            h = t.content_hash
+            todo = [a[0] for a, d, f in zip(analyzers, done, failed)
+                    if h not in f and (h not in d or not self.store.intact(h, *a))]
             if todo:
                 out.append((t, todo))
         return out

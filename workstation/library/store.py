@@ -106,6 +106,20 @@ class ResultStore:
     def exists(self, content_hash: str, analyzer_id: str, version: int, params_hash: str) -> bool:
         return self.path_for(content_hash, analyzer_id, version, params_hash).is_file()
 
+    def intact(self, content_hash: str, analyzer_id: str, version: int, params_hash: str) -> bool:
+        """Whether the result file is there and ends as a whole ``.npz`` does (a zip's
+        end-of-central-directory record in its last 22 bytes): one small read, cheap enough
+        for every record a run relies on. A deleted or truncated file is not intact; damage
+        inside a file shows when it is read (``load`` returns None, and
+        ``analysis.results.load_results`` sends the record back to 'pending')."""
+        p = self.path_for(content_hash, analyzer_id, version, params_hash)
+        try:
+            with open(p, "rb") as f:
+                f.seek(-22, os.SEEK_END)
+                return f.read(4) == b"PK\x05\x06"
+        except OSError:   # missing, unreadable, or shorter than 22 bytes
+            return False
+
     def delete(self, content_hash: str, analyzer_id: str, version: int, params_hash: str) -> bool:
         """Remove a stored result; True if there was one."""
         p = self.path_for(content_hash, analyzer_id, version, params_hash)

@@ -79,6 +79,16 @@ def test_implausible_sample_rate_in_the_header_is_refused(tmp_path, sr):
         probe(p)
 
 
+def test_absurd_sample_values_are_refused(tmp_path):
+    """Finite but absurd float samples (1e30) made NaN salience and embeddings, reported ok."""
+    x = tone(1.0, 22050)
+    x[5000] = 1e30
+    p = tmp_path / "huge.wav"
+    sf.write(p, x, 22050, subtype="FLOAT")
+    with pytest.raises(AudioError, match=r"samples of magnitude 1e\+30 \(first at 0\.227 s\)"):
+        load(p)
+
+
 def test_truncated_mp3_is_reported(tmp_path):
     full = tmp_path / "full.mp3"
     sf.write(full, tone(4.0, 44100), 44100, format="MP3", subtype="MPEG_LAYER_III")

@@ -143,3 +143,45 @@ def test_killed_run_resumes_where_it_stopped(tmp_path):
     for p, stamp in before.items():
         rec = lib.get_analysis(lib.track_by_path(p).content_hash, a.id, a.version, a.params_hash())
         assert rec.updated_at == stamp, "a finished result was recomputed"
+
+
+def test_result_with_nan_is_refused_not_stored(tmp_path):
+    """A NaN result fails its analyzer with the reason (one NaN vector once broke the similarity
+    search of the whole library); the other tracks are unaffected."""
+    music = tmp_path / "music"
+    music.mkdir()
+    _tone(music / "fine.wav", 330)
+    _tone(music / "nan_me.wav", 440)
+    lib = Library.open(tmp_path / "lib")
+    lib.scan(music)
+    spec = AnalyzerSpec("ws_test_plugins:NaNOnName")
+    counts = Scheduler(lib, device="cpu").run(jobs_for(lib, [spec]))
+    assert counts["done"] + counts["failed"] == 2
+    a = spec.build()
+    for t in lib.tracks():
+        rec = lib.get_analysis(t.content_hash, a.id, a.version, a.params_hash())
+        if "nan_me" in t.path:
+            assert rec.status == "failed" and "NaN or infinite values (vector)" in rec.error
+            assert not lib.store.exists(t.content_hash, a.id, a.version, a.params_hash())
+        else:
+            assert rec.status == "done"
+
+
+def test_cli_exit_code_says_an_analyzer_failed(tmp_path):
+    """An analyzer that fails on one track (its job otherwise runs to the end) makes `analyze`
+    exit 1 with the reason on stderr (it exited 0 and the track showed as 'done')."""
+    music = tmp_path / "music"
+    music.mkdir()
+    _tone(music / "fine.wav", 330)
+    _tone(music / "nan_me.wav", 440)
+    env = {**os.environ, "WORKSTATION_LIBRARY": str(tmp_path / "lib"),
+           "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    cmd = [sys.executable, "-m", "workstation", "analyze", str(music), "--analyzers",
+           "ws_test_plugins:NaNOnName", "--device", "cpu"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=REPO)
+    assert proc.returncode == 1, proc.stderr
+    assert "test.nan failed on" in proc.stderr and "nan_me.wav" in proc.stderr
+    assert "nan_me.wav: done, but failed: test.nan" in proc.stderr
+    again = subprocess.run(cmd + ["--allow-failures"], capture_output=True, text=True, env=env,
+                           timeout=300, cwd=REPO)
+    assert again.returncode == 0, again.stderr

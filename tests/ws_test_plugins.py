@@ -89,3 +89,20 @@ class CrashOnName(Analyzer):
                 ctypes.string_at(0)  # dereference NULL: the worker dies as a native crash would
             yield c.progress
         return Tags(["alive"], np.ones(1))
+
+
+class NaNOnName(Analyzer):
+    """A vector with a NaN for files whose name contains "nan_me" (checks that the worker
+    refuses a non-finite result instead of storing it)."""
+
+    id = "test.nan"
+    features = ("stft_mag",)
+    result_type = Embedding
+
+    def run(self, chunks, track):
+        for c in chunks:
+            yield c.progress
+        v = np.ones(8, np.float32)
+        if "nan_me" in os.path.basename(track.path):
+            v[3] = np.nan
+        return Embedding(v, space="test")

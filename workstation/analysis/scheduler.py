@@ -117,10 +117,12 @@ class Scheduler:
 
     # ---- main loop -------------------------------------------------------------------
     def run(self, jobs: Iterable[Job], on_event: EventFn | None = None) -> dict[str, int]:
-        """Run the jobs; returns counts {'done', 'failed', 'cancelled', 'crashes'}."""
+        """Run the jobs; returns counts of tracks {'done', 'failed', 'cancelled'}, of worker
+        'crashes' and of 'analyzers_failed' (a track is 'done' when its job ran to the end,
+        though some of its analyzers may have failed)."""
         emit = on_event or (lambda e: None)
         pending = deque(jobs)
-        counts = {"done": 0, "failed": 0, "cancelled": 0, "crashes": 0}
+        counts = {"done": 0, "failed": 0, "cancelled": 0, "crashes": 0, "analyzers_failed": 0}
         self.library.reset_running()
         in_flight: Job | None = None
         started_at = 0.0
@@ -162,6 +164,8 @@ class Scheduler:
                 if ev.kind == "ready":
                     continue
                 emit(ev)
+                if ev.kind == "analyzer_failed":
+                    counts["analyzers_failed"] += 1
                 if ev.kind in ("track_done", "track_failed", "track_cancelled"):
                     key = {"track_done": "done", "track_failed": "failed",
                            "track_cancelled": "cancelled"}[ev.kind]

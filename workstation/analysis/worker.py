@@ -20,6 +20,7 @@ from workstation.analysis.jobs import Event, Job
 from workstation.analysis.pipeline import file_chunks, run_pipeline, stages
 from workstation.core import constants as C
 from workstation.core.errors import Cancelled, WorkstationError
+from workstation.core.types import nonfinite_fields
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,10 @@ def process_job(job: Job, library, frontend, emit, *, cancel=None, running=None,
     failed: list[str] = []
 
     def on_result(a: Analyzer, result, elapsed: float) -> None:
+        bad = nonfinite_fields(result)
+        if bad:   # never stored: one NaN vector used to break the similarity search of every track
+            on_error(a, ValueError(f"its result has NaN or infinite values ({', '.join(bad)}); not stored"))
+            return
         path = store.save(h, *key[a.id], result)
         library.set_analysis(h, *key[a.id], status="done", result_path=str(path), progress=1.0,
                              elapsed_s=elapsed, error=None)

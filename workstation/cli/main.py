@@ -84,7 +84,7 @@ def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool) -> d
     ok_tracks = [t for t in tracks if t.status == "ok"]
     jobs = jobs_for(lib, specs, [t.id for t in ok_tracks], force=force) if ok_tracks else []
     if not jobs:
-        return {"done": 0, "failed": 0, "cancelled": 0, "crashes": 0}
+        return {"done": 0, "failed": 0, "cancelled": 0, "crashes": 0, "analyzers_failed": 0}
     names = {j.track_id: Path(j.path).name for j in jobs}
     tty = sys.stderr.isatty()
     bar = tqdm(total=len(jobs), unit="track", disable=quiet or not tty, dynamic_ncols=True,
@@ -92,6 +92,8 @@ def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool) -> d
     state = {"base": 0.0, "cur": 0.0}
 
     def on_event(ev):
+        if ev.kind == "analyzer_failed":     # the reason, whatever else the event updates
+            tqdm.write(f"failed: {ev.message}", file=sys.stderr)
         if ev.kind == "track_started":
             bar.set_description(names.get(ev.track_id, "")[:40])
         elif ev.kind in ("progress", "analyzer_done", "analyzer_failed") and ev.progress is not None:
@@ -104,12 +106,12 @@ def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool) -> d
             if not tty and not quiet:  # a log, not a bar, when the output is not a terminal
                 status = {"track_done": "done", "track_failed": "failed",
                           "track_cancelled": "cancelled"}[ev.kind]
+                if ev.kind == "track_done" and (ev.data or {}).get("failed"):
+                    status = "done, but failed: " + ", ".join(ev.data["failed"])
                 print(f"[{int(state['base'])}/{len(jobs)}] {names.get(ev.track_id, '')}: {status}",
                       file=sys.stderr, flush=True)
             if ev.kind == "track_failed":
                 tqdm.write(f"failed: {ev.message}", file=sys.stderr)
-        elif ev.kind == "analyzer_failed":
-            tqdm.write(f"failed: {ev.message}", file=sys.stderr)
 
     sched = Scheduler(lib, device=device)
     try:
@@ -220,7 +222,8 @@ def cmd_analyze(args) -> int:
     if not args.quiet:
         print(summary_table(lib, specs, tracks))
     bad = [t for t in tracks if t.status != "ok"]
-    return 1 if (bad or skipped or counts["failed"]) and not args.allow_failures else 0
+    failures = bad or skipped or counts["failed"] or counts.get("analyzers_failed", 0)
+    return 1 if failures and not args.allow_failures else 0
 
 
 def cmd_demo(args) -> int:

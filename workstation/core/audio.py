@@ -48,6 +48,9 @@ MAX_BLOCK_SAMPLES: int = 1 << 22
 #: Sample rates (Hz) a header may state: telephony's lowest to studio's highest. Outside this a
 #: header is taken as corrupt (a rate of 1 Hz would make an 8 KB file last an hour).
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 768_000
+#: Largest sample magnitude a decoded file may have (float files may exceed 1.0 a little;
+#: +80 dB over full scale is corruption, and squaring 1e30 overflows every feature to NaN).
+MAX_SAMPLE_MAGNITUDE: float = 1e4
 
 _READ_ERRORS = (RuntimeError, ValueError, TypeError, OSError)  # LibsndfileError is a RuntimeError
 
@@ -131,7 +134,8 @@ def stream(path: str | Path, *, sr: int = C.SAMPLE_RATE, block_s: float = 30.0,
 
     Raises AudioError naming the file: from ``probe``; "is truncated or corrupt" when
     decoding fails mid-file or ends early; "contains NaN or infinite samples" as soon as one
-    is met; "is silent" at the end when the mono peak stays below ``SILENCE_PEAK``.
+    is met, "has samples of magnitude ..." for one beyond ``MAX_SAMPLE_MAGNITUDE``; "is
+    silent" at the end when the mono peak stays below ``SILENCE_PEAK``.
     """
     p = Path(path)
     if info is None:
@@ -163,7 +167,12 @@ def stream(path: str | Path, *, sr: int = C.SAMPLE_RATE, block_s: float = 30.0,
             if not finite.all():
                 at = (n_read + int(np.argmin(finite))) / native_sr
                 raise AudioError(p, f"contains NaN or infinite samples (first at {at:.3f} s)")
-            peak = max(peak, float(np.max(np.abs(mono))))
+            block_peak = float(np.max(np.abs(mono)))
+            if block_peak > MAX_SAMPLE_MAGNITUDE:
+                at = (n_read + int(np.argmax(np.abs(mono) > MAX_SAMPLE_MAGNITUDE))) / native_sr
+                raise AudioError(p, f"has samples of magnitude {block_peak:.3g} (first at {at:.3f} s), "
+                                    f"far outside the float range +-1: the file is corrupt or mis-scaled")
+            peak = max(peak, block_peak)
             n_read += len(mono)
             out = resampler.resample_chunk(mono, last=False) if resampler is not None else mono
             if len(out):

@@ -237,3 +237,14 @@ def result_from_arrays(arrays) -> Result:
     """Rebuild any result from ``to_arrays`` output (uses the stored ``__kind__``)."""
     kind = str(np.asarray(arrays["__kind__"]))
     return RESULT_TYPES[kind].from_arrays(arrays)
+
+
+def nonfinite_fields(result: Result) -> list[str]:
+    """Names of the result's floating-point arrays that hold NaN or infinity (none may: a
+    result with them is refused before it is stored)."""
+    out = []
+    for name, value in result.to_arrays().items():
+        arr = np.asarray(value)
+        if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+            out.append(name)
+    return out

@@ -59,6 +59,7 @@ class Scheduler:
         self._proc = None
         self._jobs = None
         self._events = None
+        self._ready = False
         self.restarts = 0
 
     # ---- control (thread-safe) -------------------------------------------------------
@@ -86,6 +87,7 @@ class Scheduler:
 
         self._jobs = self._ctx.Queue()
         self._events = self._ctx.Queue()
+        self._ready = False
         self._proc = self._ctx.Process(
             target=worker_entry, name="workstation-worker", daemon=True,
             args=(os.getpid(), str(self.library.root), self.device, self._jobs, self._events,
@@ -129,6 +131,8 @@ class Scheduler:
         try:
             while pending or in_flight is not None:
                 if self._proc is None or not self._proc.is_alive():
+                    if not self._ready:
+                        self._raise_if_start_failed()
                     if in_flight is not None:
                         reason = _exit_reason(self._proc.exitcode if self._proc else None)
                         self._fail_crashed(in_flight, f"the analysis worker {reason} while "
@@ -162,7 +166,10 @@ class Scheduler:
                         self._proc.join(5)
                     continue
                 if ev.kind == "ready":
+                    self._ready = True
                     continue
+                if ev.kind == "worker_failed":   # nothing ran: no record is touched
+                    raise WorkstationError(ev.message)
                 emit(ev)
                 if ev.kind == "analyzer_failed":
                     counts["analyzers_failed"] += 1
@@ -175,6 +182,19 @@ class Scheduler:
             self._stop_worker()
         emit(Event("all_done", data=dict(counts)))
         return counts
+
+    def _raise_if_start_failed(self) -> None:
+        """WorkstationError with the worker's reason when it died before it was ready and said
+        why (a bad device); only the start-up's events are read here."""
+        if self._events is None:
+            return
+        while True:
+            try:
+                ev = self._events.get(timeout=0.05)
+            except (queue.Empty, OSError, ValueError):
+                return
+            if ev.kind == "worker_failed":
+                raise WorkstationError(ev.message)
 
     def _fail_crashed(self, job: Job, reason: str, emit: EventFn) -> None:
         for spec in job.specs:

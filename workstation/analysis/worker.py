@@ -163,9 +163,13 @@ def worker_main(library_root: str, device: str, jobs, events, cancel, running,
     from workstation.inference.frontend import FrontEnd
     from workstation.library import Library
 
-    configure_threads()
-    library = Library.open(library_root)
-    frontend = FrontEnd(device)
+    try:
+        configure_threads()
+        library = Library.open(library_root)
+        frontend = FrontEnd(device)
+    except Exception as exc:   # a bad device, an unreadable library: the run cannot start
+        events.put(Event("worker_failed", message=f"the analysis worker cannot start: {exc}"))
+        return
     events.put(Event("ready", message=str(frontend.device), data={"pid": os.getpid()}))
     parent = os.getppid()
     while True:

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -20,6 +19,8 @@ from pathlib import Path
 
 from workstation.core.errors import WorkstationError
 from workstation.export.batch import FORMATS
+
+from .parser import build_parser
 from workstation.library.paths import default_root as default_library_root
 
 log = logging.getLogger("workstation")
@@ -30,7 +31,12 @@ DEMO_DIR = Path(__file__).resolve().parents[2] / "resources" / "demo"
 def _open_library(args):
     from workstation.library import Library
     root = Path(args.library) if args.library else default_library_root()
-    root.mkdir(parents=True, exist_ok=True)
+    if root.exists() and not root.is_dir():
+        raise WorkstationError(f"--library {root}: exists and is not a folder")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WorkstationError(f"--library {root}: cannot create the folder ({exc.strerror or exc})") from None
     return Library.open(root)
 
 
@@ -185,6 +191,17 @@ def summary_table(lib, specs, tracks) -> str:
     return "\n".join(lines)
 
 
+def _specs(analyzers: str | None) -> list:
+    """The analyzer specs of ``--analyzers`` (all by default); an unknown id is a
+    WorkstationError naming the known ones."""
+    from workstation.analysis.jobs import specs_for
+    try:
+        return specs_for([a.strip() for a in analyzers.split(",") if a.strip()] if analyzers else None)
+    except (KeyError, ImportError, AttributeError, ValueError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        raise WorkstationError(f"--analyzers {analyzers}: {msg}") from None
+
+
 def _with_methods(specs, method_args, preset: str = "default") -> list:
     """Specs with the ``--preset``'s methods, then ``--method ANALYZER=METHOD`` choices applied
     (e.g. pitch.f0=pesto; an explicit --method wins over the preset)."""
@@ -204,10 +221,8 @@ def _with_methods(specs, method_args, preset: str = "default") -> list:
 
 
 def cmd_analyze(args) -> int:
-    from workstation.analysis.jobs import specs_for
-
     lib = _open_library(args)
-    specs = _with_methods(specs_for(args.analyzers.split(",") if args.analyzers else None),
+    specs = _with_methods(_specs(args.analyzers),
                           args.method, args.preset)
     tracks, skipped = _add_paths(lib, args.paths, args.quiet)
     if not tracks:
@@ -260,10 +275,8 @@ def cmd_library(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from workstation.analysis.jobs import specs_for
-
     lib = _open_library(args)
-    specs = _with_methods(specs_for(args.analyzers.split(",") if args.analyzers else None),
+    specs = _with_methods(_specs(args.analyzers),
                           args.method, args.preset)
     if args.paths:
         tracks = []
@@ -334,11 +347,11 @@ def cmd_similar(args) -> int:
     search = _search(lib)
     seed = track.id
     if args.region:
-        lo, _, hi = args.region.partition("-")
+        lo, hi = args.region                 # checked by the parser: 0 <= lo < hi
         try:
-            seed = Region(track.id, float(lo), float(hi))
-        except ValueError:
-            raise WorkstationError(f"--region {args.region!r}: expected START-END in seconds") from None
+            seed = Region(track.id, lo, hi)
+        except ValueError as exc:
+            raise WorkstationError(f"--region {lo:g}-{hi:g}: {exc}") from None
     results = search.similar(seed, args.k, filters=Filters.parse(args.filter or []))
     if args.json:
         print(json.dumps([r.as_dict() for r in results], indent=1, default=str))
@@ -424,88 +437,23 @@ def cmd_tag(args) -> int:
     raise WorkstationError(f"unknown tag action {args.action}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from workstation.analysis.jobs import PRESETS
-    p = argparse.ArgumentParser(prog="workstation", description=__doc__.split("\n\n")[0])
-    p.add_argument("--library", help="library folder (default: $WORKSTATION_LIBRARY or the user data dir)")
-    p.add_argument("-v", "--verbose", action="store_true")
-    sub = p.add_subparsers(dest="command", required=True)
-
-    def analysis_opts(sp, need_paths: bool):
-        if need_paths:
-            sp.add_argument("paths", nargs="+", help="audio files or folders")
-        sp.add_argument("--out", help="write exports to this folder")
-        sp.add_argument("--format", default="jams,midi,csv", help="comma list of jams,midi,csv")
-        sp.add_argument("--device", default="auto", help="auto | cpu | cuda")
-        sp.add_argument("--analyzers", help="comma list of analyzer ids (default: all)")
-        sp.add_argument("--method", action="append", metavar="ANALYZER=METHOD",
-                        help="choose an analyzer's method, e.g. pitch.f0=pesto, "
-                             "pitch.salience=dsp, beats=learned (repeatable)")
-        sp.add_argument("--preset", choices=tuple(PRESETS), default="default",
-                        help="default: every default (24x realtime on 2 CPU cores); fast: "
-                             "pitch.f0=pyin (38x; poor on singing in accompaniment); best: "
-                             "pitch.f0=crepe-full (2x on 2 CPU cores, 89x on a GPU)")
-        sp.add_argument("--force", action="store_true", help="re-run even if results are cached")
-        sp.add_argument("--quiet", action="store_true")
-        sp.add_argument("--allow-failures", action="store_true",
-                        help="exit 0 even when some files failed")
-
-    analysis_opts(sub.add_parser("analyze", help="analyse files or folders"), True)
-    analysis_opts(sub.add_parser("demo", help="analyse the bundled demo collection"), False)
-    lp = sub.add_parser("library", help="scan, status, list")
-    lp.add_argument("action", choices=("scan", "status", "list"))
-    lp.add_argument("dir", nargs="?")
-    ep = sub.add_parser("export", help="export cached results")
-    ep.add_argument("paths", nargs="*")
-    ep.add_argument("--out", required=True)
-    ep.add_argument("--format", default="jams,midi,csv")
-    ep.add_argument("--analyzers")
-    ep.add_argument("--method", action="append", metavar="ANALYZER=METHOD",
-                    help="export the results of this method (as for analyze)")
-    ep.add_argument("--preset", choices=tuple(PRESETS), default="default",
-                    help="export the results of this preset's methods (as for analyze)")
-    filt_help = ("NAME=VALUE: key='A minor' (comma list), tempo=90-120, duration=60-300, "
-                 "tag=rock, folder=DIR; repeatable")
-    sp = sub.add_parser("similar", help="tracks similar to a track (or a region of it)")
-    sp.add_argument("track", help="a track path or id")
-    sp.add_argument("-k", type=int, default=10, help="how many (default 10)")
-    sp.add_argument("--filter", action="append", help=filt_help)
-    sp.add_argument("--region", help="START-END seconds: query with this region of the track")
-    sp.add_argument("--json", action="store_true", help="print JSON with the explanations")
-    pp = sub.add_parser("playlist", help="a playlist from seed tracks (or a path to --to)")
-    pp.add_argument("seeds", nargs="+", help="seed track paths or ids")
-    pp.add_argument("--to", help="make a path from the seed to this track")
-    pp.add_argument("--length", type=int, default=20, help="number of tracks (default 20)")
-    pp.add_argument("--mode", choices=("nearest", "walk"), default="nearest")
-    pp.add_argument("--filter", action="append", help=filt_help)
-    pp.add_argument("-o", "--output", required=True, help="list.m3u8, or .json for JAMS")
-    pp.add_argument("--absolute", action="store_true", help="absolute paths (default relative)")
-    pp.add_argument("--quiet", action="store_true")
-    tp = sub.add_parser("tag", help="hand-given tags: add, remove, list, suggest for other tracks")
-    tp.add_argument("action", choices=("add", "remove", "list", "suggest"))
-    tp.add_argument("track", nargs="?", help="a track path or id (add, remove, list)")
-    tp.add_argument("tags", nargs="*", help="tags to add or remove")
-    tp.add_argument("--min-score", type=float, default=0.5,
-                    help="suggest: lowest score in [0, 1] of a proposal (default 0.5)")
-    tp.add_argument("--min-examples", type=int, default=1,
-                    help="suggest: tags need at least this many tagged tracks (default 1)")
-    tp.add_argument("--tag", action="append", help="suggest: only this tag (repeatable)")
-    tp.add_argument("--limit", type=int, help="suggest: at most N proposals per tag")
-    tp.add_argument("--json", action="store_true", help="suggest: print JSON")
-    tp.add_argument("--quiet", action="store_true")
-    return p
+def cmd_gui(args) -> int:
+    """``workstation gui`` is dispatched by ``workstation.__main__`` (the CLI never imports
+    the GUI); reaching here means the CLI module was run directly."""
+    raise WorkstationError("open the window with the `workstation gui` command "
+                           "(or `python -m workstation gui`)")
 
 
 def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):   # file names that are not UTF-8 print as \xNN
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    args = build_parser().parse_args(argv)
+    args = build_parser(__doc__.split("\n\n")[0]).parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     handlers = {"analyze": cmd_analyze, "demo": cmd_demo, "library": cmd_library,
                 "export": cmd_export, "similar": cmd_similar, "playlist": cmd_playlist,
-                "tag": cmd_tag}
+                "tag": cmd_tag, "gui": cmd_gui}
     try:
         return handlers[args.command](args)
     except WorkstationError as exc:

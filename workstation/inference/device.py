@@ -10,15 +10,29 @@ log = logging.getLogger(__name__)
 
 
 def choose_device(requested: str = "auto") -> torch.device:
-    """``auto`` -> cuda if available else cpu; ``cpu``; ``cuda`` (error if absent)."""
+    """``auto`` -> cuda if available else cpu; ``cpu``; ``cuda`` or ``cuda:N`` (WorkstationError
+    if absent); ``mps``. Anything else is a WorkstationError naming the choices."""
+    from workstation.core.errors import WorkstationError
     requested = (requested or "auto").lower()
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        from workstation.core.errors import WorkstationError
-        raise WorkstationError("--device cuda was asked for, but no CUDA device is available "
-                               "(torch reports none); use --device cpu or auto")
-    return torch.device(requested)
+    try:
+        dev = torch.device(requested)
+    except (RuntimeError, ValueError):
+        raise WorkstationError(f"--device {requested!r} is not a device: use auto, cpu, cuda, "
+                               "cuda:N or mps") from None
+    if dev.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0:
+            raise WorkstationError(f"--device {requested} was asked for, but no CUDA device is "
+                                   "available (torch reports none); use --device cpu or auto")
+        if dev.index is not None and dev.index >= n:
+            raise WorkstationError(f"--device {requested}: there are only {n} CUDA devices")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise WorkstationError("--device mps was asked for, but MPS is not available here")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise WorkstationError(f"--device {requested}: use auto, cpu, cuda, cuda:N or mps")
+    return dev
 
 
 def configure_threads() -> int:

@@ -58,3 +58,15 @@ def test_cli_exports_every_track_of_a_folder_with_clashing_and_long_names(tmp_pa
     written = int(proc.stdout.split("wrote ")[1].split()[0])
     assert written == len(list(out.iterdir()))         # every file said written exists
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_temporary_files_of_killed_writers_are_removed(tmp_path):
+    from workstation.export.batch import write_results
+    from workstation.core.types import Key
+    dead = tmp_path / ".ws-999999999-0badf00d.tmp"           # no such process
+    live = tmp_path / f".ws-{os.getpid()}-0badf00d.tmp"      # a writer that still runs
+    dead.write_text("half")
+    live.write_text("half")
+    write_results(tmp_path, "x", {"key": Key(tonic_pc=0, mode="major", confidence=0.5)}, ["csv"],
+                  duration_s=1.0)
+    assert not dead.exists() and live.exists()

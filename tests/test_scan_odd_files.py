@@ -73,3 +73,22 @@ def test_cli_analyses_the_good_files_of_such_a_folder(tmp_path):
     for t in tracks.values():
         assert "key" in load_results(lib, t, specs_for(["key"])), t.path
     lib.close()
+
+
+@pytest.mark.timeout(300)
+def test_two_scans_at_once_agree(tmp_path):
+    """Two processes scanning one folder into one library: no 'UNIQUE constraint failed'
+    skips, every file catalogued once."""
+    d = tmp_path / "many"
+    d.mkdir()
+    for i in range(40):
+        sf.write(d / f"t{i:02d}.wav", tone(0.2, 8000, (200.0 + 10 * i,)), 8000)
+    env = {**os.environ, "WORKSTATION_LIBRARY": str(tmp_path / "lib")}
+    cmd = [sys.executable, "-m", "workstation", "library", "scan", str(d)]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=200) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0 and "UNIQUE" not in out + err and "Traceback" not in err, (out, err)
+    with Library.open(tmp_path / "lib") as lib:
+        assert len(lib.tracks()) == 40

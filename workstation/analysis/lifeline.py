@@ -16,6 +16,7 @@ the watch has started), so the watch runs from the child's first moments.
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 
@@ -43,7 +44,11 @@ def watch_parent(parent_pid: int, *, interval_s: float = WATCH_INTERVAL_S) -> th
 
 
 def worker_entry(parent_pid: int, *args, **kwargs) -> None:
-    """The worker process's target: the parent watch, then ``analysis.worker.worker_main``."""
+    """The worker process's target: the parent watch, then ``analysis.worker.worker_main``.
+    Ctrl+C in a terminal reaches the whole process group: the worker ignores it and stops
+    through the scheduler's cancel event instead (at its next checkpoint, marking its
+    unfinished analyses 'cancelled'), so no KeyboardInterrupt traceback is printed from it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     watch_parent(parent_pid)
     from workstation.analysis.worker import worker_main
     worker_main(*args, **kwargs)

@@ -178,10 +178,29 @@ class Scheduler:
                            "track_cancelled": "cancelled"}[ev.kind]
                     counts[key] += 1
                     in_flight = None
+        except BaseException:               # Ctrl+C or an error here: the worker stops too
+            self._cancel.set()
+            self._running.set()
+            raise
         finally:
             self._stop_worker()
+            if in_flight is not None:        # stopped mid-track (Ctrl+C, an error): not 'running'
+                self._release(in_flight)
         emit(Event("all_done", data=dict(counts)))
         return counts
+
+    def _release(self, job: Job) -> None:
+        """The job's analyses still marked 'running' go back to 'pending' (this run's only:
+        another run on the same library keeps its own)."""
+        for spec in job.specs:
+            try:
+                a = spec.build()
+            except Exception:
+                continue
+            rec = self.library.get_analysis(job.content_hash, a.id, a.version, a.params_hash())
+            if rec is not None and rec.status == "running":
+                self.library.set_analysis(job.content_hash, a.id, a.version, a.params_hash(),
+                                          status="pending")
 
     def _raise_if_start_failed(self) -> None:
         """WorkstationError with the worker's reason when it died before it was ready and said

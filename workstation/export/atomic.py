@@ -4,7 +4,9 @@ file (if any) as it was.
 
 The temporary name is short (``.ws-<pid>-<8 hex>.tmp``), so a target whose name is at the
 file system's limit (255 bytes) still gets one; a failure to remove the temporary file
-after an error is logged and never hides the error itself.
+after an error is logged and never hides the error itself. A writer killed outright leaves
+its temporary file; ``remove_stale_temps`` (run by every batch export) removes those whose
+process is gone.
 """
 
 from __future__ import annotations
@@ -35,6 +37,22 @@ def discard(tmp: str | Path) -> None:
         pass
     except OSError as exc:
         log.warning("%s: cannot remove the temporary file: %s", tmp, exc)
+
+
+def remove_stale_temps(folder: str | Path) -> int:
+    """Remove the temporary files that killed writers left in ``folder`` (those whose process,
+    named in the file name, no longer runs); returns how many."""
+    n = 0
+    for p in Path(folder).glob(".ws-*-*.tmp"):
+        try:
+            pid = int(p.name.split("-")[1])
+            os.kill(pid, 0)                       # raises when no such process
+        except ProcessLookupError:
+            discard(p)
+            n += 1
+        except (ValueError, IndexError, PermissionError, OSError):
+            continue
+    return n
 
 
 @contextmanager

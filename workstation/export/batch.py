@@ -9,6 +9,8 @@ from typing import Sequence
 
 from workstation.core.types import Result
 
+from .atomic import remove_stale_temps
+
 #: Formats ``write_results`` knows; PNG views are the GUI's own.
 FORMATS = ("jams", "midi", "csv")
 
@@ -80,6 +82,7 @@ def write_results(out_dir: str | Path, stem: str, results: dict[str, Result], fo
         raise ValueError(f"unknown export format(s) {', '.join(bad)}; choose from {', '.join(FORMATS)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out_dir)
     written: list[Path] = []
     if not results:
         return written

@@ -176,7 +176,14 @@ def _scan_one(lib: "Library", path: Path, report: ScanReport) -> Track:
             log.info("moved: %s -> %s", old.path, path)
             _record(report, "moved", t, old.path)
             return t
-    t = lib.insert_track(path, **_describe(path, digest, st))
+    try:
+        t = lib.insert_track(path, **_describe(path, digest, st))
+    except LibraryError:
+        t = lib.track_by_path(path)   # another run (a second process) catalogued it meanwhile
+        if t is None:
+            raise
+        _record(report, "unchanged", t)
+        return t
     _record(report, "added", t)
     return t
 

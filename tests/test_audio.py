@@ -89,6 +89,22 @@ def test_absurd_sample_values_are_refused(tmp_path):
         load(p)
 
 
+@pytest.mark.parametrize("fmt, subtype, sr", [("WAV", "PCM_16", 44100), ("WAV", "FLOAT", 44100),
+                                              ("AIFF", "PCM_16", 44100), ("OGG", "VORBIS", 44100),
+                                              ("OGG", "OPUS", 48000)])
+@pytest.mark.parametrize("keep", [30000, 0.9])
+def test_container_cut_short_is_reported(tmp_path, fmt, subtype, sr, keep):
+    """libsndfile sizes WAV/AIFF by the bytes present and decodes a cut Ogg up to the cut: a
+    30-s WAV cut at 30 kB used to be analysed as a 0.34-s track, 'done'."""
+    p = tmp_path / f"x.{fmt.lower()}"
+    sf.write(p, tone(30.0, sr), sr, format=fmt, subtype=subtype)
+    assert probe(p).duration_s == pytest.approx(30.0, abs=0.1)       # whole: fine
+    data = p.read_bytes()
+    p.write_bytes(data[: keep if isinstance(keep, int) else int(len(data) * keep)])
+    with pytest.raises(AudioError, match="is truncated or corrupt: its (data chunk|SSND chunk|last Ogg page)"):
+        probe(p)
+
+
 def test_truncated_mp3_is_reported(tmp_path):
     full = tmp_path / "full.mp3"
     sf.write(full, tone(4.0, 44100), 44100, format="MP3", subtype="MPEG_LAYER_III")

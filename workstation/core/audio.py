@@ -37,6 +37,7 @@ import soundfile as sf
 import soxr
 
 from . import constants as C
+from .containers import truncation
 from .errors import AudioError
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,9 @@ def probe(path: str | Path) -> AudioInfo:
                             f"{MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz): the header is probably corrupt")
     if info.frames <= 0:
         raise AudioError(p, "contains no audio frames")
+    cut = truncation(p, str(info.format))
+    if cut:
+        raise AudioError(p, cut)
     return AudioInfo(path=str(p), format=str(info.format), subtype=str(info.subtype),
                      sr=int(info.samplerate), channels=int(info.channels),
                      n_frames=int(info.frames), duration_s=info.frames / info.samplerate)

@@ -187,6 +187,20 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
             raise
 
 
+def _wal(conn: sqlite3.Connection, wait_s: float = 30.0) -> str:
+    """Switch to WAL; the switch answers 'database is locked' at once, without the busy
+    timeout, while another process creates or switches the same new database (two runs
+    started together), so it is retried for up to ``wait_s``."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def connect(db_path: str | Path) -> sqlite3.Connection:
     """A configured connection: autocommit mode (transactions are explicit), WAL, foreign
     keys, 30 s busy timeout."""
@@ -195,7 +209,7 @@ def connect(db_path: str | Path) -> sqlite3.Connection:
                                check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA busy_timeout = 30000")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = _wal(conn)
         if str(mode).lower() != "wal":
             log.warning("%s: WAL mode unavailable (journal_mode=%s)", db_path, mode)
         conn.execute("PRAGMA synchronous = NORMAL")

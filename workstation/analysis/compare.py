@@ -38,6 +38,8 @@ def melody_scores(ref_times_s, ref_freqs_hz, est_times_s, est_freqs_hz, est_voic
     negative frequency, so RPA counts it as mir_eval intends."""
     import mir_eval
 
+    if not len(ref_times_s) or not len(est_times_s):
+        raise ValueError("the reference or the estimate has no f0 frames")
     est_f = np.asarray(est_freqs_hz, dtype=np.float64)
     if est_voiced is not None:
         est_f = np.where(np.asarray(est_voiced, dtype=bool), np.abs(est_f), -np.abs(est_f))

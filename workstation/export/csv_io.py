@@ -191,8 +191,11 @@ def _rows(path: Path) -> list[list[str]]:
         return [[c.strip() for c in ln.split("\t")] for ln in lines]
     if "," in first or ";" in first:
         delim = "," if first.count(",") >= first.count(";") else ";"
-        return [[c.strip() for c in row] for row in csv.reader(io.StringIO("\n".join(lines)),
-                                                                 delimiter=delim)]
+        try:
+            return [[c.strip() for c in row] for row in csv.reader(io.StringIO("\n".join(lines)),
+                                                                     delimiter=delim)]
+        except csv.Error as exc:   # e.g. a field over csv's 131072-character limit
+            raise AnnotationError(path, f"not an annotation table: {exc}") from None
     # whitespace separated; the label (last column) may contain spaces only when there are
     # at least two leading numeric columns (Audacity / .lab: start end label words...)
     out = []
@@ -523,9 +526,15 @@ def read_annotation_file(path: str | Path) -> dict[str, Result]:
 
     ``.jams`` (``read_jams``), ``.mid``/``.midi`` (notes, and beats when the file has a tempo
     map), ``.csv`` (ours by header, else headerless Sonic Visualiser style), ``.lab``, ``.txt``,
-    ``.tsv``, ``.notes``, ``.beats``, ``.f0`` (columns guessed, see ``guess_layer``).
-    Raises ``AnnotationError`` naming the file and the reason."""
+    ``.tsv``, ``.notes``, ``.beats``, ``.f0`` (columns guessed, see ``guess_layer``). What
+    is read must make sense (``checks.checked``: finite, non-negative, ordered times, notes
+    that end after they start). Raises ``AnnotationError`` naming the file and the reason."""
+    from .checks import checked
     path = Path(path)
+    return checked(path, _read_any(path))
+
+
+def _read_any(path: Path) -> dict[str, Result]:
     ext = path.suffix.lower()
     if not path.is_file():
         raise AnnotationError(path, "file not found")
@@ -542,6 +551,8 @@ def read_annotation_file(path: str | Path) -> dict[str, Result]:
         rows = _rows(path)
         layer = _layer_of_header(rows[0])
         if layer is not None:
+            if len(rows) == 1:
+                raise AnnotationError(path, f"a {layer} table with a header but no data rows")
             r = _read_layer(path, layer, rows[1:])
             return {LAYER_IDS.get(layer, "beats" if layer == "tempo" else layer): r}
         return guess_layer(path, rows)

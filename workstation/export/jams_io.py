@@ -43,6 +43,7 @@ import json
 import logging
 import os
 import warnings
+import zlib
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -570,7 +571,11 @@ def _load(path: Path) -> dict:
                 doc = json.load(fh)
     except json.JSONDecodeError as exc:
         raise AnnotationError(path, f"not a JSON file: {exc}") from exc
-    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as exc:
+    except RecursionError:
+        raise AnnotationError(path, "not a JAMS file: JSON nested too deeply to read") from None
+    except ValueError as exc:      # e.g. a number of thousands of digits
+        raise AnnotationError(path, f"not a JAMS file: {exc}") from None
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise AnnotationError(path, f"not a text (JSON) file: {exc}") from exc
     except OSError as exc:
         raise AnnotationError(path, f"cannot read: {exc}") from exc

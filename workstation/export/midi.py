@@ -229,7 +229,16 @@ def _load(path: str | Path):
     if not path.is_file():
         raise AnnotationError(path, "file not found")
     try:
+        head = path.read_bytes()[:14]
+    except OSError as exc:
+        raise AnnotationError(path, f"cannot read: {exc}") from exc
+    if len(head) == 14 and head[:4] == b"MThd" and int.from_bytes(head[12:14], "big") == 0:
+        raise AnnotationError(path, "not a readable MIDI file: its header gives 0 ticks per beat")
+    try:
         return pretty_midi.PrettyMIDI(str(path))
+    except ZeroDivisionError:
+        raise AnnotationError(path, "not a readable MIDI file: a tempo of 0 (or 0 ticks per "
+                                    "beat) makes its times undefined") from None
     except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
         raise AnnotationError(path, f"not a readable MIDI file: {exc!r}") from exc
 

@@ -105,6 +105,19 @@ def test_container_cut_short_is_reported(tmp_path, fmt, subtype, sr, keep):
         probe(p)
 
 
+def test_flac_without_its_length_gets_the_true_reason(tmp_path):
+    """A FLAC whose STREAMINFO says 0 samples (length unknown) was 'truncated ... of
+    209146758205323 s'; the reason now says what the file is."""
+    p = tmp_path / "live.flac"
+    sf.write(p, tone(2.0, 44100), 44100)
+    d = bytearray(p.read_bytes())
+    v = int.from_bytes(d[18:26], "big") & ~((1 << 36) - 1)   # total samples: 36 low bits
+    d[18:26] = v.to_bytes(8, "big")
+    p.write_bytes(bytes(d))
+    with pytest.raises(AudioError, match="does not state its length"):
+        probe(p)
+
+
 def test_truncated_mp3_is_reported(tmp_path):
     full = tmp_path / "full.mp3"
     sf.write(full, tone(4.0, 44100), 44100, format="MP3", subtype="MPEG_LAYER_III")

@@ -105,6 +105,10 @@ def probe(path: str | Path) -> AudioInfo:
                             f"{MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz): the header is probably corrupt")
     if info.frames <= 0:
         raise AudioError(p, "contains no audio frames")
+    if info.frames >= 1 << 62:        # libsndfile's "unknown": SF_COUNT_MAX
+        raise AudioError(p, "does not state its length (e.g. a FLAC stream written live, with "
+                            "total samples 0), and libsndfile cannot decode such a file to its "
+                            "end; re-encode it (flac, ffmpeg) to analyse it")
     cut = truncation(p, str(info.format))
     if cut:
         raise AudioError(p, cut)

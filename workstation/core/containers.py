@@ -7,7 +7,8 @@ an Ogg file cut mid-stream decodes up to the cut. These checks read the containe
 - WAV (RIFF) and AIFF/AIFC (FORM): the sound data chunk (``data`` / ``SSND``) must hold the
   bytes its size field announces (a size of 0 or 0xFFFFFFFF, as streaming writers leave
   it, announces nothing);
-- Ogg (Vorbis, Opus, FLAC in Ogg): the file's last page must carry the end-of-stream flag.
+- Ogg (Vorbis, Opus, FLAC in Ogg): the file's last page must carry the end-of-stream flag
+  and hold all the bytes its segment table announces.
 
 ``truncation(path, fmt)`` returns the reason (for ``AudioError``) or None.
 """
@@ -73,4 +74,11 @@ def _ogg(f, size: int) -> str | None:
         return "is truncated or corrupt: no Ogg page in its last 64 KB"
     if not tail[at + 5] & 0x04:
         return "is truncated or corrupt: its last Ogg page does not end the stream (cut short)"
+    if at + 27 <= len(tail):
+        n_seg = tail[at + 26]
+        body = sum(tail[at + 27:at + 27 + n_seg])
+        if at + 27 + n_seg > len(tail) or at + 27 + n_seg + body > len(tail):
+            return "is truncated or corrupt: its last Ogg page is cut short"
+    else:
+        return "is truncated or corrupt: its last Ogg page is cut short"
     return None

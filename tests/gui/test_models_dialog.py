@@ -91,3 +91,24 @@ def test_speed_presets_in_the_methods_menu(qtbot, tmp_path: Path):
     win.apply_preset("default")
     assert win.method_of("pitch.f0") == "crepe-tiny"
     assert Settings(tmp_path / "settings.ini").get("analysis/method/pitch.f0") == "crepe-tiny"
+
+
+def test_help_has_shortcuts_and_about(qtbot, tmp_path: Path):
+    """F1 lists every shortcut, read from the menus; About names version, runtime and models."""
+    import workstation
+    from workstation.gui.help_dialog import ShortcutsDialog, about_text
+    from workstation.gui.main_window import MainWindow
+    from workstation.gui.settings import Settings
+    win = MainWindow(tmp_path / "library", settings=Settings(tmp_path / "settings.ini"), device="cpu",
+                     auto_analyse=False)
+    qtbot.addWidget(win)
+    assert win.act_shortcuts.shortcut().toString() == "F1"
+    dlg = ShortcutsDialog(win.menuBar(), win)
+    qtbot.addWidget(dlg)
+    rows = dlg.rows()
+    assert ("Playback", "Play / pause", "Space") in rows
+    assert ("File", "Open folder…", "Ctrl+O") in rows
+    assert any(r[1] == "Keyboard shortcuts…" and r[2] == "F1" for r in rows)
+    text = about_text(str(tmp_path / "library"))
+    assert workstation.__version__ in text and "torch" in text and str(tmp_path / "library") in text
+    assert "pitch.f0.crepe-tiny" in text and "MIT" in text and "Apache-2.0" in text

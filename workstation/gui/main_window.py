@@ -361,7 +361,21 @@ class MainWindow(QMainWindow):
         self._action(v, "Show &reference layers", lambda: self.view.set_references_visible(
             not self.view.ref_box.isChecked()), "R")
         hm = mb.addMenu("&Help")
+        self.act_shortcuts = self._action(hm, "&Keyboard shortcuts…", self.show_shortcuts, "F1")
         self.act_models = self._action(hm, "&Models and licences…", self.show_models_dialog)
+        self.act_about = self._action(hm, "&About the Workstation…", self.show_about)
+
+    def show_shortcuts(self) -> None:
+        """Help ▸ Keyboard shortcuts (F1): every shortcut, read from the menus."""
+        from .help_dialog import ShortcutsDialog
+        ShortcutsDialog(self.menuBar(), self).exec()
+
+    def show_about(self) -> None:
+        """Help ▸ About: version, runtime, library folder, models and licences."""
+        from PySide6.QtWidgets import QMessageBox
+
+        from .help_dialog import about_text
+        QMessageBox.about(self, "About the Workstation", about_text(str(self.library.root)))
 
     def show_models_dialog(self) -> None:
         """Help ▸ Models and licences: the manifest's models, their licences and users."""

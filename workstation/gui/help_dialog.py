@@ -1,0 +1,85 @@
+"""*Help ▸ Keyboard shortcuts* (F1) and *Help ▸ About the Workstation*.
+
+The shortcut list is read from the window's own menus when it opens, so it can never
+disagree with what the keys do. About names the version, the Python, torch and Qt
+versions, the library folder and every model with its licence (the full texts are in
+*Help ▸ Models and licences*).
+"""
+
+from __future__ import annotations
+
+import platform
+
+from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHeaderView,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout)
+
+import workstation
+
+
+def shortcut_rows(menubar) -> list[tuple[str, str, str]]:
+    """(menu path, action text, shortcut) of every menu action with a shortcut, in menu order."""
+    rows: list[tuple[str, str, str]] = []
+
+    def walk(menu, path: str) -> None:
+        for a in menu.actions():
+            if a.menu() is not None:
+                walk(a.menu(), f"{path} ▸ {a.text().replace('&', '')}")
+            elif not a.isSeparator() and not a.shortcut().isEmpty():
+                rows.append((path, a.text().replace("&", ""), a.shortcut().toString()))
+
+    for top in menubar.actions():
+        if top.menu() is not None:
+            walk(top.menu(), top.text().replace("&", ""))
+    return rows
+
+
+class ShortcutsDialog(QDialog):
+    """A table of the window's keyboard shortcuts (menu, action, keys); Escape closes it."""
+
+    def __init__(self, menubar, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        self.resize(620, 520)
+        rows = shortcut_rows(menubar)
+        self.table = QTableWidget(len(rows), 3, self)
+        self.table.setHorizontalHeaderLabels(("Menu", "Action", "Keys"))
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        for r, row in enumerate(rows):
+            for c, text in enumerate(row):
+                self.table.setItem(r, c, QTableWidgetItem(text))
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.table)
+        lay.addWidget(buttons)
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        return [tuple(self.table.item(r, c).text() for c in range(3)) for r in range(self.table.rowCount())]
+
+
+def about_text(library_root: str | None = None) -> str:
+    """Plain text for the About box: version, runtime versions, library folder, models."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import PySide6
+
+    from workstation.inference import manifest as mf
+    try:
+        torch_version = version("torch")
+    except PackageNotFoundError:
+        torch_version = "?"
+    lines = [f"The Workstation {workstation.__version__}",
+             "Analyse, inspect, correct and export a music collection; offline.",
+             "",
+             f"Python {platform.python_version()}, torch {torch_version}, Qt (PySide6) {PySide6.__version__}"]
+    if library_root:
+        lines.append(f"Library: {library_root}")
+    lines += ["", "Models (Help ▸ Models and licences has the full texts):"]
+    try:
+        for e in mf.read_manifest():
+            lines.append(f"  {e.get('name')} v{e.get('version', '?')}: {e.get('licence', 'no licence given')}")
+    except Exception as exc:   # a damaged manifest must not stop the About box
+        lines.append(f"  (the model manifest cannot be read: {exc})")
+    return "\n".join(lines)

@@ -164,11 +164,61 @@ def test_model_events_update_single_rows(qtbot):
     assert "truncated" in model.data(model.index_for(2, COL_STATUS))
 
 
+def test_status_says_paused_and_missing(qtbot, tmp_path):
+    """A paused row reads 'paused N%' (it said 'running 86%'); a file deleted from disk reads
+    'missing' (it stayed 'done')."""
+    from workstation.analysis.jobs import Event
+    from workstation.gui.library_model import load_rows
+    from workstation.library import Library
+    model = LibraryModel()
+    model.set_rows([TrackRow(1, "/a", "aa", "A", "", 1.0), TrackRow(2, "/b", "bb", "B", "", 1.0)])
+    model.apply_event(Event("progress", 1, "key", 0.86))
+    model.set_paused(True)
+    assert model.data(model.index_for(1, COL_STATUS)) == "paused 86%"
+    model.apply_event(Event("track_started", 2))             # started just before the pause took
+    assert model.data(model.index_for(2, COL_STATUS)) == "paused 0%"
+    model.set_paused(False)
+    assert model.data(model.index_for(1, COL_STATUS)) == "running 86%"
+    music = tmp_path / "m"
+    music.mkdir()
+    _synth(music / "gone.wav", seconds=1.0)
+    with Library.open(tmp_path / "lib") as lib:
+        lib.scan(music)
+        (music / "gone.wav").unlink()
+        row = load_rows(lib, [("key", 1, "p")])[0]
+    assert row.status == "missing" and "no longer on disk" in row.status_text
+
+
+def test_cancel_records_the_queued_tracks_as_cancelled(tmp_path):
+    """Cancel before the queue is done: the tracks never started are recorded 'cancelled'
+    (after a refresh three of four unfinished rows said 'not analysed')."""
+    from workstation.analysis.jobs import AnalyzerSpec
+    from workstation.analysis.scheduler import Scheduler, jobs_for
+    from workstation.gui.library_model import load_rows
+    from workstation.library import Library
+    music = tmp_path / "m"
+    music.mkdir()
+    for i in range(4):
+        _synth(music / f"t{i}.wav", seconds=1.0, tonic_midi=60 + i)
+    with Library.open(tmp_path / "lib") as lib:
+        lib.scan(music)
+        spec = AnalyzerSpec("key")
+        sched = Scheduler(lib, device="cpu")
+        sched.cancel()                                       # cancelled before anything ran
+        counts = sched.run(jobs_for(lib, [spec]))
+        assert counts["cancelled"] == 4
+        a = spec.build()
+        rows = load_rows(lib, [(a.id, a.version, a.params_hash())])
+        assert [r.status_text for r in rows] == ["cancelled"] * 4
+        assert len(jobs_for(lib, [spec])) == 4               # and they are still to do
+
+
 def test_thousands_of_rows_sort_and_filter(qtbot, tmp_path):
     """3000 rows load, sort and filter correctly (their timings are in benchmarks/gui_view.py)."""
     n = 3000
     with Library.open(tmp_path / "lib") as lib:
         for i in range(n):
+            (tmp_path / f"t{i:05d}.flac").touch()           # rows of files gone from disk say so
             lib.insert_track(tmp_path / f"t{i:05d}.flac", content_hash=f"{i:064x}",
                              duration_s=60.0 + i, title=f"Track {i}", artist=f"Artist {i % 50}")
         rows = load_rows(lib, [("key", 1, "x"), ("beats", 1, "y")])
@@ -398,8 +448,9 @@ def test_pause_and_cancel_buttons_stop_the_worker(qtbot, tmp_path):
     assert finished[0][0]["cancelled"] == 2 and finished[0][0]["done"] == 0
     qtbot.waitUntil(lambda: win.tasks.idle, timeout=20_000)
     qtbot.wait(50)
-    # the track in flight is cancelled; the one never started stays "not analysed"
-    assert sorted(r.status for r in win.model.rows()) == ["cancelled", "pending"]
+    # the track in flight and the one never started both read "cancelled" (issue 18: the
+    # never-started one used to fall back to "not analysed" after the refresh)
+    assert sorted(r.status for r in win.model.rows()) == ["cancelled", "cancelled"]
     assert "2 cancelled" in win.status_label.text() and not win.cancel_button.isEnabled()
     win.shutdown()
 

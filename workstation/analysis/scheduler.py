@@ -148,7 +148,8 @@ class Scheduler:
                     self._start_worker()
                 if in_flight is None:
                     if self._cancel.is_set():
-                        for job in pending:
+                        for job in pending:     # recorded, so every view says 'cancelled'
+                            self._mark_unfinished(job, "cancelled")
                             emit(Event("track_cancelled", job.track_id, message=job.path))
                             counts["cancelled"] += 1
                         pending.clear()
@@ -192,15 +193,20 @@ class Scheduler:
     def _release(self, job: Job) -> None:
         """The job's analyses still marked 'running' go back to 'pending' (this run's only:
         another run on the same library keeps its own)."""
+        self._mark_unfinished(job, "pending", only="running")
+
+    def _mark_unfinished(self, job: Job, status: str, *, only: str | None = None) -> None:
+        """Set the job's analyses that are not 'done' (or only those in status ``only``)."""
         for spec in job.specs:
             try:
                 a = spec.build()
             except Exception:
                 continue
             rec = self.library.get_analysis(job.content_hash, a.id, a.version, a.params_hash())
-            if rec is not None and rec.status == "running":
+            if (rec is None and only is None) or (rec is not None and rec.status != "done"
+                                                   and (only is None or rec.status == only)):
                 self.library.set_analysis(job.content_hash, a.id, a.version, a.params_hash(),
-                                          status="pending")
+                                          status=status)
 
     def _raise_if_start_failed(self) -> None:
         """WorkstationError with the worker's reason when it died before it was ready and said

@@ -59,11 +59,14 @@ class TrackRow:
     error: str = ""
     n_done: int = 0
     n_total: int = 0
+    paused: bool = False
 
     @property
     def status_text(self) -> str:
         if self.status == "running":
-            return f"running {self.progress * 100:.0f}%"
+            return f"{'paused' if self.paused else 'running'} {self.progress * 100:.0f}%"
+        if self.status == "missing":
+            return f"missing: {self.error}" if self.error else "missing"
         if self.status in ("failed", "error"):
             return f"failed: {self.error}" if self.error else "failed"
         if self.status == "partial":
@@ -152,6 +155,10 @@ def load_rows(library, analyzer_keys: Sequence[AnalyzerKey], track_ids: Sequence
             row.status, row.error = t.status, (t.error or t.status)
             rows.append(row)
             continue
+        if not os.path.exists(t.path):   # gone since the last scan: say so, not 'done'
+            row.status, row.error = "missing", "the file is no longer on disk (rescan its folder)"
+            rows.append(row)
+            continue
         h = t.content_hash
         if h not in by_hash:
             recs = {(r.analyzer_id, r.version, r.params_hash): r for r in library.analyses_for(h)}
@@ -197,6 +204,7 @@ class LibraryModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[TrackRow] = []
         self._index: dict[int, int] = {}   # track id -> row
+        self._paused = False
         self._by_hash: dict[str, list[int]] = {}  # content hash -> track ids
 
     # -- content -------------------------------------------------------------------------
@@ -287,10 +295,18 @@ class LibraryModel(QAbstractTableModel):
         if row is None:
             return
         ids = self._by_hash.get(row.content_hash or "", [track_id]) or [track_id]
+        changes.setdefault("paused", self._paused)
         for tid in ids:
             i = self._index[tid]
             self._rows[i] = replace(self._rows[i], **changes)
             self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
+
+    def set_paused(self, paused: bool) -> None:
+        """Running rows read 'paused N%' while the analysis is paused, 'running N%' again after
+        (rows that start running while paused follow too: the flag is applied in ``_set``)."""
+        self._paused = bool(paused)
+        for tid in [r.track_id for r in self._rows if r.paused != self._paused]:
+            self._set(tid)
 
     def apply_event(self, ev) -> None:
         """Update the row(s) of a worker event (``workstation.analysis.jobs.Event``)."""

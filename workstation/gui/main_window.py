@@ -881,6 +881,7 @@ class MainWindow(QMainWindow):
         else:
             self.bridge.resume()
             self.pause_button.setText("Pause")
+        self.model.set_paused(paused)
 
     # ------------------------------------------------------------------ playback / export
     def toggle_playback(self) -> None:

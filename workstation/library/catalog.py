@@ -246,9 +246,18 @@ class Library:
         lib = cls(root)
         try:
             migrate(lib._conn())
+            # a damaged page shows here, not as a traceback in the middle of a run (quick_check
+            # reads every page once: milliseconds for a catalogue of thousands of tracks)
+            verdict = lib._conn().execute("PRAGMA quick_check").fetchone()[0]
+            if verdict != "ok":
+                raise sqlite3.DatabaseError(verdict)
         except sqlite3.DatabaseError as e:
             lib.close()
-            raise LibraryError(f"{lib.db_path}: cannot read the library database: {e}") from None
+            raise LibraryError(
+                f"{lib.db_path}: the library database is damaged ({e}). The analysis results "
+                f"are stored apart, by content: move this file aside and scan your folders again "
+                f"(`workstation library scan FOLDER`) to rebuild the catalogue; finished "
+                f"analyses are found again, not recomputed") from None
         except BaseException:
             lib.close()
             raise

@@ -113,6 +113,25 @@ def test_rearranged_network_and_reduced_precision_compute_the_same():
         Audio2Crepe(model, precision="float16")
 
 
+def test_folded_layers_fall_back_when_a_norm_scale_is_not_positive():
+    """Folding the norms into the next convolution needs positive scales; a weight file with a
+    negative one runs in torchcrepe's order, and an in-place change of a parameter rebuilds
+    the folded weights (no stale cache)."""
+    import copy
+    model = copy.deepcopy(weights.load_model("pitch.f0.crepe-tiny"))
+    x, _ = _vibrato_over_chord(0.5)
+    windows = torch.from_numpy(np.lib.stride_tricks.sliding_window_view(x, 1024)[::500].copy())
+    windows = (windows - windows.mean(1, keepdim=True)) / windows.std(1, keepdim=True).clamp_min(1e-10)
+    with torch.inference_mode():
+        np.testing.assert_allclose(model(windows), _torchcrepe_order(model, windows), atol=1e-5)
+        assert model._folded(torch.float32, windows.device) is not None
+    with torch.no_grad():
+        model.conv3_BN.weight[0] = -0.5
+    with torch.inference_mode():
+        assert model._folded(torch.float32, windows.device) is None
+        np.testing.assert_allclose(model(windows), _torchcrepe_order(model, windows), atol=1e-5)
+
+
 @pytest.mark.parametrize("method", ["crepe-tiny", "crepe-full"])
 def test_sung_vibrato_over_a_chord(method):
     """Known answer: the voice's f0 through its vibrato, not the chord below it."""

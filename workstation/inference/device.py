@@ -42,3 +42,11 @@ def configure_threads() -> int:
     if n > 0:
         torch.set_num_threads(n)
     return torch.get_num_threads()
+
+
+def cpu_bf16() -> bool:
+    """Whether oneDNN runs bfloat16 convolutions natively on this CPU (AVX-512 and newer)."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False

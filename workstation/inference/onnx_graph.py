@@ -408,6 +408,11 @@ class OnnxGraph(nn.Module):
 
     ``forward(*inputs)`` takes the graph inputs in ``input_names`` order (torch tensors of the
     shapes and dtypes the graph declares) and returns {output name: tensor}.
+
+    ``forward(..., lowp_dtype=None)``: when set (e.g. ``torch.bfloat16``), the spatial 2-D
+    convolutions (kernels wider than 1 along both axes: the learned layers of a CNN, not the
+    (1, n) filter banks of a front end such as basic-pitch's CQT) run in that dtype, their
+    result cast back to float32; everything else stays as the graph stores it.
     """
 
     def __init__(self, graph: OnnxGraphDef):
@@ -417,12 +422,17 @@ class OnnxGraph(nn.Module):
         self.input_names, self.output_names = list(graph.inputs), list(graph.outputs)
         consts = dict(graph.initializers)      # builders may add derived constants
         self._steps: list[tuple[Step, list[str], list[str], list[str]]] = []
+        self._spatial: set[int] = set()
         last_use: dict[str, int] = {}
         for k, node in enumerate(graph.nodes):
             if node.domain not in ("", "ai.onnx") or node.op_type not in _BUILDERS:
                 raise ModelError(f"ONNX op {node.domain}:{node.op_type} is not supported")
             fn, args = _BUILDERS[node.op_type](node, consts)
             self._steps.append((fn, args, node.outputs, []))
+            if node.op_type == "Conv" and node.inputs[1] in consts:
+                shape = consts[node.inputs[1]].shape[2:]
+                if len(shape) == 2 and min(shape) > 1:
+                    self._spatial.add(k)
             for a in args:
                 last_use[a] = k
         self._buffer_of: dict[str, str] = {}
@@ -438,14 +448,19 @@ class OnnxGraph(nn.Module):
             if name not in consts and name not in self.output_names:
                 self._steps[k][3].append(name)
 
-    def forward(self, *inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, *inputs: torch.Tensor, lowp_dtype: torch.dtype | None = None
+                ) -> dict[str, torch.Tensor]:
         if len(inputs) != len(self.input_names):
             raise ValueError(f"expected {len(self.input_names)} inputs, got {len(inputs)}")
         env: dict[str, torch.Tensor] = dict(self._cpu_consts)
         env.update((n, getattr(self, b)) for n, b in self._buffer_of.items())
         env.update(zip(self.input_names, inputs))
-        for fn, args, outs, free in self._steps:
-            result = fn(*[env[a] for a in args])
+        lowp = lowp_dtype
+        for k, (fn, args, outs, free) in enumerate(self._steps):
+            if lowp is not None and k in self._spatial:
+                result = fn(*[env[a].to(lowp) for a in args]).float()
+            else:
+                result = fn(*[env[a] for a in args])
             if len(outs) == 1:
                 env[outs[0]] = result
             else:

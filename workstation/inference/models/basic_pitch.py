@@ -52,6 +52,7 @@ from torch import nn
 
 from workstation.core import constants as C
 from workstation.core.errors import ModelError
+from workstation.inference.device import cpu_bf16
 from workstation.inference.onnx_graph import OnnxGraph, load_onnx_graph
 from workstation.inference.weights import register_format
 
@@ -102,7 +103,8 @@ class BasicPitchNet(nn.Module):
     ``forward(audio)``: float32 audio [shape=(batch, 43844, 1)] or [shape=(batch, 43844)] at
     22050 Hz -> {"contour": [shape=(batch, 172, 264)], "note": [shape=(batch, 172, 88)],
     "onset": [shape=(batch, 172, 88)]}, probabilities; window frame ``j`` is centred on
-    window sample ``256 j``.
+    window sample ``256 j``. ``lowp_dtype`` (e.g. ``torch.bfloat16``): the learned 2-D
+    convolutions run in it (``OnnxGraph``); None: float32 throughout.
     """
 
     def __init__(self, graph: OnnxGraph):
@@ -112,17 +114,18 @@ class BasicPitchNet(nn.Module):
                              f"outputs {graph.output_names}")
         self.graph = graph
 
-    def forward(self, audio: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, audio: torch.Tensor, lowp_dtype: torch.dtype | None = None
+                ) -> dict[str, torch.Tensor]:
         if audio.dim() == 2:
             audio = audio.unsqueeze(-1)
         if audio.shape[1:] != (WINDOW_SAMPLES, 1):
             raise ValueError(f"expected audio windows (batch, {WINDOW_SAMPLES}, 1), got {tuple(audio.shape)}")
         if not audio.is_cuda:
-            out = self.graph(audio)
+            out = self.graph(audio, lowp_dtype=lowp_dtype)
         else:   # no TF32 convolutions: the per-window min-max dB normalisation amplifies it
             tf32, torch.backends.cudnn.allow_tf32 = torch.backends.cudnn.allow_tf32, False
             try:
-                out = self.graph(audio)
+                out = self.graph(audio, lowp_dtype=lowp_dtype)
             finally:
                 torch.backends.cudnn.allow_tf32 = tf32
         return {key: out[name] for key, name in OUTPUT_NAMES.items()}
@@ -181,16 +184,23 @@ class Audio2BasicPitch:
     window, then 0.73 frame later with each window).
 
     Windows run in batches of ``batch_size`` per forward under ``torch.inference_mode`` on
-    ``device`` (float32, also on CUDA).
+    ``device``, in ``precision``: "auto" runs the network's spatial 2-D convolutions (the
+    learned layers after the CQT, about two thirds of its time) in bfloat16 on a CPU whose
+    oneDNN runs it natively (AVX-512), everything else in float32; "float32" forces full
+    precision (always the case on CUDA, where the float32 network is not the bottleneck).
     """
 
     def __init__(self, model: nn.Module | str | Path, *, device: str | torch.device = "cpu",
-                 batch_size: int = 8):
+                 batch_size: int = 8, precision: str = "auto"):
+        if precision not in ("auto", "float32"):
+            raise ValueError(f"precision must be 'auto' or 'float32', got {precision!r}")
         if isinstance(model, (str, Path)):
             model = load_basic_pitch(model)
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.batch_size = max(1, int(batch_size))
+        lowp = precision == "auto" and self.device.type == "cpu" and cpu_bf16()
+        self.lowp_dtype = torch.bfloat16 if lowp else None
 
     def run_windows(self, windows: torch.Tensor) -> dict[str, np.ndarray]:
         """Model outputs for audio windows [shape=(n_windows, 43844)] (CPU, float32) ->
@@ -199,7 +209,7 @@ class Audio2BasicPitch:
         with torch.inference_mode():
             for i in range(0, len(windows), self.batch_size):
                 x = windows[i:i + self.batch_size].to(self.device, torch.float32)
-                for key, y in self.model(x.unsqueeze(-1)).items():
+                for key, y in self.model(x.unsqueeze(-1), lowp_dtype=self.lowp_dtype).items():
                     out[key][i:i + len(x)] = y.float().cpu().numpy()
         return out
 

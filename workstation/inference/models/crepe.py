@@ -27,6 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from workstation.core import constants as C
+from workstation.inference.device import cpu_bf16
 from workstation.inference.weights import register_format
 
 #: CREPE's sample rate (Hz), window (samples) and pitch bins.
@@ -64,32 +65,102 @@ class CrepeNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The computation is torchcrepe's (conv -> ReLU -> batch norm -> max-pool), arranged
-        for speed with the same numbers: the first convolution (kernel 512, stride 4) runs as
-        a stride-1 convolution over the 4 polyphase components of the window, and where the
-        batch norm's scale is positive (every channel of the shipped weights) the max-pool
-        comes first, so that ReLU and the norm's affine map touch half the samples
-        (max(a relu(u) + c, a relu(v) + c) = a relu(max(u, v)) + c for a > 0)."""
+        for speed with the same numbers (float32: within 2e-6) where every batch norm's scale
+        is positive, as in both shipped weight files:
+
+        * the first convolution (kernel 512, stride 4) runs as a stride-1 convolution over the
+          4 polyphase components of the window;
+        * max-pool comes before ReLU, and the norm's affine map ``a r + c`` is folded into the
+          next convolution (weights times ``a`` per input channel, bias plus the weights'
+          sums times ``c``; the zero padding the next layer sees becomes ``-c / a``, which the
+          folded layer maps back to 0), so only the last layer applies a norm;
+        * the layers run as channels-last 2-D convolutions with a (1, k) kernel (oneDNN's
+          fast path), pooling writes straight into the next layer's padded input.
+
+        Otherwise (a scale <= 0) the layers run in torchcrepe's order. 1.6x faster than the
+        plain order on the CPU in float32 and in bfloat16. The folded weights are built once
+        per dtype and device (and again if a parameter changes in place)."""
         n = x.shape[0]
         x = F.pad(x, (254, 254))                                   # [batch, 1532]
         x = x.reshape(n, -1, 4).transpose(1, 2)                    # [batch, 4, 383]
-        for i in range(1, 7):
-            conv: nn.Conv2d = getattr(self, f"conv{i}")
-            bn: nn.BatchNorm2d = getattr(self, f"conv{i}_BN")
-            w = conv.weight[..., 0]                                # [out, in, k]
-            if i == 1:                                             # w[o, 0, 4j + r] -> [o, r, j]
-                w = w.reshape(w.shape[0], -1, 4).transpose(1, 2)
+        folded = self._folded(x.dtype, x.device)
+        if folded is None:
+            return self._forward_plain(x)
+        layers, (scale, shift) = folded
+        x = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)    # [batch, 4, 1, 383]
+        for i, (w, b, _) in enumerate(layers):
+            y = F.conv2d(x, w, b)                                  # [batch, c, 1, length]
+            c, half = y.shape[1], y.shape[3] // 2
+            if i + 1 < len(layers):
+                fill = layers[i + 1][2].view(1, c, 1, 1)
+                x = torch.empty((n, c, 1, half + 63), dtype=y.dtype, device=y.device,
+                                memory_format=torch.channels_last)
+                x[..., :31] = fill
+                x[..., 31 + half:] = fill
+                body = x[..., 31:31 + half]
             else:
-                x = F.pad(x, (31, 32))
-            x = F.conv1d(x, w.to(x.dtype), conv.bias.to(x.dtype))
-            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-            shift = bn.bias - bn.running_mean * scale
-            if bool((scale > 0).all()):
-                x = F.max_pool1d(x, 2, 2).relu_()
-                x = torch.addcmul(shift.to(x.dtype)[:, None], x, scale.to(x.dtype)[:, None])
-            else:
-                x = F.max_pool1d(torch.addcmul(shift.to(x.dtype)[:, None], x.relu(),
-                                               scale.to(x.dtype)[:, None]), 2, 2)
+                x = body = torch.empty((n, c, 1, half), dtype=y.dtype, device=y.device,
+                                       memory_format=torch.channels_last)
+            torch.maximum(y[..., 0:2 * half:2], y[..., 1:2 * half:2], out=body)
+            body.clamp_min_(0.0)
+        x = torch.addcmul(shift.view(1, -1, 1, 1), x.float(), scale.view(1, -1, 1, 1))
         # torchcrepe flattens (batch, time, channels): time-major
+        x = x[:, :, 0].transpose(1, 2).reshape(n, self.in_features)
+        return torch.sigmoid(self.classifier(x))
+
+    def _norm(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Batch norm ``i`` as an affine map: (scale, shift) [shape=(channels,)] float32."""
+        bn: nn.BatchNorm2d = getattr(self, f"conv{i}_BN")
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        return scale, bn.bias - bn.running_mean * scale
+
+    def _conv_weight(self, i: int) -> torch.Tensor:
+        """Convolution ``i``'s weight as [out, in, k] (the first one over its 4 polyphase
+        components: w[o, 0, 4j + r] -> [o, r, j])."""
+        w = getattr(self, f"conv{i}").weight[..., 0]
+        return w.reshape(w.shape[0], -1, 4).transpose(1, 2) if i == 1 else w
+
+    def _folded(self, dtype: torch.dtype, device: torch.device):
+        """The folded layers for ``dtype`` on ``device``: ([(weight [shape=(out, in, 1, k)]
+        channels-last, bias [shape=(out,)], padding value of its input [shape=(in,)] or None)]
+        per layer, (scale, shift) of the last norm in float32), or None if a norm's scale is
+        not positive. Cached per (dtype, device, parameter versions)."""
+        with torch.no_grad():
+            versions = tuple(t._version for t in (*self.parameters(), *self.buffers()))
+            key = (dtype, device, versions)
+            cache = self.__dict__.setdefault("_folded_cache", {})
+            if key in cache:
+                return cache[key]
+            cache.clear()
+            layers, prev, result = [], None, None
+            for i in range(1, 7):
+                w, b = self._conv_weight(i).float(), getattr(self, f"conv{i}").bias.float()
+                pad = None
+                if prev is not None:
+                    a, c = prev
+                    b = b + (w * c[None, :, None]).sum((1, 2))
+                    w = w * a[None, :, None]
+                    pad = (-c / a).to(dtype)
+                prev = self._norm(i)
+                if not bool((prev[0] > 0).all()):
+                    break
+                layers.append((w.unsqueeze(2).to(dtype).contiguous(memory_format=torch.channels_last),
+                               b.to(dtype), pad))
+            else:
+                result = (layers, prev)
+            cache[key] = result
+            return result
+
+    def _forward_plain(self, x: torch.Tensor) -> torch.Tensor:
+        """torchcrepe's order on polyphase input [shape=(batch, 4, 383)] -> [shape=(batch, 360)]."""
+        for i in range(1, 7):
+            if i > 1:
+                x = F.pad(x, (31, 32))
+            conv = getattr(self, f"conv{i}")
+            x = F.conv1d(x, self._conv_weight(i).to(x.dtype), conv.bias.to(x.dtype))
+            scale, shift = self._norm(i)
+            x = F.max_pool1d(torch.addcmul(shift.to(x.dtype)[:, None], x.relu(),
+                                           scale.to(x.dtype)[:, None]), 2, 2)
         x = x.transpose(1, 2).reshape(-1, self.in_features)
         return torch.sigmoid(self.classifier(x.float()))
 
@@ -155,7 +226,7 @@ class Audio2Crepe:
             return torch.float32
         if self.device.type == "cuda":
             return torch.float16
-        return torch.bfloat16 if _cpu_bf16() else torch.float32
+        return torch.bfloat16 if cpu_bf16() else torch.float32
 
     @property
     def device(self) -> torch.device:
@@ -209,14 +280,6 @@ class Audio2Crepe:
         if not out:
             return np.zeros((0, N_BINS), np.float32)
         return torch.cat(out).cpu().numpy()
-
-
-def _cpu_bf16() -> bool:
-    """Whether oneDNN runs bfloat16 convolutions natively on this CPU (AVX-512 and newer)."""
-    try:
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def decode(act: np.ndarray, *, half_width: int = 4) -> tuple[np.ndarray, np.ndarray]:

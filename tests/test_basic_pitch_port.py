@@ -165,7 +165,7 @@ def test_batch_size_does_not_matter(net, precision, atol):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cuda_matches_cpu(net):
     x = random_music(4.0, seed=5)
-    cpu = Audio2BasicPitch(net, batch_size=4)(x)
+    cpu = Audio2BasicPitch(net, batch_size=4, precision="float32")(x)
     gpu = Audio2BasicPitch(load_basic_pitch(MODEL_PATH), device="cuda", batch_size=4)(x)
     for k in cpu:
         assert np.abs(cpu[k] - gpu[k]).max() < 1e-4, k

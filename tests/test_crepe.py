@@ -132,6 +132,20 @@ def test_folded_layers_fall_back_when_a_norm_scale_is_not_positive():
         np.testing.assert_allclose(model(windows), _torchcrepe_order(model, windows), atol=1e-5)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_matches_cpu():
+    """On CUDA ("auto": float16, folded layers as channels-last convolutions) the activations
+    stay within 0.02 of the CPU's float32 and the peak bins agree."""
+    import copy
+    model = weights.load_model("pitch.f0.crepe-tiny")
+    x, _ = _vibrato_over_chord(1.0)
+    n = C.n_frames_for(len(x))
+    cpu = Audio2Crepe(model, precision="float32")(x, n)
+    gpu = Audio2Crepe(copy.deepcopy(model).to("cuda"))(x, n)
+    assert np.abs(gpu - cpu).max() < 0.02
+    assert (gpu.argmax(1) == cpu.argmax(1)).mean() > 0.95
+
+
 @pytest.mark.parametrize("method", ["crepe-tiny", "crepe-full"])
 def test_sung_vibrato_over_a_chord(method):
     """Known answer: the voice's f0 through its vibrato, not the chord below it."""

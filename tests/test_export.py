@@ -107,6 +107,11 @@ def test_jams_validates_with_jams_library(results, tmp_path):
     names = {a.annotation_metadata.annotator.name for a in jam.annotations
              if a.namespace == "pitch_contour"}
     assert names == {"f0", "multif0"}
+    # MIREX tempo: two observations (T1, T2), saliences summing to 1; jams.eval.tempo reads it
+    tempo = jam.search(namespace="tempo")[0]
+    assert [o.value for o in tempo.data] == [120.5, 60.25]
+    assert abs(sum(o.confidence for o in tempo.data) - 1.0) < 1e-9
+    assert jams.eval.tempo(tempo, tempo)["P-score"] == 1.0
     mf0 = [a for a in jam.annotations if a.annotation_metadata.annotator.name == "multif0"][0]
     first = [o for o in mf0.data if o.time == mf0.data[0].time]
     assert [o.value["index"] for o in first] == [0, 1, 2]
@@ -162,7 +167,7 @@ def test_jams_guitarset():
 
 def test_midi_round_trip(results, tmp_path):
     notes, beats = results["notes"], results["beats"]
-    path = write_midi(tmp_path / "t.mid", notes, beats=beats, program=0)
+    path = write_midi(tmp_path / "t.mid", notes, beats=beats, program=0, performance=True)
     back = read_midi(path)
     ref = sort_notes(notes)
     assert len(back) == len(ref)
@@ -185,9 +190,13 @@ def test_midi_round_trip(results, tmp_path):
 def test_midi_overlapping_same_pitch_and_no_beats(tmp_path):
     notes = Notes(onsets_s=np.array([0.0, 0.5, 0.6]), offsets_s=np.array([2.0, 1.0, 0.9]),
                   pitch_midi=np.array([60, 60, 64]), velocity=np.array([10, 20, 30]))
-    back = read_midi(write_midi(tmp_path / "o.mid", notes))
+    back = read_midi(write_midi(tmp_path / "p.mid", notes, performance=True))
     assert back.pitch_midi.tolist() == [60, 60, 64]
     np.testing.assert_allclose(back.offsets_s, [2.0, 1.0, 0.9], atol=1e-3)
+    # for notation one channel holds every note: the first C4 ends where the second starts
+    back = read_midi(write_midi(tmp_path / "o.mid", notes))
+    assert back.pitch_midi.tolist() == [60, 60, 64]
+    np.testing.assert_allclose(back.offsets_s, [0.5, 1.0, 0.9], atol=1e-3)
     mb = read_midi_beats(tmp_path / "o.mid")
     np.testing.assert_allclose(np.diff(mb.times_s), 0.5, atol=1e-6)  # 120 BPM default
 

@@ -92,7 +92,9 @@ def write_results(out_dir: str | Path, stem: str, results: dict[str, Result], fo
         written.append(p)
     if "midi" in formats and "notes" in results:
         p = out_dir / f"{stem}.mid"
-        write_midi(p, results["notes"], beats=results.get("beats"))
+        from workstation import __version__
+        write_midi(p, results["notes"], beats=results.get("beats"), key=results.get("key"),
+                   provenance=f"notes by the Workstation {__version__}")
         written.append(p)
     if "csv" in formats:
         written += write_csv(out_dir / stem, results)

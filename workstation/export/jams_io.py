@@ -22,8 +22,9 @@ Key                 key_mode (x2)     annotator ``global``: one observation span
 Beats               beat              value = position in the bar (null when unknown);
                                       ``sandbox.meter``
                     beat_position     only when every position is known (>= 1)
-                    tempo             the main tempo with its confidence; alternatives
-                                      in ``sandbox.alternatives_bpm``
+                    tempo             two observations, T1 the main tempo and T2 an
+                                      alternative (MIREX / ``jams.eval.tempo``);
+                                      ``sandbox.alternatives_bpm``, ``.confidence``
 Tags                tag_open          one observation per tag, confidence = score
 Embedding           vector            one observation; ``sandbox.space``
 ==================  ================  ==================================================
@@ -231,11 +232,24 @@ def _beat_annotations(r: Beats, aid: str, dur: float) -> list[dict]:
                   for p, m in zip(pos.tolist(), measure.tolist())]
         out.append(_ann("beat_position", annotator="beats", analyzer=aid, duration_s=dur,
                         data=_sparse(t, [0.0] * n, values, [None] * n)))
-    out.append(_ann("tempo", annotator="tempo", analyzer=aid, duration_s=dur,
-                    data=_sparse([0.0], [float(dur)], [max(0.0, _num(r.tempo_bpm))],
-                                 [float(np.clip(_num(r.tempo_confidence), 0.0, 1.0))]),
-                    sandbox={"alternatives_bpm": _nums(r.tempo_alternatives_bpm)}))
+    out.append(_tempo_ann(r, aid, dur))
     return out
+
+
+def _tempo_ann(r: Beats, aid: str, dur: float) -> dict:
+    """The tempo as MIREX and ``jams.eval.tempo`` want it: two observations (T1, T2) whose
+    confidences (relative saliences) sum to 1. T1 is the main tempo, T2 the first alternative
+    (else half the tempo from 100 BPM up, double below); T1's salience is
+    ``0.5 + 0.5 * confidence`` so T1 always leads, and ``sandbox.confidence`` keeps the
+    analyzer's own confidence for reading back."""
+    t1 = max(0.0, _num(r.tempo_bpm))
+    alts = [a for a in _nums(r.tempo_alternatives_bpm) if a > 0 and abs(a - t1) > 1e-6]
+    t2 = alts[0] if alts else (t1 / 2.0 if t1 >= 100.0 else t1 * 2.0)
+    conf = float(np.clip(_num(r.tempo_confidence), 0.0, 1.0))
+    s1 = 0.5 + 0.5 * conf
+    return _ann("tempo", annotator="tempo", analyzer=aid, duration_s=dur,
+                data=_sparse([0.0, 0.0], [float(dur)] * 2, [t1, t2], [s1, 1.0 - s1]),
+                sandbox={"alternatives_bpm": _nums(r.tempo_alternatives_bpm), "confidence": conf})
 
 
 def _tags_annotation(r: Tags, aid: str, dur: float) -> dict:
@@ -544,7 +558,7 @@ def _read_beats(beat_ann, pos_ann, tempo_ann) -> Beats | None:
         sb = _sandbox(tempo_ann)
         if obs:
             tempo = float(obs[0].value)
-            conf = float(obs[0].confidence or 0.0)
+            conf = float(sb.get("confidence", obs[0].confidence or 0.0))
         if "alternatives_bpm" in sb:
             alts = np.array(sb["alternatives_bpm"], dtype=np.float64)
         else:

@@ -1,24 +1,30 @@
 """Standard MIDI files: notes (with velocities and pitch bends) and a tempo map from beats.
 
-Writing (``write_midi``):
+Writing (``write_midi``), for notation by default (MuseScore, Sibelius, a DAW's score view):
 
-- With ``beats``, the tempo changes at every detected beat so that MIDI beat ``k`` (tick
-  ``k * resolution``) falls on the ``k``-th detected beat; before the first detected beat a
-  pickup of whole MIDI beats is chosen so that detected downbeats fall on MIDI bar lines
-  (time signature ``meter/4``). Tempi are integers in microseconds per beat; the rounding
-  error is carried from beat to beat, so every beat stays within 0.5 µs + half a tick of the
-  detected time. Without beats: 120 BPM (or ``beats.tempo_bpm`` when only the tempo is known).
-- Pitch bends: the bend range is set to ±2 semitones with RPN 0 on every channel used (the
-  General MIDI default, so players that ignore RPNs agree). Because a bend applies to a whole
-  channel, when notes carry bends they are spread over channels so that no two overlapping
-  notes share one (up to 15 channels, the drum channel excluded); a channel's bend is reset
-  to 0 at the end of each bent note.
+- With ``beats``, MIDI beat ``m + j`` (tick ``(m + j) * resolution``) is the ``j``-th detected
+  beat. Before the first detected beat comes a pickup of ``m`` whole beats at the local tempo
+  (``m`` = the time before the first beat in beats, rounded; 0 when under half a beat, the
+  first beat then moved to time 0), in a partial first bar, so that detected downbeats fall
+  on bar lines (time signature ``meter/4``); a text event marks the first detected beat. A
+  tempo event is written only where the beats drift from the current tempo by more than a
+  tolerance (0.1 beat, a fitted tempo per segment). Tempi are
+  integers in microseconds per beat. Without beats: 120 BPM (or ``beats.tempo_bpm`` when
+  only the tempo is known). The key layer's global key becomes the key signature; one track,
+  named after its General MIDI program, holds every note.
+- ``performance=True`` keeps what playback needs: a tempo on every detected beat (each beat
+  within 0.5 µs + half a tick of its time) and pitch bends. The bend range is set to ±2
+  semitones with RPN 0 on every channel used (the General MIDI default, so players that
+  ignore RPNs agree). Because a bend applies to a whole channel, bent notes are spread over
+  channels so that no two overlapping notes share one (up to 15 channels, the drum channel
+  excluded); a channel's bend is reset to 0 at the end of each bent note.
 - ``resolution`` (ticks per beat) is high (1920) so that note times survive quantisation to
   well under 1 ms at any usual tempo.
 
 Reading: ``read_midi`` merges every non-drum instrument into one ``Notes`` (bends attributed
 to the notes sounding on their channel, range from RPN 0 when present, else ±2 semitones);
-``read_midi_beats`` gives the MIDI beat grid, downbeats from the time signatures.
+``read_midi_beats`` gives the MIDI beat grid, downbeats from the time signatures (in our own
+files, from the first detected beat on).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from workstation.core.errors import AnnotationError
-from workstation.core.types import Beats, Notes
+from workstation.core.types import Beats, Key, Notes
 
 from .atomic import atomic_write
 
@@ -49,56 +55,66 @@ def _pm():
 
 # ---------------------------------------------------------------------------------- tempo map
 
-def _tempo_map(beats: Beats | None) -> tuple[list[tuple[int, int]], int, int]:
+def _tempo_map(beats: Beats | None, *, tolerance: float = 0.0
+               ) -> tuple[list[tuple[int, int]], int, int, list[tuple[int, int]]]:
     """The tempo map as (beat index, microseconds per beat) changes, the MIDI beat index of the
-    first detected beat, and the meter (0 unknown).
+    first detected beat, the meter (0 unknown) and the time signatures as (beat index,
+    numerator over 4).
 
-    MIDI beat m + j is the j-th detected beat; beats 0..m-1 form the pickup from time 0."""
+    Before the first detected beat ``t0`` comes a pickup of ``m = floor(t0 / ibi + 0.5)`` whole
+    beats at the local tempo (``ibi`` = the first inter-beat interval), so its tempo stays
+    within a factor of 2 of the music's (the old map squeezed up to a bar into a few ms: 15,000
+    BPM). With ``m = 0`` (``t0`` under half a beat) the first detected beat is placed at time 0.
+    Time signatures: a partial first bar (``(m + j_d) % meter`` beats, ``j_d`` the index of the
+    first detected downbeat) then ``meter/4``, so detected downbeats fall on bar lines.
+
+    ``tolerance`` (fraction of a beat): a new tempo only where the constant tempo since the
+    last change (fitted by least squares from where the segment starts) would put a detected
+    beat more than ``tolerance`` beats away; each segment starts where the previous one
+    placed its last beat, within the tolerance of it, so errors do not add up. 0 puts a tempo
+    on every beat (each beat then within 0.5 µs of its time)."""
     if beats is None:
-        return [(0, 500_000)], 0, 0
+        return [(0, 500_000)], 0, 0, []
     t = np.asarray(beats.times_s, dtype=np.float64)
-    t = t[np.isfinite(t) & (t >= 0)]
-    t = np.unique(t)
+    keep = np.isfinite(t) & (t >= 0)
+    t, first = np.unique(t[keep], return_index=True)
     meter = int(beats.meter) if beats.meter and beats.meter > 0 else 0
-    if len(t) < 2:
-        bpm = float(beats.tempo_bpm) if beats.tempo_bpm and beats.tempo_bpm > 0 else 120.0
-        return [(0, int(round(60e6 / bpm)))], 0, meter
     pos = np.asarray(beats.positions, dtype=np.int64)
-    pos = pos if len(pos) == len(beats.times_s) else np.zeros(len(beats.times_s), dtype=np.int64)
-    pos = pos[np.isin(np.asarray(beats.times_s, dtype=np.float64), t)][:len(t)]
+    pos = pos[keep][first] if len(pos) == len(keep) else np.zeros(len(t), dtype=np.int64)
     if meter == 0 and np.any(pos >= 1):
         meter = int(pos.max())
-    ibi0 = t[1] - t[0]
-    m_nat = int(round(t[0] / ibi0))
-    if t[0] > 0:
-        m_nat = max(m_nat, 1)
-    m = m_nat
-    if meter > 1 and np.any(pos == 1):
-        j_d = int(np.flatnonzero(pos == 1)[0])
-        # smallest m >= m_nat (>= 1 when the first beat is after 0) with (m + j_d) % meter == 0
-        m = m_nat + (-(m_nat + j_d)) % meter
-        if t[0] == 0 and m > 0:
-            m = m_nat  # the first beat is at 0: no room for a pickup
+    if len(t) < 2:
+        bpm = float(beats.tempo_bpm) if beats.tempo_bpm and beats.tempo_bpm > 0 else 120.0
+        return [(0, int(round(60e6 / bpm)))], 0, meter, ([(0, meter)] if meter else [])
+    m = int(np.floor(t[0] / (t[1] - t[0]) + 0.5))
+    # grid times in µs: MIDI beat m + j is detected beat j; the pickup spans 0..t0
+    target = np.concatenate([[0.0] if m else [], t * 1e6])
+    index = np.concatenate([[0] if m else [], m + np.arange(len(t))]).astype(np.int64)
+    if not m:
+        target[0] = 0.0
     changes: list[tuple[int, int]] = []
-    actual = 0.0  # time in µs of the current MIDI beat as the file will place it
-    if m > 0:
-        us = max(1, int(round(t[0] * 1e6 / m)))
-        # m beats at 'us' each; put the rounding error of the pickup on its last beat
-        changes.append((0, us))
-        if m > 1:
-            actual = us * (m - 1)
-            last = max(1, int(round(t[0] * 1e6 - actual)))
-            if last != us:
-                changes.append((m - 1, last))
-            actual += last
-        else:
-            actual = us
-    for j in range(len(t) - 1):
-        us = max(1, int(round(t[j + 1] * 1e6 - actual)))
+    a, actual = 0, 0.0
+    while a < len(target) - 1:
+        b, us = a + 1, max(1, int(round((target[a + 1] - actual) / (index[a + 1] - index[a]))))
+        while b + 1 < len(target) and tolerance > 0:
+            k = (index[a + 1:b + 2] - index[a]).astype(np.float64)
+            y = target[a + 1:b + 2] - actual
+            ibi = float(k @ y / (k @ k))     # least squares through the segment's start
+            if np.abs(k * ibi - y).max() > tolerance * ibi:
+                break
+            b, us = b + 1, max(1, int(round(ibi)))
         if not changes or changes[-1][1] != us:
-            changes.append((m + j, us))
-        actual += us
-    return changes, m, meter
+            changes.append((int(index[a]), us))
+        actual += us * (index[b] - index[a])
+        a = b
+    signatures: list[tuple[int, int]] = []
+    if meter > 0:
+        downs = np.flatnonzero(pos == 1)
+        partial = (m + int(downs[0])) % meter if len(downs) else m % meter
+        if partial:
+            signatures.append((0, partial))
+        signatures.append((partial, meter))
+    return changes, m, meter, signatures
 
 
 def _set_tempo_map(pm, changes: list[tuple[int, int]]) -> None:
@@ -156,22 +172,56 @@ def _channels(on: np.ndarray, off: np.ndarray, pitch: np.ndarray, need: np.ndarr
     return slot
 
 
-def write_midi(path: str | Path, notes: Notes, *, beats: Beats | None = None, program: int = 0,
-               bends: bool = True, resolution: int = DEFAULT_RESOLUTION,
-               name: str = "") -> Path:
-    """Write notes as a standard MIDI file (see the module docstring for the tempo map and
-    bends).
+def _cut_same_pitch_overlaps(on: np.ndarray, off: np.ndarray, pitch: np.ndarray) -> np.ndarray:
+    """Offsets [shape=(n,)] s with each note ending no later than the next onset of its pitch."""
+    off = off.copy()
+    for p in np.unique(pitch):
+        idx = np.flatnonzero(pitch == p)
+        idx = idx[np.argsort(on[idx], kind="stable")]
+        if len(idx) > 1:
+            off[idx[:-1]] = np.minimum(off[idx[:-1]], np.maximum(on[idx[1:]], on[idx[:-1]]))
+    return off
 
-    notes: onsets/offsets in seconds, pitch_midi 0..127, velocity 1..127.
-    beats: optional; its times become the MIDI beat grid. program: General MIDI program 0..127.
+
+#: Text event written at the first detected beat; ``read_midi_beats`` drops the pickup's beats
+#: before it (they are bar filling, not detected beats).
+FIRST_BEAT_TEXT = "workstation: first detected beat"
+
+
+def write_midi(path: str | Path, notes: Notes, *, beats: Beats | None = None,
+               key: Key | None = None, program: int = 0, performance: bool = False,
+               tempo_tolerance: float | None = None, resolution: int = DEFAULT_RESOLUTION,
+               name: str = "", provenance: str = "") -> Path:
+    """Write notes as a standard MIDI file (see the module docstring for the tempo map).
+
+    notes: onsets/offsets in seconds, pitch_midi 0..127, velocity 1..127. beats: optional;
+    its times become the MIDI beat grid (``_tempo_map``). key: optional; its global key becomes
+    the key signature. program: General MIDI program 0..127; the track is named ``name`` or
+    the program's GM name. ``performance=False`` (for notation): one track on one channel, no
+    pitch bends, a tempo event only where the beats drift more than ``tempo_tolerance``
+    (default 0.1) beats from the current tempo; overlapping notes of one pitch are cut where
+    the next one starts (one channel cannot hold both). ``performance=True`` (for playback and
+    DAWs): pitch bends, spread over channels so that no two overlapping notes share one, and
+    by default a tempo on every detected beat. ``provenance`` (e.g. method and model) is
+    written as a text event at time 0.
     Raises ``AnnotationError`` naming the file when it cannot be written."""
     pretty_midi = _pm()
     path = Path(path)
-    changes, _, meter = _tempo_map(beats)
+    tol = (0.0 if performance else 0.1) if tempo_tolerance is None else float(tempo_tolerance)
+    changes, first_beat, meter, signatures = _tempo_map(beats, tolerance=tol)
     pm = pretty_midi.PrettyMIDI(resolution=int(resolution))
     _set_tempo_map(pm, changes)
-    if meter > 0:
-        pm.time_signature_changes.append(pretty_midi.TimeSignature(meter, 4, 0.0))
+    res = pm.resolution
+    for beat, numerator in signatures:
+        pm.time_signature_changes.append(
+            pretty_midi.TimeSignature(int(numerator), 4, pm.tick_to_time(beat * res)))
+    if key is not None and 0 <= int(key.tonic_pc) < 12:
+        pm.key_signature_changes.append(
+            pretty_midi.KeySignature(int(key.tonic_pc) + (12 if key.mode == "minor" else 0), 0.0))
+    if provenance:
+        pm.text_events.append(pretty_midi.Text(provenance, 0.0))
+    if beats is not None and len(beats.times_s) >= 2:
+        pm.text_events.append(pretty_midi.Text(FIRST_BEAT_TEXT, pm.tick_to_time(first_beat * res)))
 
     on = np.asarray(notes.onsets_s, dtype=np.float64)
     off = np.asarray(notes.offsets_s, dtype=np.float64)
@@ -181,14 +231,19 @@ def write_midi(path: str | Path, notes: Notes, *, beats: Beats | None = None, pr
     bend_note = np.asarray(notes.bend_note, dtype=np.int64)
     bend_t = np.asarray(notes.bend_times_s, dtype=np.float64)
     bend_c = np.asarray(notes.bend_cents, dtype=np.float64)
-    has_bends = bends and len(bend_note) > 0
+    has_bends = performance and len(bend_note) > 0
     need = np.zeros(len(on), dtype=bool)
     if has_bends:
         need[bend_note[(bend_note >= 0) & (bend_note < len(on))]] = True
-    slot = _channels(on, off, pitch, need)
+    if performance:
+        slot = _channels(on, off, pitch, need)
+    else:
+        slot = np.zeros(len(on), dtype=np.int64)
+        off = _cut_same_pitch_overlaps(on, off, pitch)
     n_slots = int(slot.max()) + 1 if len(slot) else 1
-    insts = [pretty_midi.Instrument(program=int(program), name=name or "workstation")
-             for _ in range(n_slots)]
+    label = name or pretty_midi.program_to_instrument_name(int(program))
+    insts = [pretty_midi.Instrument(program=int(program), name=label if n_slots == 1 else f"{label} {k + 1}")
+             for k in range(n_slots)]
     for i in range(len(on)):
         start = max(0.0, float(on[i]))
         end = max(start, float(off[i]))
@@ -305,12 +360,16 @@ def read_midi(path: str | Path) -> Notes:
 
 
 def read_midi_beats(path: str | Path) -> Beats:
-    """The beat grid of a MIDI file: beat times from its tempo map, positions in the bar from
-    its time signatures (1 = downbeat), the median tempo and the first meter.
+    """The beat grid of a MIDI file: beat times from its tempo map (up to its last event),
+    positions in the bar from its time signatures (1 = downbeat), the median tempo and the
+    meter of the longest-lasting time signature.
 
     Raises ``AnnotationError`` naming the file when it cannot be read."""
     pm = _load(path)
     times = np.asarray(pm.get_beats(), dtype=np.float64)
+    marks = [e.time for e in getattr(pm, "text_events", []) if e.text == FIRST_BEAT_TEXT]
+    if marks:   # our own export: the pickup's beats before the first detected beat are filling
+        times = times[times >= marks[0] - 1e-6]
     down = np.asarray(pm.get_downbeats(), dtype=np.float64)
     positions = np.zeros(len(times), dtype=np.int64)
     if len(down) and pm.time_signature_changes:
@@ -320,7 +379,18 @@ def read_midi_beats(path: str | Path) -> Beats:
         for i in range(len(times)):
             count = 1 if is_down[i] else (count + 1 if count else 0)
             positions[i] = count
-    meter = int(pm.time_signature_changes[0].numerator) if pm.time_signature_changes else 0
+    sigs = pm.time_signature_changes
+    if (len(sigs) >= 2 and sigs[0].time == 0 and sigs[0].numerator < sigs[1].numerator
+            and sigs[0].denominator == sigs[1].denominator):
+        # a first bar shorter than the next ones is a pickup (anacrusis): its beats are the
+        # last ones of a bar of the next meter
+        pick = np.flatnonzero(times < sigs[1].time - 1e-6)
+        if 0 < len(pick) <= sigs[0].numerator:
+            positions[pick] = sigs[1].numerator - len(pick) + 1 + np.arange(len(pick))
+    meter = 0
+    if sigs:   # the time signature that lasts longest (not a pickup bar's)
+        ends = [x.time for x in sigs[1:]] + [max(pm.get_end_time(), sigs[-1].time)]
+        meter = int(sigs[int(np.argmax([e - x.time for x, e in zip(sigs, ends)]))].numerator)
     _, tempi = pm.get_tempo_changes()
     tempo = float(60.0 / np.median(np.diff(times))) if len(times) > 1 else (
         float(tempi[0]) if len(tempi) else 120.0)

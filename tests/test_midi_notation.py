@@ -1,0 +1,101 @@
+"""MIDI written for notation (issue: MuseScore showed an empty first bar at 15,504 BPM, a tempo
+text on almost every beat, 8 staves of "Grand Piano" and no key signature; reading the file
+back gave the fake pickup beats)."""
+
+from __future__ import annotations
+
+import mido
+import numpy as np
+import pytest
+
+from workstation.core.types import Beats, Key, Notes
+from workstation.export import read_midi, read_midi_beats, write_midi
+
+
+def _beats(first_s: float, n: int = 40, ibi: float = 0.5, jitter_s: float = 0.008,
+           first_position: int = 1, meter: int = 4) -> Beats:
+    rng = np.random.default_rng(3)
+    t = first_s + ibi * np.arange(n) + rng.normal(0.0, jitter_s, n)
+    t[0] = first_s
+    pos = (np.arange(n) + first_position - 1) % meter + 1
+    return Beats(times_s=t, positions=pos, tempo_bpm=60.0 / ibi, meter=meter)
+
+
+def _notes_with_bends() -> Notes:
+    on = np.arange(0.02, 22.0, 0.25)     # past the last beat (a MIDI file ends with its last event)
+    return Notes(onsets_s=on, offsets_s=on + 0.6, pitch_midi=60 + (np.arange(len(on)) * 5) % 19,
+                 velocity=np.full(len(on), 90), bend_note=np.arange(0, len(on), 3),
+                 bend_times_s=on[::3] + 0.1, bend_cents=np.full(len(on[::3]), 30.0))
+
+
+def _meta(path):
+    mf = mido.MidiFile(path)
+    tempos = [(t, 60e6 / m.tempo) for t, m in _abs(mf) if m.type == "set_tempo"]
+    sigs = [(m.numerator, m.denominator) for _, m in _abs(mf) if m.type == "time_signature"]
+    keys = [m.key for _, m in _abs(mf) if m.type == "key_signature"]
+    note_tracks = [tr for tr in mf.tracks if any(m.type == "note_on" for m in tr)]
+    bends = [m for tr in mf.tracks for m in tr if m.type == "pitchwheel"]
+    names = [m.name for tr in note_tracks for m in tr if m.type == "track_name"]
+    return tempos, sigs, keys, note_tracks, bends, names
+
+
+def _abs(mf):
+    for tr in mf.tracks:
+        tick = 0
+        for m in tr:
+            tick += m.time
+            yield tick, m
+
+
+@pytest.mark.parametrize("first_s, first_position, want_sigs", [
+    (0.0116, 3, [(2, 4), (4, 4)]),   # 11.6 ms before the first beat, which is beat 3 of its bar
+    (1.3, 1, [(3, 4), (4, 4)]),      # 1.3 s (2.6 beats) of intro before a downbeat
+    (0.5, 1, [(1, 4), (4, 4)]),
+])
+def test_notation_tempo_map_pickup_and_bars(tmp_path, first_s, first_position, want_sigs):
+    beats = _beats(first_s, first_position=first_position)
+    notes = _notes_with_bends()
+    path = write_midi(tmp_path / "n.mid", notes, beats=beats, key=Key(tonic_pc=7, mode="major", confidence=0.9))
+    tempos, sigs, keys, note_tracks, bends, names = _meta(path)
+    # no absurd tempo: the pickup runs at the local tempo (within 2x), few tempo events
+    assert all(60.0 <= bpm <= 240.0 for _, bpm in tempos), tempos
+    assert len(tempos) <= 4, tempos
+    assert sigs == want_sigs
+    assert read_midi_beats(path).meter == 4
+    assert keys == ["G"]
+    assert len(note_tracks) == 1 and not bends and names == ["Acoustic Grand Piano"]
+    # the notes sound where they were (the tempo map maps them back exactly)
+    back = read_midi(path)
+    assert len(back) == len(notes)
+    assert np.abs(back.onsets_s - notes.onsets_s).max() < 1e-3
+    # reading the beats back gives the detected beats, not the pickup's filling
+    mb = read_midi_beats(path)
+    assert len(mb.times_s) >= len(beats.times_s)
+    got = mb.times_s[:len(beats.times_s)]
+    err = np.abs(got - beats.times_s)
+    tol = 0.1 * 0.5 + 1e-3
+    assert err[1:].max() <= tol and err[0] <= max(tol, first_s + 1e-3)
+    downs = got[mb.positions[:len(beats.times_s)] == 1]
+    want_downs = beats.times_s[beats.positions == 1]
+    assert np.abs(downs[:len(want_downs)] - want_downs).max() <= tol
+
+
+def test_performance_export_keeps_bends_and_every_beat(tmp_path):
+    beats, notes = _beats(1.3), _notes_with_bends()
+    path = write_midi(tmp_path / "p.mid", notes, beats=beats, performance=True)
+    tempos, sigs, keys, note_tracks, bends, _ = _meta(path)
+    assert bends and len(note_tracks) > 1
+    assert all(60.0 <= bpm <= 240.0 for _, bpm in tempos)
+    mb = read_midi_beats(path)
+    assert np.abs(mb.times_s[:len(beats.times_s)] - beats.times_s).max() < 1e-3
+    back = read_midi(path)
+    assert np.abs(back.bend_cents - 30.0).max() < 0.03
+
+
+def test_tempo_changes_only_where_the_music_changes(tmp_path):
+    """A steady 120 BPM then a steady 90 BPM: two tempi (plus the pickup's at most)."""
+    t = np.concatenate([0.5 * np.arange(20), 9.5 + (2 / 3) * np.arange(1, 20)])
+    beats = Beats(times_s=t, positions=np.arange(len(t)) % 4 + 1, tempo_bpm=120.0, meter=4)
+    tempos, *_ = _meta(write_midi(tmp_path / "c.mid", _notes_with_bends(), beats=beats))
+    bpms = [round(b) for _, b in tempos]
+    assert bpms == [120, 90], tempos

@@ -291,7 +291,7 @@ def test_sonic_visualiser_and_lab_files(tmp_path):
     ("bad2.jams", '{"x": 1}', "no 'annotations'"),
     ("bad.mid", "MThd garbage", "not a readable MIDI file"),
     ("bad.csv", "0.1,abc,2\n0.2,1\n", "neither keys"),
-    ("bad3.csv", "0.5,-3,-2\n", "cannot tell"),
+    ("bad3.csv", "0.5,-3,-2\n", "that are not notes"),
     ("empty.lab", "\n\n", "empty file"),
     ("labels.lab", "0 1 hello\n1 2 world\n", "neither keys"),
     ("x.xyz", "1", "unknown annotation format"),

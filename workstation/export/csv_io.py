@@ -29,10 +29,9 @@ embedding.csv     index,value,space                                 one per dime
 ``out/song.f0.csv`` .... ``read_csv_layer`` recognises a file by its header (and reads the
 ``*_bends`` / ``tempo`` companion beside notes / beats files).
 
-``read_annotation_file`` reads any annotation file by extension: ``.jams``, ``.mid``/``.midi``,
-``.csv`` (ours, or headerless Sonic Visualiser style ``time[,value[,duration[,label]]]``),
-``.lab``/``.txt``/``.tsv``/``.notes``/``.beats`` (Audacity labels ``start end label``,
-MIREX/madmom columns), guessing the layer from the columns.
+``read_annotation_file`` reads any annotation file: ``.jams``, ``.mid``/``.midi``, ``.csv``
+with our headers, dataset formats known by name and other tables recognised by their
+columns with plausibility checks (``workstation.export.guess``), refusing what is ambiguous.
 """
 
 from __future__ import annotations
@@ -41,7 +40,6 @@ import csv
 import io
 import logging
 import math
-import re
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +47,7 @@ import numpy as np
 from workstation.core.errors import AnnotationError
 from workstation.core.types import (Beats, Embedding, Key, Notes, PitchTrack, Result, Salience,
                                     Tags)
-from workstation.core.units import hz_to_midi, key_label, midi_to_note_name, parse_key_label
+from workstation.core.units import key_label, midi_to_note_name, parse_key_label
 
 from .atomic import atomic_write
 
@@ -361,166 +359,6 @@ def _dominant(starts, ends, keys) -> tuple[int, str]:
     return max(cover.items(), key=lambda kv: kv[1])[0]
 
 
-# ---------------------------------------------------------------------------------- guessing
-
-_NOTE_RE = re.compile(r"^([A-Ga-g])([#b]?)(-?\d)$")
-
-
-def _note_name_to_midi(s: str) -> int | None:
-    m = _NOTE_RE.match(s.strip())
-    if not m:
-        return None
-    from workstation.core.units import pitch_class_from_name
-    try:
-        pc = pitch_class_from_name(m.group(1).upper() + m.group(2))
-    except ValueError:
-        return None
-    return pc + 12 * (int(m.group(3)) + 1)
-
-
-def _key_of(label: str) -> tuple[int, str] | None:
-    """'A:minor', 'A minor', 'Key E' (Isophonics .lab), 'Bb:maj', 'a' (lower case = minor)."""
-    s = label.strip()
-    if s.lower().startswith("key"):
-        s = s[3:].strip()
-    parts = s.replace(":", " ").split()
-    if not parts or len(parts) > 2 or not re.match(r"^[A-Ga-g][#b]?$", parts[0]):
-        return None
-    modes = {"major": "major", "maj": "major", "minor": "minor", "min": "minor"}
-    if len(parts) == 2:
-        if parts[1].lower() not in modes:
-            return None
-        mode = modes[parts[1].lower()]
-    else:
-        mode = "minor" if parts[0][0].islower() else "major"
-    try:
-        tonic, _ = parse_key_label(parts[0])
-    except ValueError:
-        return None
-    return tonic, mode
-
-
-def _is_midi_range(x: np.ndarray) -> bool:
-    return len(x) > 0 and bool(np.all((x >= 0) & (x <= 127)))
-
-
-def _looks_integer(x: np.ndarray, tol: float = 1e-6) -> bool:
-    return len(x) > 0 and bool(np.all(np.abs(x - np.round(x)) < tol))
-
-
-def _notes_from(on, off, pitch_midi, vel=None) -> Notes:
-    p = np.asarray(pitch_midi, dtype=np.float64)
-    pi = np.round(p).astype(np.int64)
-    dev = 100.0 * (p - pi)
-    has = np.abs(dev) > 1e-6
-    if vel is None:
-        v = np.full(len(p), DEFAULT_VELOCITY, dtype=np.int64)
-    else:
-        v = np.asarray(vel, dtype=np.float64)
-        v = np.round(v * 127) if len(v) and v.max() <= 1.0 else np.round(v)
-        v = np.clip(v, 1, 127).astype(np.int64)
-    from .jams_io import sort_notes
-    return sort_notes(Notes(onsets_s=np.asarray(on, dtype=np.float64),
-                            offsets_s=np.asarray(off, dtype=np.float64), pitch_midi=pi, velocity=v,
-                            bend_note=np.flatnonzero(has).astype(np.int64),
-                            bend_times_s=np.asarray(on, dtype=np.float64)[has],
-                            bend_cents=dev[has]))
-
-
-def guess_layer(path: str | Path, rows: list[list[str]] | None = None) -> dict[str, Result]:
-    """Read a headerless annotation table, guessing the layer from its columns.
-
-    - ``time`` -> beats; ``time,position`` with small integer positions -> beats;
-    - ``time,value`` -> f0 (Hz; 0 or negative = unvoiced);
-    - ``start,end,pitch`` (pitch in MIDI 0..127, or Hz above that) and
-      ``time,pitch,duration[,velocity|level]`` -> notes;
-    - any table whose last column is a label: key labels ('A:minor', 'Key E', 'Bb major')
-      -> key segments; note names ('C#4') -> notes; bar.beat or integer labels -> beats.
-    Raises ``AnnotationError`` naming the file when no layer fits."""
-    path = Path(path)
-    rows = _rows(path) if rows is None else rows
-    width = min(len(r) for r in rows)
-    while width > 1 and all(r[width - 1] == "" for r in rows):  # empty label column (SV)
-        width -= 1
-    if width == 0:
-        raise AnnotationError(path, "empty rows")
-    numeric = [all(_is_num(r[c]) for r in rows) for c in range(width)]
-    if not numeric[0]:
-        raise AnnotationError(path, f"first column is not a time in seconds (e.g. {rows[0][0]!r}"
-                              "); a header row? our CSV headers are listed in csv_io.HEADERS")
-    n_num = numeric.index(False) if False in numeric else width
-    labels = [r[n_num] for r in rows] if n_num < width else None
-    cols = [_floats(path, rows, c) for c in range(n_num)]
-    t = cols[0]
-
-    if labels is not None:
-        return _from_labels(path, cols, labels)
-    if n_num == 1:
-        return {"beats": _beats_from(t, None)}
-    if n_num == 2:
-        v = cols[1]
-        if _looks_integer(v) and np.all((v >= 0) & (v <= 16)):
-            return {"beats": _beats_from(t, v.astype(np.int64))}
-        voiced = v > 0
-        return {"pitch.f0": PitchTrack(times_s=t, freqs_hz=np.abs(v), voiced=voiced,
-                                       confidence=voiced.astype(np.float64))}
-    a, b, c = cols[0], cols[1], cols[2]
-    extra = cols[3] if n_num >= 4 else None
-    if np.all(b >= a) and not (_is_midi_range(b) and _looks_integer(b) and not _looks_integer(c)):
-        # start, end, pitch
-        if _is_midi_range(c):
-            return {"notes": _notes_from(a, b, c, extra)}
-        if np.all(c > 0):
-            return {"notes": _notes_from(a, b, hz_to_midi(c), extra)}
-    if _is_midi_range(b) and np.all(c >= 0):  # time, pitch, duration (SV notes, madmom)
-        return {"notes": _notes_from(a, a + c, b, extra)}
-    if np.all(b > 127) and np.all(c >= 0):  # time, Hz, duration
-        return {"notes": _notes_from(a, a + c, hz_to_midi(b), extra)}
-    raise AnnotationError(path, f"cannot tell which layer {n_num} numeric columns hold "
-                          "(expected start,end,pitch or time,pitch,duration)")
-
-
-def _beats_from(t: np.ndarray, pos: np.ndarray | None) -> Beats:
-    pos = np.zeros(len(t), dtype=np.int64) if pos is None else pos
-    tempo = float(60.0 / np.median(np.diff(t))) if len(t) > 1 else 0.0
-    return Beats(times_s=t, positions=pos, tempo_bpm=tempo,
-                 meter=int(pos.max()) if np.any(pos > 0) else 0)
-
-
-def _from_labels(path: Path, cols: list[np.ndarray], labels: list[str]) -> dict[str, Result]:
-    t = cols[0]
-    if len(cols) >= 2 and np.all(cols[1] >= t):
-        end = cols[1]
-    elif len(cols) >= 3:  # SV region: time, value, duration, label
-        end = t + cols[2]
-    else:  # instants: each segment lasts until the next one
-        end = np.r_[t[1:], t[-1:]]
-    keys = [_key_of(s) for s in labels]
-    skip = [s.strip().lower() in ("silence", "n", "x", "", "none") for s in labels]
-    if any(k is not None for k in keys) and all(k is not None or sk for k, sk in zip(keys, skip)):
-        sel = [i for i, k in enumerate(keys) if k is not None]
-        ks = [keys[i] for i in sel]
-        s, e = t[sel], end[sel]
-        tonic, mode = _dominant(s, e, ks)
-        total = float(np.sum(e - s))
-        cover = float(np.sum([ei - si for si, ei, k in zip(s, e, ks) if k == (tonic, mode)]))
-        return {"key": Key(tonic_pc=tonic, mode=mode, confidence=cover / total if total > 0 else 1.0,
-                           local_start_s=s, local_end_s=e,
-                           local_tonic_pc=np.array([k[0] for k in ks], dtype=np.int64),
-                           local_mode=[k[1] for k in ks], local_confidence=np.ones(len(ks)))}
-    midi = [_note_name_to_midi(s) for s in labels]
-    if all(m is not None for m in midi):
-        return {"notes": _notes_from(t, np.maximum(end, t), np.array(midi, dtype=np.float64))}
-    beat_pos = []
-    for s in labels:
-        m = re.match(r"^(?:\d+\.)?(\d+)$", s.strip())
-        beat_pos.append(int(m.group(1)) if m else None)
-    if all(p is not None for p in beat_pos) and max(beat_pos) <= 16:
-        return {"beats": _beats_from(t, np.array(beat_pos, dtype=np.int64))}
-    raise AnnotationError(path, "labels are neither keys, note names nor beat positions "
-                          f"(e.g. {labels[0]!r})")
-
-
 def read_annotation_file(path: str | Path) -> dict[str, Result]:
     """Read any annotation file into core results keyed by analyzer id, by extension:
 
@@ -538,6 +376,10 @@ def _read_any(path: Path) -> dict[str, Result]:
     ext = path.suffix.lower()
     if not path.is_file():
         raise AnnotationError(path, "file not found")
+    from .guess import guess_layer, read_named
+    named = read_named(path)
+    if named is not None:
+        return named
     if ext in (".jams", ".jamz"):
         from .jams_io import read_jams
         return read_jams(path)

@@ -1,0 +1,101 @@
+"""The annotation reader recognises formats instead of guessing (issue: a Sonic Visualiser
+notes export came back with offsets equal to the pitch numbers, Tony notes as pitches 0-1
+lasting 84 s, a GTZAN key file as one beat, a madmom tempo file as one note, Audacity point
+labels as zero-length notes; MIR-1K .pv, GTZAN .bpm and SV MIDI-layer labels were refused)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workstation.core.errors import AnnotationError
+from workstation.export import read_annotation_file
+from workstation.training import evaldata as ed
+
+EVAL = Path(__file__).resolve().parents[2] / "shared" / "evaldata"
+needs_eval = pytest.mark.skipif(not EVAL.is_dir(), reason=f"evaldata not found at {EVAL}")
+
+
+def _write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_sonic_visualiser_notes_export(tmp_path):
+    """SV writes a notes layer as time, pitch, duration, level, label."""
+    p = _write(tmp_path, "sv_notes.csv", "0.5,60,0.25,0.8,C4\n1.0,64,0.5,0.6,E4\n2.0,67,1.25,0.7,G4\n")
+    n = read_annotation_file(p)["notes"]
+    assert n.pitch_midi.tolist() == [60, 64, 67]
+    np.testing.assert_allclose(n.onsets_s, [0.5, 1.0, 2.0])
+    np.testing.assert_allclose(n.offsets_s, [0.75, 1.5, 3.25])
+
+
+def test_sonic_visualiser_midi_layer_labels(tmp_path):
+    p = _write(tmp_path, "midi_layer.csv", "0.5,67,0.3,59,G4 - vel 59\n0.9,69,0.2,70,A4 - vel 70\n")
+    n = read_annotation_file(p)["notes"]
+    assert n.pitch_midi.tolist() == [67, 69]
+    np.testing.assert_allclose(n.offsets_s, [0.8, 1.1])
+
+
+def test_tony_notes_in_hz(tmp_path):
+    """Tony / SV notes with the frequency in Hz: onset, Hz, duration."""
+    p = _write(tmp_path, "tony.csv", "0.5,220.0,0.4\n1.2,246.94,0.3\n2.0,261.63,0.8\n")
+    n = read_annotation_file(p)["notes"]
+    assert n.pitch_midi.tolist() == [57, 59, 60]
+    np.testing.assert_allclose(n.offsets_s, [0.9, 1.5, 2.8])
+
+
+def test_two_plausible_readings_are_refused(tmp_path):
+    p = _write(tmp_path, "amb.txt", "20.0 25.0 30.0\n40.0 45.0 50.0\n")
+    with pytest.raises(AnnotationError, match="could be notes as onset, offset, pitch or as onset, pitch, duration"):
+        read_annotation_file(p)
+
+
+def test_audacity_point_labels_with_note_names_are_refused(tmp_path):
+    p = _write(tmp_path, "points.txt", "1.0\t1.0\tC4\n2.0\t2.0\tE4\n")
+    with pytest.raises(AnnotationError, match="points in time"):
+        read_annotation_file(p)
+
+
+def test_a_single_number_is_not_a_beat(tmp_path):
+    with pytest.raises(AnnotationError, match=r"\.bpm.*\.lerch\.txt"):
+        read_annotation_file(_write(tmp_path, "one.txt", "22\n"))
+
+
+def test_madmom_tempo_file(tmp_path):
+    b = read_annotation_file(_write(tmp_path, "x.tempo", "120.0 60.0 0.7\n"))["beats"]
+    assert b.tempo_bpm == 120.0 and b.tempo_alternatives_bpm.tolist() == [60.0]
+    assert b.tempo_confidence == 0.7 and len(b.times_s) == 0
+
+
+def test_mir1k_voicing_file_says_where_the_pitch_is(tmp_path):
+    with pytest.raises(AnnotationError, match=r"\.pv"):
+        read_annotation_file(_write(tmp_path, "a.vocal", "0\n1\n1\n"))
+
+
+@needs_eval
+def test_gtzan_key_and_tempo_files_read_as_the_dataset_means():
+    items = [i for i in ed.gtzan(EVAL) if "key" in i.ref or "tempo_bpm" in i.ref]
+    assert items
+    for it in items:
+        genre, num = it.name.split(".")
+        if "key" in it.ref:
+            k = read_annotation_file(EVAL / "gtzan" / "key" / f"{genre}.{num}.lerch.txt")["key"]
+            assert (k.tonic_pc, k.mode) == it.ref["key"], it.name
+        if "tempo_bpm" in it.ref:
+            b = read_annotation_file(EVAL / "gtzan" / "tempo" / f"gtzan_{genre}_{num}.bpm")["beats"]
+            assert abs(b.tempo_bpm - it.ref["tempo_bpm"]) < 1e-9 and len(b.times_s) == 0
+
+
+@needs_eval
+def test_mir1k_pitch_labels():
+    items = list(ed.mir1k(EVAL))[:5]
+    assert items
+    for it in items:
+        f0 = read_annotation_file(EVAL / "mono_f0" / "mir1k" / "PitchLabel" / f"{it.name}.pv")["pitch.f0"]
+        np.testing.assert_allclose(f0.times_s, it.ref["f0_times_s"])
+        np.testing.assert_allclose(f0.freqs_hz, it.ref["f0_hz"], rtol=1e-9)
+        assert np.array_equal(f0.voiced, it.ref["f0_hz"] > 0)

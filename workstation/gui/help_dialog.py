@@ -1,7 +1,8 @@
 """*Help ▸ Keyboard shortcuts* (F1) and *Help ▸ About the Workstation*.
 
 The shortcut list is read from the window's own menus when it opens, so it can never
-disagree with what the keys do. About names the version, the Python, torch and Qt
+disagree with what the keys do; the track view's mouse gestures (``panes.MOUSE_GESTURES``,
+the ones its panes implement) follow under the menu 'Track view (mouse)'. About names the version, the Python, torch and Qt
 versions, the library folder and every model with its licence (the full texts are in
 *Help ▸ Models and licences*).
 """
@@ -40,7 +41,9 @@ class ShortcutsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
         self.resize(620, 520)
-        rows = shortcut_rows(menubar)
+        from .panes import MOUSE_GESTURES
+        rows = shortcut_rows(menubar) + [("Track view (mouse)", what, gesture)
+                                         for gesture, what in MOUSE_GESTURES]
         self.table = QTableWidget(len(rows), 3, self)
         self.table.setHorizontalHeaderLabels(("Menu", "Action", "Keys"))
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

@@ -1046,6 +1046,7 @@ class MainWindow(QMainWindow):
         mode = str(self.settings.get("view/image_mode", "spectrogram"))
         if mode in IMAGE_MODES:
             self.view.set_image_mode(mode)
+        self.view.use_settings(self.settings)  # colour maps and dB levels, saved on change
         try:
             h = float(self.settings.get("view/harmonic", 1.0))
             if h in C.HARMONICS:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 
-from workstation.core.units import hz_to_mel, midi_to_hz, midi_to_note_name
+from workstation.core.units import hz_to_mel, hz_to_midi, midi_to_hz, midi_to_note_name
 
 # Images are given as [n_bins, n_frames] (time last, as in core): row-major for pyqtgraph.
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False, background="#15171c",
@@ -29,7 +30,6 @@ DOWNBEAT_COLOUR = "#ff8fa3c0"
 WAVE_COLOUR = "#7fb3ff"
 LEFT_AXIS_WIDTH = 52
 
-COLOUR_MAPS = {"spectrogram": "inferno", "salience": "viridis"}
 
 
 def lut(name: str, n: int = 256) -> np.ndarray:
@@ -108,16 +108,48 @@ class NoteAxis(pg.AxisItem):
 
 
 class TimeAxis(pg.AxisItem):
-    """A bottom axis in seconds shown as m:ss(.s)."""
+    """A bottom axis in seconds shown as m:ss(.s); times before 0 get no label (a track
+    has none), and a rounding error under 0 reads 0:00."""
 
     def tickStrings(self, values, scale, spacing):
         out = []
         for v in values:
-            sign = "-" if v < 0 else ""
-            v = abs(v)
+            if v < -1e-6:
+                out.append("")
+                continue
+            v = max(0.0, float(v))
             m, s = divmod(v, 60)
-            out.append(f"{sign}{int(m)}:{s:04.1f}" if spacing < 1 else f"{sign}{int(m)}:{int(round(s)) % 60:02d}")
+            out.append(f"{int(m)}:{s:04.1f}" if spacing < 1 else f"{int(m)}:{int(round(s)) % 60:02d}")
         return out
+
+
+#: Mouse gestures of the panes (gesture, what it does), for the docs and Help.
+MOUSE_GESTURES = (("Wheel", "Zoom time"), ("Ctrl+Wheel", "Zoom frequency (main pane)"),
+                  ("Wheel over the note axis", "Zoom frequency"),
+                  ("Drag", "Pan (within the track and the image)"), ("Click", "Move the cursor"))
+
+
+def readout_text(t_s: float, hz: float, value: str = "") -> str:
+    """The read-out line for time ``t_s`` (s) and frequency ``hz``: time, frequency, the
+    nearest note with cents, then ``value`` (the image value, e.g. '-23.5 dB')."""
+    value = f"   {value}" if value else ""
+    if hz <= 0:
+        return f"t {t_s:8.3f} s   f {hz:8.1f} Hz{value}"
+    midi = float(hz_to_midi(hz))
+    cents = (midi - round(midi)) * 100
+    return f"t {t_s:8.3f} s   f {hz:8.1f} Hz   {midi_to_note_name(midi):>4} {cents:+4.0f} c{value}"
+
+
+class TimeZoomViewBox(pg.ViewBox):
+    """A ViewBox whose mouse wheel zooms time (x) only; with Ctrl held the wheel zooms the
+    y axis (frequency) only, where the pane lets the mouse move y. Dragging pans as usual
+    (within the limits set with ``setLimits``)."""
+
+    def wheelEvent(self, ev, axis=None):
+        ctrl = bool(ev.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        if axis not in (0, 1):
+            axis = 1 if ctrl else 0
+        super().wheelEvent(ev, axis=axis)
 
 
 def make_pane(layout: pg.GraphicsLayout, row: int, *, title: str = "", left_axis=None,
@@ -127,7 +159,7 @@ def make_pane(layout: pg.GraphicsLayout, row: int, *, title: str = "", left_axis
     axes = {"bottom": TimeAxis("bottom")}
     if left_axis is not None:
         axes["left"] = left_axis
-    p = pg.PlotItem(axisItems=axes)
+    p = pg.PlotItem(viewBox=TimeZoomViewBox(), axisItems=axes)
     layout.addItem(p, row=row, col=0)
     p.hideButtons()
     p.setMenuEnabled(False)

@@ -79,6 +79,24 @@ class Settings:
     def set(self, key: str, value) -> None:
         self._q.setValue(key, value)
 
+    # -- track view image ------------------------------------------------------------------
+    def colour_map(self, kind: str) -> str:
+        """The colour map (pyqtgraph name) of the track view's ``kind`` of image ('db':
+        spectrograms, 'salience'); '' when never chosen."""
+        return str(self.get(f"view/colour_map/{kind}", "") or "")
+
+    def set_colour_map(self, kind: str, name: str) -> None:
+        self.set(f"view/colour_map/{kind}", str(name))
+
+    def db_levels(self) -> tuple[float, float]:
+        """Displayed (floor, top) of the spectrogram images in dB re the track's peak
+        (default (-60, 0))."""
+        return (self.get("view/db_floor", -60.0, float), self.get("view/db_top", 0.0, float))
+
+    def set_db_levels(self, floor_db: float, top_db: float) -> None:
+        self.set("view/db_floor", float(floor_db))
+        self.set("view/db_top", float(top_db))
+
     @property
     def library_root(self) -> Path:
         v = self.get("library/root")

@@ -74,6 +74,33 @@ class TrackViewData:
         return float(getattr(self.track, "duration_s", 0.0) or 0.0)
 
 
+def same_track(a: TrackViewData | None, b: TrackViewData) -> bool:
+    """Whether ``b`` shows the same audio as ``a`` (same track id and content hash, both
+    with display features): the view then keeps its place."""
+    if a is None or a.display is None or b.display is None:
+        return False
+    ta, tb = a.track, b.track
+    return (getattr(ta, "id", None) == getattr(tb, "id", None)
+            and getattr(ta, "content_hash", None) == getattr(tb, "content_hash", None))
+
+
+def failure_text(data: TrackViewData) -> str:
+    """What the track view says in place of its panes for a track without display
+    features: the file's name, why it cannot be shown (``display_error``, else the track's
+    error), each analyzer's failure reason, and the full path."""
+    path = str(getattr(data.track, "path", "") or "")
+    name = Path(path).name if path else f"track {getattr(data.track, 'id', '?')}"
+    reason = (data.display_error or str(getattr(data.track, "error", "") or "")
+              or "the audio cannot be read").strip()
+    if reason.split(" ", 1)[0] in ("is", "has", "was", "cannot"):  # the catalogue's short form
+        reason = f"the file {reason}"
+    lines = [f"Cannot show {name}", "", reason[:1].upper() + reason[1:]]
+    lines += [f"{analyzer}: {err}" for analyzer, err in sorted((data.errors or {}).items())]
+    if path:
+        lines += ["", path]
+    return "\n".join(lines)
+
+
 def log_frequency_matrix(*, sr: int = C.SAMPLE_RATE, n_fft: int = C.N_FFT,
                          midi_lo: float = SPEC_MIDI_LO, midi_hi: float = SPEC_MIDI_HI,
                          bins_per_semitone: int = SPEC_BINS_PER_SEMITONE) -> np.ndarray:

@@ -9,11 +9,22 @@
 - lane: local key segments (estimate; a reference band below it when one is loaded) and
   beats.
 
-The view only draws: ``set_data(TrackViewData)`` receives what a loader thread prepared,
-``set_image(DisplayImage)`` an image mode computed on request (``image_requested``), and
-``set_references(results)`` the layers of an annotation file read elsewhere.
-Layers are items in ``self.layers`` / ``self.ref_layers`` (name -> item list) switched by
+The view only draws: ``set_data(TrackViewData)`` receives what a loader thread prepared
+(the same track again, e.g. when its analysis finishes, keeps the visible time and y ranges;
+another track starts at 0-30 s), ``set_image(DisplayImage)`` an image mode computed on request
+(``image_requested``), and ``set_references(results)`` the layers of an annotation file read
+elsewhere. A track without display features (undecodable, missing) shows a message naming the
+file and the reason in place of the panes. Layers are items in ``self.layers`` / ``self.ref_layers`` (name -> item list) switched by
 ``set_layer_visible`` and ``set_references_visible``.
+
+Mouse (``panes.MOUSE_GESTURES``, listed in Help > Keyboard shortcuts): the wheel zooms time
+only; Ctrl+wheel (or the wheel over the note axis) zooms frequency only; dragging pans, never
+past the track (time stays in [0, duration]) nor past the image's frequency range; a click
+moves the cursor. The image's colour bar (``main_image.MainImage``, beside the main pane)
+shows the displayed levels in dB re the track's peak (salience for the salience image); its
+handles or the toolbar's floor spin box change them, the toolbar's map box the colour map;
+both are remembered in the settings (``use_settings``). The read-out under the panes gives
+time, frequency, note and the image value at the mouse.
 """
 
 from __future__ import annotations
@@ -22,16 +33,18 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout,
-                               QWidget)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from workstation.core import constants as C
-from workstation.core.units import hz_to_midi, midi_to_note_name
 
 from . import panes as P
-from .overlays import (CursorLine, KeyBandItem, NotesItem, VLinesItem, envelope_xy)
-from .track_loader import EXTRA_IMAGE_MODES, DisplayImage, TrackViewData
+from .main_image import MainImage, image_source
+from .overlays import (CursorLine, KeyBandItem, NotesItem, VLinesItem, draw_results,
+                       envelope_xy)
+from .track_loader import (EXTRA_IMAGE_MODES, DisplayImage, TrackViewData, failure_text,
+                           same_track)
+from .view_toolbar import ViewToolbar, message_page
 
 #: Main-pane image modes, their menu labels and the y unit each is drawn in.
 IMAGE_MODES = ("spectrogram", "linear", "mel", "hcqt", "salience")
@@ -44,10 +57,6 @@ LAYER_COLOURS = {"f0": P.F0_COLOUR, "notes": P.NOTE_COLOUR, "beats": P.DOWNBEAT_
 #: Reference annotation layers by analyzer id -> track-view layer name.
 REF_LAYER_OF = {"pitch.f0": "f0", "notes": "notes", "beats": "beats", "key": "key"}
 DEFAULT_SPAN_S = 30.0
-#: Displayed part of the 0..255 spectrogram scale (64..255: the top 60 dB).
-SPEC_LEVELS = (64, 255)
-#: Images longer than this many frames (~95 s) are drawn level-of-detail (see _set_main_image).
-LOD_MIN_FRAMES = 8192
 #: Key bands in the lane (y in 0..1): estimate alone, or estimate over reference.
 KEY_BAND = (0.45, 1.0)
 KEY_BAND_WITH_REF = (0.73, 1.0)
@@ -73,7 +82,6 @@ class TrackView(QWidget):
         self.harmonic = 1.0
         self.y_unit = "midi"
         self._images: dict[tuple[str, float], DisplayImage] = {}
-        self._img: dict | None = None
         self._layer_on = {n: True for n in LAYER_NAMES}
         self._ref_on = True
         self._syncing = False
@@ -84,50 +92,30 @@ class TrackView(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
-        bar = QWidget()  # the toolbar may be clipped rather than widen the window
-        bar.setLayout(self._bar)
-        bar.setMinimumWidth(200)
-        self._bar.setContentsMargins(4, 2, 4, 2)
-        lay.addWidget(bar)
-        lay.addWidget(self.glw, 1)
+        lay.addWidget(self.toolbar)
+        self.empty = message_page()  # in place of the panes when there is nothing to draw
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.glw)
+        self.stack.addWidget(self.empty)
+        lay.addWidget(self.stack, 1)
         lay.addWidget(self.readout)
         self.clear()
 
     # ------------------------------------------------------------------ construction
     def _build_toolbar(self) -> None:
-        self._bar = QHBoxLayout()
-        self._bar.setContentsMargins(4, 2, 4, 2)
-        self.mode_box = QComboBox()
-        self.mode_box.addItems([MODE_LABELS[m] for m in IMAGE_MODES])
-        self.mode_box.currentIndexChanged.connect(lambda i: self.set_image_mode(IMAGE_MODES[i]))
-        self.harmonic_box = QComboBox()
-        self.harmonic_box.addItems([f"h={h:g}" for h in C.HARMONICS])
-        self.harmonic_box.setCurrentIndex(list(C.HARMONICS).index(1.0))
-        self.harmonic_box.setToolTip("HCQT harmonic shown, placed at its fundamental")
-        self.harmonic_box.currentIndexChanged.connect(lambda i: self.set_harmonic(C.HARMONICS[i]))
-        self.harmonic_box.setVisible(False)
-        self._bar.addWidget(QLabel("Image:"))
-        self._bar.addWidget(self.mode_box)
-        self._bar.addWidget(self.harmonic_box)
-        self.layer_boxes: dict[str, QCheckBox] = {}
-        for name, label in zip(LAYER_NAMES, ("f0", "Notes", "Beats", "Key")):
-            cb = QCheckBox(label)
-            cb.setChecked(True)
-            cb.setStyleSheet(f"QCheckBox {{ color: {LAYER_COLOURS[name]}; }}")
+        self.toolbar = tb = ViewToolbar(
+            [MODE_LABELS[m] for m in IMAGE_MODES],
+            {n: (label, LAYER_COLOURS[n]) for n, label in zip(LAYER_NAMES, ("f0", "Notes", "Beats", "Key"))})
+        self.mode_box, self.harmonic_box, self.message = tb.mode_box, tb.harmonic_box, tb.message
+        self.layer_boxes, self.ref_box = tb.layer_boxes, tb.ref_box
+        self.cmap_box, self.floor_box = tb.cmap_box, tb.floor_box
+        tb.mode_box.currentIndexChanged.connect(lambda i: self.set_image_mode(IMAGE_MODES[i]))
+        tb.harmonic_box.currentIndexChanged.connect(lambda i: self.set_harmonic(C.HARMONICS[i]))
+        for name, cb in tb.layer_boxes.items():
             cb.toggled.connect(lambda on, n=name: self.set_layer_visible(n, on))
-            self._bar.addWidget(cb)
-            self.layer_boxes[name] = cb
-        self.ref_box = QCheckBox("Reference")
-        self.ref_box.setChecked(True)
-        self.ref_box.setEnabled(False)
-        self.ref_box.setToolTip("Layers of the loaded annotation file (green)")
-        self.ref_box.setStyleSheet(f"QCheckBox {{ color: {P.REF_COLOUR}; }}")
-        self.ref_box.toggled.connect(self.set_references_visible)
-        self._bar.addWidget(self.ref_box)
-        self._bar.addStretch(1)
-        self.message = QLabel("")
-        self.message.setStyleSheet("color: #d8b35a;")
-        self._bar.addWidget(self.message)
+        tb.ref_box.toggled.connect(self.set_references_visible)
+        tb.cmap_box.currentIndexChanged.connect(lambda i: self.set_colour_map(tb.cmap_box.itemData(i)))
+        tb.floor_box.valueChanged.connect(lambda v: self.set_db_levels(v))
         self.readout = QLabel(" ")
         self.readout.setStyleSheet("font-family: monospace; padding: 2px 6px;")
 
@@ -143,6 +131,9 @@ class TrackView(QWidget):
         self.axis = P.NoteAxis("left")
         self.main = P.make_pane(lay, 2, left_axis=self.axis, y_mouse=True)
         self.lane = P.make_pane(lay, 3, title="key", show_time_axis=True)
+        self.main_image = MainImage(self.main, lay, row=2, col=1, parent=self)
+        self.main_image.levels_changed.connect(self._sync_colour_controls)
+        self.image = self.main_image.item
         for p in (self.wave, self.lane):
             p.setXLink(self.main)
             p.getAxis("left").setStyle(showValues=False)
@@ -158,9 +149,6 @@ class TrackView(QWidget):
         self.glw.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
     def _build_layers(self) -> None:
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setZValue(-10)
-        self.main.addItem(self.image)
         self.f0_curve = pg.PlotDataItem(pen=pg.mkPen(P.F0_COLOUR, width=2), connect="finite")
         self.f0_curve.setClipToView(True)
         self.f0_curve.setZValue(20)
@@ -216,99 +204,75 @@ class TrackView(QWidget):
                            "key": [self.ref_key_band]}
 
     # ------------------------------------------------------------------ data
-    def clear(self) -> None:
+    def clear(self, message: str | None = "Select a track in the list to see it here.") -> None:
+        """Empty the panes and show ``message`` in their place (None: leave the panes up)."""
         self.data = None
         self.duration_s = 0.0
         self._images = {}
-        self.image.clear()
-        for it in (self.f0_curve, self.ref_f0_curve):
-            it.setData([], [])
-        self.notes_item.clear()
-        self.ref_notes_item.clear()
-        for it in (self.beat_lines, self.downbeat_lines, self.lane_beats, self.lane_downbeats,
-                   self.ref_beat_lines, self.ref_lane_beats):
-            it.set_times([])
-        self.key_band.set_segments([], [], [], [])
-        self.ref_key_band.set_segments([], [], [], [])
+        self.main_image.clear()
         self.references = {}
         self.reference_source = ""
         self.ref_box.setEnabled(False)
+        self._draw_overlays()  # no results, no references: every layer empty
         self.overview_curve.setData([], [])
         self.wave_curve.setData([], [])
         self.loop_region.setVisible(False)
         self.message.setText("")
+        self.readout.setText(" ")
         self.set_cursor(0.0)
+        if message is not None:
+            self.empty.setText(message)
+            self.stack.setCurrentWidget(self.empty)
 
     def set_data(self, data: TrackViewData) -> None:
-        """Draw a track (results and display features prepared off the GUI thread)."""
-        self.clear()
+        """Draw a track (results and display features prepared off the GUI thread).
+
+        The same track again (same id and content, e.g. reloaded when its analysis finishes)
+        keeps the visible time and y ranges, the cursor and the images computed on request;
+        another track starts at 0 .. ``DEFAULT_SPAN_S`` s."""
+        keep = same_track(self.data, data)
+        if keep:
+            x_keep, y_keep = self.x_range(), tuple(self.main.getViewBox().viewRange()[1])
+            images, cursor = self._images, self.cursor_s()
+        d = data.display
+        if d is None:  # nothing to draw: say why, in place of the panes
+            self.clear(failure_text(data))
+            self.data = data
+            return
+        self.clear(None)
+        self.stack.setCurrentWidget(self.glw)
         self.data = data
         self.duration_s = max(data.duration_s, 1e-3)
-        d = data.display
-        if d is not None:
-            x, y = envelope_xy(d.env_min, d.env_max, d.hop_s, max_points=4000)
-            self.overview_curve.setData(x, y)
-            xw, yw = envelope_xy(d.env_min, d.env_max, d.hop_s, max_points=200000)
-            self.wave_curve.setData(xw, yw)
-            peak = float(max(np.max(np.abs(d.env_min)) if len(d.env_min) else 0,
-                             np.max(np.abs(d.env_max)) if len(d.env_max) else 0, 1e-3))
-            self.overview.setYRange(-peak, peak, padding=0.05)
-            self.wave.setYRange(-peak, peak, padding=0.05)
-        for pane in self.panes.values():
-            pane.setLimits(xMin=-0.5, xMax=self.duration_s + 0.5)
+        if keep:
+            self._images = images
+        x, y = envelope_xy(d.env_min, d.env_max, d.hop_s, max_points=4000)
+        self.overview_curve.setData(x, y)
+        xw, yw = envelope_xy(d.env_min, d.env_max, d.hop_s, max_points=200000)
+        self.wave_curve.setData(xw, yw)
+        peak = float(max(np.max(np.abs(d.env_min)) if len(d.env_min) else 0,
+                         np.max(np.abs(d.env_max)) if len(d.env_max) else 0, 1e-3))
+        self.overview.setYRange(-peak, peak, padding=0.05)
+        self.wave.setYRange(-peak, peak, padding=0.05)
+        for pane in self.panes.values():  # no panning before 0 s or after the end
+            pane.setLimits(xMin=0.0, xMax=self.duration_s, maxXRange=self.duration_s)
         self.overview.setXRange(0, self.duration_s, padding=0.0)
-        self.main.setLimits(minXRange=0.05)
+        self.main.setLimits(minXRange=min(0.05, self.duration_s))
         self._draw_image()
-        self.set_x_range(0.0, min(self.duration_s, DEFAULT_SPAN_S))
-        if data.display_error:
-            self.message.setText(data.display_error)
+        if keep:
+            self.set_x_range(*x_keep)
+            self.main.setYRange(*y_keep, padding=0)
+            self.set_cursor(cursor)
+        else:
+            self.set_x_range(0.0, min(self.duration_s, DEFAULT_SPAN_S))
 
     def _draw_overlays(self) -> None:
         """(Re)draw the estimate and reference layers on the current y axis."""
-        unit = self.y_unit
-        ymap = None if unit == "midi" else (lambda m: P.y_from_midi(unit, m))
-        y_top = self._y_top()
-        r = self.data.results if self.data is not None else {}
-        for res, curve, notes_item, lines, lane_lines, band, is_ref in (
-                (r, self.f0_curve, self.notes_item, (self.beat_lines, self.downbeat_lines),
-                 (self.lane_beats, self.lane_downbeats), self.key_band, False),
-                (self.references, self.ref_f0_curve, self.ref_notes_item, (self.ref_beat_lines,),
-                 (self.ref_lane_beats,), self.ref_key_band, True)):
-            f0 = res.get("pitch.f0")
-            if f0 is not None and len(f0.times_s):
-                voiced = np.asarray(f0.voiced, dtype=bool) if len(f0.voiced) else np.ones(len(f0.times_s), bool)
-                midi = hz_to_midi(np.where(voiced & (np.asarray(f0.freqs_hz) > 0), f0.freqs_hz, np.nan))
-                curve.setData(np.asarray(f0.times_s, dtype=np.float64),
-                              np.asarray(P.y_from_midi(unit, midi), dtype=np.float64))
-            else:
-                curve.setData([], [])
-            notes = res.get("notes")
-            if notes is not None:
-                notes_item.set_notes(notes.onsets_s, notes.offsets_s, notes.pitch_midi, y_map=ymap)
-            else:
-                notes_item.clear()
-            beats = res.get("beats")
-            if beats is not None:
-                if is_ref:
-                    lines[0].set_times(beats.times_s, y0=0.0, y1=y_top)
-                    lane_lines[0].set_times(beats.times_s)
-                else:
-                    lines[0].set_times(beats.times_s[beats.positions != 1], y0=0.0, y1=y_top)
-                    lines[1].set_times(beats.downbeats_s, y0=0.0, y1=y_top)
-                    lane_lines[0].set_times(beats.times_s)
-                    lane_lines[1].set_times(beats.downbeats_s)
-            else:
-                for it in (*lines, *lane_lines):
-                    it.set_times([])
-            key = res.get("key")
-            if key is not None:
-                if len(key.local_start_s):
-                    band.set_segments(key.local_start_s, key.local_end_s, key.local_tonic_pc,
-                                      key.local_mode)
-                else:
-                    band.set_segments([0.0], [self.duration_s], [key.tonic_pc], [key.mode])
-            else:
-                band.set_segments([], [], [], [])
+        kw = dict(unit=self.y_unit, y_top=self._y_top(), duration_s=self.duration_s)
+        draw_results(self.data.results if self.data is not None else {}, self.f0_curve,
+                     self.notes_item, (self.beat_lines, self.downbeat_lines),
+                     (self.lane_beats, self.lane_downbeats), self.key_band, **kw)
+        draw_results(self.references, self.ref_f0_curve, self.ref_notes_item,
+                     (self.ref_beat_lines,), (self.ref_lane_beats,), self.ref_key_band, **kw)
         self.key_band.set_band(*(KEY_BAND_WITH_REF if "key" in self.references else KEY_BAND))
         x0, x1 = self.x_range()
         self.key_band.place_labels(x0, x1)
@@ -368,120 +332,60 @@ class TrackView(QWidget):
 
     def _draw_image(self) -> None:
         """Place the current image in seconds x (MIDI | Hz | mels) (pixel centres on frame
-        times and bin centres), with explicit levels and a colour-map LUT; then redraw the
-        overlays on that axis."""
-        self.image.clear()
-        self._img = None
-        self.message.setText(self.data.display_error if self.data is not None else "")
-        data = self.data
-        mode = self.image_mode
+        times and bin centres), with the user's levels and colour map; limit the y axis to
+        the image's rows; then redraw the overlays on that axis."""
+        data, mode = self.data, self.image_mode
+        self.main_image.clear()
+        self.main_image.set_kind("salience" if mode == "salience" else "db")
+        self.message.setText("")
         self.y_unit = MODE_UNITS[mode]
         self.axis.set_unit(self.y_unit)
         y_range = {"midi": (C.FMIN_MIDI, 108.0), "hz": (0.0, 5000.0),
                    "mel": (0.0, float(P.y_from_midi("mel", 120.0)))}[self.y_unit]
-        if mode == "spectrogram":
-            d = data.display if data else None
-            if d is not None:
-                step = 1.0 / d.bins_per_semitone
-                self._set_main_image(d.spec, SPEC_LEVELS, P.COLOUR_MAPS["spectrogram"],
-                                     -d.hop_s / 2, d.hop_s, d.midi_lo - step / 2, d.spec.shape[0] * step)
-                y_range = (d.midi_lo - step / 2, d.midi_lo + (d.spec.shape[0] - 0.5) * step)
-        elif mode in EXTRA_IMAGE_MODES:
-            img = self._images.get(self._image_key())
-            if img is None:
-                if data is not None and data.display is not None:
-                    self.message.setText(f"computing the {MODE_LABELS[mode].lower()}…")
-                    self.image_requested.emit(mode, self.harmonic if mode == "hcqt" else 0.0)
-            else:
-                y = img.y_centres
-                step = float((y[-1] - y[0]) / max(1, len(y) - 1))
-                self._set_main_image(img.values, SPEC_LEVELS, P.COLOUR_MAPS["spectrogram"],
-                                     -img.hop_s / 2, img.hop_s, float(y[0]) - step / 2, len(y) * step)
-                full = (float(y[0]) - step / 2, float(y[-1]) + step / 2)
-                y_range = full if self.y_unit != "hz" else (full[0], min(full[1], 5000.0))
-        else:
-            s = data.results.get("pitch.salience") if data else None
-            if s is None:
-                self.message.setText("no multi-f0 salience for this track yet")
-            else:
-                values = s.values
-                sub = values[:, ::max(1, values.shape[1] // 4000)] if values.size else values
-                top = float(np.percentile(sub.astype(np.float32), 99.8)) if sub.size else 1.0
-                midi = hz_to_midi(np.asarray(s.freqs_hz, dtype=np.float64))
-                step = float((midi[-1] - midi[0]) / max(1, len(midi) - 1))
-                times = np.asarray(s.times_s, dtype=np.float64)
-                dt = float((times[-1] - times[0]) / max(1, len(times) - 1)) if len(times) > 1 \
-                    else C.HOP_LENGTH / C.SAMPLE_RATE
-                self._set_main_image(values, (0.0, max(top, 1e-3)), P.COLOUR_MAPS["salience"],
-                                     float(times[0]) - dt / 2, dt, float(midi[0]) - step / 2,
-                                     len(midi) * step)
-                y_range = (float(midi[0]) - step / 2, float(midi[-1]) + step / 2)
-        top = self._y_top()
+        img = image_source(mode, data, self._images.get(self._image_key()))
+        if img is None and mode == "salience":
+            self.message.setText("no multi-f0 salience for this track yet")
+        elif img is None and mode in EXTRA_IMAGE_MODES and data is not None and data.display is not None:
+            self.message.setText(f"computing the {MODE_LABELS[mode].lower()}…")
+            self.image_requested.emit(mode, self.harmonic if mode == "hcqt" else 0.0)
+        y_lo, y_hi = 0.0, self._y_top()
+        if img is not None:
+            values, kind, t0, dt, y, top = img
+            step = float((y[-1] - y[0]) / max(1, len(y) - 1))
+            y_lo, y_hi = float(y[0]) - step / 2, float(y[-1]) + step / 2
+            self.main_image.show(values, kind, t0 - dt / 2, dt, y_lo, len(y) * step, top=top)
+            y_range = (y_lo, y_hi if self.y_unit != "hz" else min(y_hi, 5000.0))
+        self._sync_colour_controls()
         min_y = {"midi": 3.0, "hz": 50.0, "mel": 2.0}[self.y_unit]
-        self.main.setLimits(yMin=0, yMax=top, minYRange=min_y)
+        self.main.setLimits(yMin=y_lo, yMax=y_hi, minYRange=min_y, maxYRange=y_hi - y_lo)
         self.main.setYRange(*y_range, padding=0)
         self._draw_overlays()
 
-    def _set_main_image(self, values: np.ndarray, levels, cmap: str, x0_s: float, dt_s: float,
-                        y0: float, height: float) -> None:
-        """Show ``values`` [shape=(n_rows, n_frames)] with column j covering
-        [x0_s + j dt_s, x0_s + (j + 1) dt_s) and rows spanning [y0, y0 + height).
-
-        Long images are drawn level-of-detail: the visible columns (plus a margin) of a
-        max-pooled copy whose columns are no finer than about two per screen pixel, so zoom
-        and pan cost the same on a one-minute and a one-hour track (pyqtgraph would
-        otherwise resample the whole image on every paint)."""
-        self._img = {"levels": [values], "range": levels, "lut": P.lut(cmap), "x0": x0_s,
-                     "dt": dt_s, "y0": y0, "h": height, "shown": None}
-        self._update_image_window(force=True)
-
-    def _image_level(self, k: int) -> np.ndarray:
-        lv = self._img["levels"]
-        while len(lv) <= k:
-            a = lv[-1]
-            m = a.shape[1] // 2
-            nxt = a[:, :2 * m].reshape(a.shape[0], m, 2).max(axis=2)
-            if a.shape[1] % 2:
-                nxt = np.concatenate([nxt, a[:, -1:]], axis=1)
-            lv.append(np.ascontiguousarray(nxt))
-        return lv[k]
-
     def _update_image_window(self, force: bool = False) -> None:
-        im = getattr(self, "_img", None)
-        if im is None:
-            return
-        full = im["levels"][0]
-        n = full.shape[1]
-        if n <= LOD_MIN_FRAMES:
-            if force:
-                self.image.setImage(np.ascontiguousarray(full, dtype=np.float32)
-                                    if full.dtype == np.float16 else full,
-                                    levels=im["range"], lut=im["lut"], autoLevels=False)
-                self.image.setRect(QRectF(im["x0"], im["y0"], n * im["dt"], im["h"]))
-                im["shown"] = (0, 0, n)
-            return
         x0, x1 = self.x_range()
-        f0 = max(0, int((x0 - im["x0"]) / im["dt"]))
-        f1 = min(n, int(np.ceil((x1 - im["x0"]) / im["dt"])) + 1)
-        px = max(200, int(self.main.getViewBox().width()) or 1000)
-        k = max(0, int(np.floor(np.log2(max(1, f1 - f0) / (2.0 * px)))))
-        shown = im["shown"]
-        if not force and shown is not None and shown[0] == k and shown[1] <= f0 and f1 <= shown[2]:
-            return  # the visible range is inside what is drawn, at the right detail
-        w = f1 - f0
-        a = max(0, f0 - w) >> k  # one visible width of margin on each side
-        b = min(n, f1 + w + (1 << k) - 1) >> k
-        lvl = self._image_level(k)
-        b = min(b, lvl.shape[1])
-        part = lvl[:, a:b]
-        if part.dtype == np.float16:
-            part = part.astype(np.float32)
-        self.image.setImage(np.ascontiguousarray(part), levels=im["range"], lut=im["lut"],
-                            autoLevels=False)
-        scale = 1 << k
-        self.image.setRect(QRectF(im["x0"] + a * scale * im["dt"], im["y0"],
-                                  part.shape[1] * scale * im["dt"], im["h"]))
-        im["shown"] = (k, min(n, a * scale), min(n, b * scale))
+        self.main_image.update_window(x0, x1, int(self.main.getViewBox().width()), force=force)
+
+    # ------------------------------------------------------------------ colour map, levels
+    def use_settings(self, settings) -> None:
+        """Take the colour maps and dB levels from ``settings`` (``gui.settings.Settings``)
+        and write every later change there."""
+        self.main_image.use_settings(settings)
+        self._sync_colour_controls()
+
+    def set_colour_map(self, name: str) -> None:
+        """Colour map (a key of ``main_image.COLOUR_MAPS``) of the kind of image shown now
+        (dB images or the salience)."""
+        self.main_image.set_colour_map(name)
+        self._sync_colour_controls()
+
+    def set_db_levels(self, floor_db: float, top_db: float | None = None) -> None:
+        """Displayed dB range (re the track's peak) of the spectrogram images."""
+        self.main_image.set_db_levels(floor_db, top_db)
+        self._sync_colour_controls()
+
+    def _sync_colour_controls(self, *_args) -> None:
+        mi = self.main_image
+        self.toolbar.show_colour(mi.colour_map(), mi.db_levels[0], mi.kind == "db")
 
     # ------------------------------------------------------------------ layers
     def _apply_visibility(self) -> None:
@@ -514,7 +418,7 @@ class TrackView(QWidget):
         """Zoom in (factor > 1) or out (< 1) around ``centre_s`` (default: the middle)."""
         x0, x1 = self.x_range()
         c = (x0 + x1) / 2 if centre_s is None else centre_s
-        w = min(max((x1 - x0) / factor, 0.05), max(self.duration_s, 0.05) + 1.0)
+        w = min(max((x1 - x0) / factor, 0.05), max(self.duration_s, 0.05))
         a = c - (c - x0) / (x1 - x0) * w
         a = min(max(a, 0.0), max(0.0, self.duration_s - w))
         self.set_x_range(a, a + w)
@@ -541,14 +445,12 @@ class TrackView(QWidget):
         self.range_changed.emit(float(rng[0]), float(rng[1]))
 
     def _on_region(self) -> None:
-        if self._syncing:
-            return
-        self._syncing = True
-        try:
-            a, b = self.region.getRegion()
-            self.set_x_range(a, b)
-        finally:
-            self._syncing = False
+        if not self._syncing:
+            self._syncing = True
+            try:
+                self.set_x_range(*self.region.getRegion())
+            finally:
+                self._syncing = False
 
     # ------------------------------------------------------------------ loop region
     def show_loop(self, loop: tuple[float, float] | None) -> None:
@@ -573,14 +475,10 @@ class TrackView(QWidget):
         return float(self.cursors[0].value())
 
     def readout_at(self, t_s: float, y: float) -> str:
-        """The read-out text for a point (t, y) of the main pane (y in the pane's unit)."""
-        hz = P.hz_from_y(self.y_unit, y)
-        if hz <= 0:
-            return f"t {t_s:8.3f} s   f {hz:8.1f} Hz"
-        midi = float(hz_to_midi(hz))
-        name = midi_to_note_name(midi)
-        cents = (midi - round(midi)) * 100
-        return f"t {t_s:8.3f} s   f {hz:8.1f} Hz   {name:>4} {cents:+4.0f} c"
+        """The read-out text for a point (t_s, y) of the main pane (y in the pane's unit):
+        time, frequency, nearest note with cents, and the image value there (dB re the
+        track's peak for spectrograms, salience for the salience image) when over the image."""
+        return P.readout_text(t_s, P.hz_from_y(self.y_unit, y), self.main_image.value_text(t_s, y))
 
     def _on_mouse_moved(self, pos) -> None:
         vb = self.main.getViewBox()

@@ -326,3 +326,11 @@ def test_m3u_round_trip(tmp_path):
     assert [e.path for e in back] == [a.resolve(), b.resolve()]
     assert back[0].duration_s == 61 and back[0].title == "Track A"
     assert back[1].duration_s is None and back[1].title == "élan"
+
+
+def test_m3u_names_starting_with_a_hash_are_not_comments(tmp_path):
+    """'#1 Étude, op. 10.ogg' written bare was a comment line to players and to our reader."""
+    a = tmp_path / "#1 Étude, op. 10.ogg"
+    pl = write_m3u(tmp_path / "p.m3u8", [(a, 90.0, "Étude")])
+    assert "./#1 Étude, op. 10.ogg" in pl.read_text(encoding="utf-8")
+    assert [e.path for e in read_m3u(pl)] == [a.resolve()]

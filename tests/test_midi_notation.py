@@ -99,3 +99,25 @@ def test_tempo_changes_only_where_the_music_changes(tmp_path):
     tempos, *_ = _meta(write_midi(tmp_path / "c.mid", _notes_with_bends(), beats=beats))
     bpms = [round(b) for _, b in tempos]
     assert bpms == [120, 90], tempos
+
+
+def test_default_tempo_map_gives_no_beats(tmp_path):
+    """A reference MIDI with the sequencer default (constant 120 BPM, 4/4) has no beat layer;
+    a real tempo, or our own export (even at exactly 120 BPM), has one."""
+    import pretty_midi
+
+    from workstation.export import read_annotation_file
+    for name, bpm, sig in (("default.mid", 120.0, True), ("slow.mid", 96.0, False)):
+        pm = pretty_midi.PrettyMIDI(initial_tempo=bpm)
+        inst = pretty_midi.Instrument(0)
+        inst.notes.append(pretty_midi.Note(80, 60, 0.5, 1.5))
+        pm.instruments.append(inst)
+        if sig:
+            pm.time_signature_changes.append(pretty_midi.TimeSignature(4, 4, 0.0))
+        pm.write(str(tmp_path / name))
+    assert set(read_annotation_file(tmp_path / "default.mid")) == {"notes"}
+    assert set(read_annotation_file(tmp_path / "slow.mid")) == {"notes", "beats"}
+    beats = Beats(times_s=0.5 * np.arange(1, 12), positions=np.arange(11) % 4 + 1, tempo_bpm=120.0, meter=4)
+    ours = write_midi(tmp_path / "ours.mid", _notes_with_bends(), beats=beats)
+    back = read_annotation_file(ours)
+    assert "beats" in back and np.abs(back["beats"].times_s[:11] - beats.times_s).max() < 0.06

@@ -26,7 +26,9 @@ def write_m3u(path: str | Path, tracks: Iterable, *, relative: bool = True) -> P
     tracks: items ``(path, duration_s, title)`` (duration None or negative = unknown; title
     None = the file stem) or bare paths. With ``relative`` (the default) paths are written
     relative to the playlist's folder when they can be (same drive), else absolute; with
-    ``relative=False`` always absolute. Written as UTF-8 (as ``.m3u8`` mandates)."""
+    ``relative=False`` always absolute. Written as UTF-8 (as ``.m3u8`` mandates). A relative
+    path that starts with '#' or a space is written as ``./NAME``, so that players (and
+    ``read_m3u``) do not take it for a comment."""
     path = Path(path)
     base = path.resolve().parent
     lines = ["#EXTM3U"]
@@ -43,7 +45,11 @@ def write_m3u(path: str | Path, tracks: Iterable, *, relative: bool = True) -> P
         secs = -1 if dur is None or dur < 0 else int(round(float(dur)))
         title = (title if title is not None else p.stem).replace("\n", " ").replace("\r", " ")
         lines.append(f"#EXTINF:{secs},{title}")
-        lines.append(rel.replace(os.sep, "/") if not os.path.isabs(rel) else rel)
+        if not os.path.isabs(rel):
+            rel = rel.replace(os.sep, "/")
+            if rel.startswith("#") or rel != rel.lstrip():
+                rel = "./" + rel    # a line starting with '#' is a comment to every player
+        lines.append(rel)
     with atomic_write(path, "write playlist") as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -398,8 +398,12 @@ def read_midi_beats(path: str | Path) -> Beats:
 
 
 def has_tempo_map(path: str | Path) -> bool:
-    """Whether a MIDI file states a tempo map worth reading as beats (several tempi, or a
-    time signature)."""
+    """Whether a MIDI file states a tempo map worth reading as beats: several tempi, or one
+    tempo that is not the 120 BPM every sequencer writes by default. (A constant 120 BPM map,
+    with or without a 4/4 time signature, says nothing about the music: reading it gave a
+    fake beat layer on a 0.5-s grid.)"""
     pm = _load(path)
+    if any(e.text == FIRST_BEAT_TEXT for e in getattr(pm, "text_events", [])):
+        return True     # ours: the beats are detected ones, whatever the tempo
     _, tempi = pm.get_tempo_changes()
-    return len(tempi) > 1 or bool(pm.time_signature_changes)
+    return len(tempi) > 1 or (len(tempi) == 1 and abs(float(tempi[0]) - 120.0) > 1e-3)

@@ -38,3 +38,43 @@ def analysis_errors(library, track, specs: list[AnalyzerSpec]) -> dict[str, str]
         if rec is not None and rec.status == "failed":
             out[a.id] = rec.error or "failed"
     return out
+
+
+def provenance(specs: list[AnalyzerSpec]) -> dict[str, dict]:
+    """What made each layer, by analyzer id, for the exports: {"tool": "Workstation 0.1.0",
+    "analyzer", "analyzer_version", "method", "params_hash", "models": [{"name", "version",
+    "sha256" (first 12 hex digits), "licence"}], "inputs": [ids of the layers it was made
+    from], "text": one line for people (CSV comments, MIDI text events, JAMS
+    ``annotation_tools``)}."""
+    from workstation import __version__
+    from workstation.core.errors import ModelError
+    from workstation.inference.manifest import manifest_entry
+
+    out: dict[str, dict] = {}
+    for spec in specs:
+        a = spec.build()
+        models = []
+        for name in a.models_used():
+            try:
+                e = manifest_entry(name)
+            except ModelError:
+                e = {}
+            models.append({"name": name, "version": e.get("version", ""),
+                           "sha256": str(e.get("sha256", "absent"))[:12],
+                           "licence": e.get("licence", "")})
+        method = str(a.params.get("method", "")) if a.params.get("method") is not None else ""
+        out[a.id] = {"tool": f"Workstation {__version__}", "analyzer": a.id,
+                     "analyzer_version": a.version, "method": method,
+                     "params_hash": a.params_hash(), "models": models,
+                     "inputs": list(a.requires)}
+    for p in out.values():
+        words = [p["tool"], f"{p['analyzer']} v{p['analyzer_version']}"]
+        if p["method"]:
+            words.append(f"method {p['method']}")
+        words += [f"model {m['name']} sha256 {m['sha256']}"
+                  + (f" ({m['licence'].split(' (')[0]})" if m["licence"] else "")
+                  for m in p["models"]]
+        words += [f"from {i}: {out[i]['method'] or 'default'}" for i in p["inputs"] if i in out]
+        words.append(f"params {p['params_hash']}")
+        p["text"] = "; ".join(words)
+    return out

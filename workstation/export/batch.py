@@ -70,9 +70,12 @@ def export_stems(paths: Sequence[str], fallbacks: Sequence[str]) -> list[str]:
 
 def write_results(out_dir: str | Path, stem: str, results: dict[str, Result], formats, *,
                   duration_s: float, title: str | None = None, artist: str | None = None,
-                  audio_path: str | None = None) -> list[Path]:
+                  audio_path: str | None = None, provenance: dict[str, dict] | None = None
+                  ) -> list[Path]:
     """Write ``results`` as ``<out_dir>/<stem>.jams``, ``<stem>.mid`` (when there are notes;
-    with the beats' tempo map) and ``<stem>.<layer>.csv`` per layer; returns the paths."""
+    with the beats' tempo map and the key signature) and ``<stem>.<layer>.csv`` per layer;
+    returns the paths. ``provenance`` (``analysis.results.provenance``) is written into each:
+    JAMS annotation metadata, a CSV comment line, a MIDI text event."""
     from .csv_io import write_csv
     from .jams_io import write_jams
     from .midi import write_midi
@@ -88,14 +91,16 @@ def write_results(out_dir: str | Path, stem: str, results: dict[str, Result], fo
         return written
     if "jams" in formats:
         p = out_dir / f"{stem}.jams"
-        write_jams(p, results, duration_s=duration_s, title=title, artist=artist, audio_path=audio_path)
+        write_jams(p, results, duration_s=duration_s, title=title, artist=artist, audio_path=audio_path,
+                   provenance=provenance)
         written.append(p)
     if "midi" in formats and "notes" in results:
         p = out_dir / f"{stem}.mid"
         from workstation import __version__
+        made = (provenance or {}).get("notes", {}).get("text", f"notes by the Workstation {__version__}")
         write_midi(p, results["notes"], beats=results.get("beats"), key=results.get("key"),
-                   provenance=f"notes by the Workstation {__version__}")
+                   provenance=made)
         written.append(p)
     if "csv" in formats:
-        written += write_csv(out_dir / stem, results)
+        written += write_csv(out_dir / stem, results, provenance=provenance)
     return written

@@ -82,8 +82,10 @@ def _layer_path(base: Path, as_dir: bool, layer: str) -> Path:
     return base / f"{layer}.csv" if as_dir else base.with_name(f"{base.name}.{layer}.csv")
 
 
-def _write(path: Path, layer: str, rows) -> Path:
+def _write(path: Path, layer: str, rows, comment: str = "") -> Path:
     with atomic_write(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        if comment:
+            fh.write("# " + comment.replace("\n", " ").replace("\r", " ") + "\n")
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(HEADERS[layer])
         w.writerows(rows)
@@ -142,11 +144,14 @@ def _layer_rows(r: Result) -> list[tuple[str, list]]:
     return []
 
 
-def write_csv(dir_or_prefix: str | Path, results: dict[str, Result]) -> list[Path]:
+def write_csv(dir_or_prefix: str | Path, results: dict[str, Result], *,
+              provenance: dict[str, dict] | None = None) -> list[Path]:
     """Write one CSV per layer (see the module docstring); returns the paths written.
 
     dir_or_prefix: an existing directory (or a path ending with a separator) gets
-    ``<dir>/<layer>.csv``; anything else is a prefix: ``<prefix>.<layer>.csv``."""
+    ``<dir>/<layer>.csv``; anything else is a prefix: ``<prefix>.<layer>.csv``.
+    provenance (``analysis.results.provenance``, by analyzer id): its text becomes a first
+    ``# ...`` comment line (method, model, sha256 prefix); readers here skip '#' lines."""
     s = str(dir_or_prefix)
     base = Path(dir_or_prefix)
     as_dir = base.is_dir() or s.endswith(("/", "\\"))
@@ -162,7 +167,8 @@ def write_csv(dir_or_prefix: str | Path, results: dict[str, Result]) -> list[Pat
             if layer in seen:
                 log.warning("CSV export: a second %s layer (%s) overwrites the first", layer, aid)
             seen.add(layer)
-            written.append(_write(_layer_path(base, as_dir, layer), layer, rows))
+            text = (provenance or {}).get(aid, {}).get("text", "")
+            written.append(_write(_layer_path(base, as_dir, layer), layer, rows, text))
     return written
 
 

@@ -267,27 +267,23 @@ def _embedding_annotation(r: Embedding, aid: str, dur: float) -> dict:
 
 
 def jams_document(results: dict[str, Result], *, duration_s: float, title: str | None = None,
-                  artist: str | None = None, audio_path: str | Path | None = None) -> dict:
-    """The JAMS document (plain JSON types) holding every result (see the module docstring)."""
+                  artist: str | None = None, audio_path: str | Path | None = None,
+                  provenance: dict[str, dict] | None = None) -> dict:
+    """The JAMS document (plain JSON types) holding every result (see the module docstring).
+    ``provenance`` (``analysis.results.provenance``, by analyzer id): its one-line text goes
+    to each annotation's ``annotation_metadata.annotation_tools``, the analyzer, version and
+    parameter hash to ``.version``, the whole record to ``sandbox.provenance``."""
     dur = float(duration_s)
     anns: list[dict] = []
     for aid, r in results.items():
-        if isinstance(r, PitchTrack):
-            anns.append(_f0_annotation(r, aid, dur))
-        elif isinstance(r, Salience):
-            anns.append(_salience_annotation(r, aid, dur))
-        elif isinstance(r, Notes):
-            anns.append(_notes_annotation(r, aid, dur))
-        elif isinstance(r, Key):
-            anns.extend(_key_annotations(r, aid, dur))
-        elif isinstance(r, Beats):
-            anns.extend(_beat_annotations(r, aid, dur))
-        elif isinstance(r, Tags):
-            anns.append(_tags_annotation(r, aid, dur))
-        elif isinstance(r, Embedding):
-            anns.append(_embedding_annotation(r, aid, dur))
-        else:
-            log.warning("JAMS export: no namespace for %s (%s), skipped", aid, type(r).__name__)
+        first = len(anns)
+        _add_annotations(anns, aid, r, dur)
+        p = (provenance or {}).get(aid)
+        for ann in anns[first:] if p else ():
+            ann["annotation_metadata"]["annotation_tools"] = p["text"]
+            ann["annotation_metadata"]["version"] = (f"{p['analyzer']} v{p['analyzer_version']} "
+                                                     f"params {p['params_hash']}")
+            ann["sandbox"]["provenance"] = p
     return {
         "annotations": anns,
         "file_metadata": {
@@ -297,6 +293,26 @@ def jams_document(results: dict[str, Result], *, duration_s: float, title: str |
         },
         "sandbox": {"audio_path": str(audio_path)} if audio_path is not None else {},
     }
+
+
+def _add_annotations(anns: list[dict], aid: str, r: Result, dur: float) -> None:
+    """Append the annotations of one result."""
+    if isinstance(r, PitchTrack):
+        anns.append(_f0_annotation(r, aid, dur))
+    elif isinstance(r, Salience):
+        anns.append(_salience_annotation(r, aid, dur))
+    elif isinstance(r, Notes):
+        anns.append(_notes_annotation(r, aid, dur))
+    elif isinstance(r, Key):
+        anns.extend(_key_annotations(r, aid, dur))
+    elif isinstance(r, Beats):
+        anns.extend(_beat_annotations(r, aid, dur))
+    elif isinstance(r, Tags):
+        anns.append(_tags_annotation(r, aid, dur))
+    elif isinstance(r, Embedding):
+        anns.append(_embedding_annotation(r, aid, dur))
+    else:
+        log.warning("JAMS export: no namespace for %s (%s), skipped", aid, type(r).__name__)
 
 
 def _records(data) -> list[dict]:
@@ -358,7 +374,8 @@ def to_jams(results: dict[str, Result], *, duration_s: float, **kwargs):
 
 def write_jams(path: str | Path, results: dict[str, Result], *, duration_s: float,
                title: str | None = None, artist: str | None = None,
-               audio_path: str | Path | None = None, validate: str | bool = "sample") -> Path:
+               audio_path: str | Path | None = None, validate: str | bool = "sample",
+               provenance: dict[str, dict] | None = None) -> Path:
     """Write every result to one JAMS file, validated with jams' schema before writing.
 
     results: analyzer id -> core result. duration_s: track duration in seconds.
@@ -369,7 +386,7 @@ def write_jams(path: str | Path, results: dict[str, Result], *, duration_s: floa
     Raises ``AnnotationError`` naming the file when validation or writing fails."""
     path = Path(path)
     doc = jams_document(results, duration_s=duration_s, title=title, artist=artist,
-                        audio_path=audio_path)
+                        audio_path=audio_path, provenance=provenance)
     jams = _jams()
     if validate:
         try:

@@ -577,16 +577,6 @@ class SimilaritySearch:
 
 
 def _summary(e: dict) -> str:
-    parts = []
-    groups = {g: e[g] for g in ("timbre", "harmony", "rhythm") if e.get(g) is not None}
-    for g, v in sorted(groups.items(), key=lambda kv: -kv[1]):
-        word = "very close" if v > 0.6 else "close" if v > 0.3 else "somewhat" if v > 0 else "unlike"
-        parts.append(f"{g} {word} ({v:+.2f})")
-    if e.get("key"):
-        parts.append(f"key {e['key']} ({e['keys'][0]} / {e['keys'][1]})")
-    if e.get("tempo_closeness") is not None:
-        t0, t1 = e["tempi_bpm"]
-        parts.append(f"tempo {t0:.0f}/{t1:.0f} BPM")
-    if e.get("shared_tags"):
-        parts.append("tags " + ", ".join(e["shared_tags"][:3]))
-    return "; ".join(parts) if parts else f"overall {e.get('overall', 0):+.2f}"
+    """One readable line naming the closest aspects (``similarity_reasons.summary``)."""
+    from .similarity_reasons import summary
+    return summary(e)

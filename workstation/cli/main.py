@@ -251,9 +251,9 @@ def cmd_demo(args) -> int:
 def cmd_library(args) -> int:
     lib = _open_library(args)
     if args.action == "scan":
-        if not args.dir:
-            raise WorkstationError("library scan needs a folder")
-        rep = lib.scan(Path(args.dir))
+        if len(args.dir) != 1:
+            raise WorkstationError("library scan needs one folder")
+        rep = lib.scan(Path(args.dir[0]))
         print(f"added {len(rep.added)}, changed {len(rep.changed)}, moved {len(rep.moved)}, "
               f"removed {len(rep.removed)}, unchanged {len(rep.unchanged)}, failed {len(rep.failed)}")
         for p, reason in rep.failed:
@@ -267,11 +267,30 @@ def cmd_library(args) -> int:
         for aid, by_status in sorted(s.get("analyses", {}).items()):
             print(f"{aid}: " + ", ".join(f"{k} {v}" for k, v in sorted(by_status.items())))
         return 0
+    if args.action == "remove":
+        return _library_remove(lib, args.dir)
     if args.action == "list":
         for t in lib.tracks():
             print(f"{t.id}\t{t.status}\t{t.duration_s or 0:.1f}s\t{t.title or ''}\t{t.path}")
         return 0
     raise WorkstationError(f"unknown library action {args.action}")
+
+
+def _library_remove(lib, paths: list[str]) -> int:
+    """Take the tracks of ``paths`` (files, or every track under a folder) out of the
+    catalogue; nothing is removed when one path is not in the library. Files stay on disk."""
+    if not paths:
+        raise WorkstationError("library remove needs at least one file or folder")
+    ids: list[int] = []
+    for p in paths:
+        path = Path(p).expanduser()
+        found = lib.tracks_under(path) if path.is_dir() else [t for t in [lib.track_by_path(path)] if t]
+        if not found:
+            raise WorkstationError(f"{p}: not in the library (nothing was removed)")
+        ids += [t.id for t in found]
+    n = lib.remove_tracks(ids)
+    print(f"removed {n} tracks from the library (their files stay on disk)")
+    return 0
 
 
 def cmd_export(args) -> int:

@@ -98,9 +98,11 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
 
     analysis_opts(sub.add_parser("analyze", help="analyse files or folders"), True)
     analysis_opts(sub.add_parser("demo", help="analyse the bundled demo collection"), False)
-    lp = sub.add_parser("library", help="scan, status, list")
-    lp.add_argument("action", choices=("scan", "status", "list"))
-    lp.add_argument("dir", nargs="?")
+    lp = sub.add_parser("library", help="scan, status, list, remove")
+    lp.add_argument("action", choices=("scan", "status", "list", "remove"))
+    lp.add_argument("dir", nargs="*", metavar="PATH",
+                    help="scan: the folder; remove: files or folders to take out of the catalogue "
+                         "(the files stay on disk)")
     ep = sub.add_parser("export", help="export cached results")
     ep.add_argument("paths", nargs="*")
     ep.add_argument("--out", type=out_folder, required=True)

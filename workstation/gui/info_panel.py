@@ -1,9 +1,11 @@
 """The info panel: key (+ confidence, local keys), tempo (+ alternatives, meter), tags,
-failed analyses and file details of the selected track."""
+failed analyses and file details of the selected track (durations in m:ss and seconds, sizes
+in MB). Load timings are not shown: they go to the debug log."""
 
 from __future__ import annotations
 
 import html
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,8 @@ from workstation.core.units import key_label
 
 from .library_model import format_duration
 from .track_loader import TrackViewData
+
+log = logging.getLogger(__name__)
 
 
 def _key_name(pc: int, mode: str) -> str:
@@ -60,8 +64,9 @@ def describe(data: TrackViewData) -> dict[str, str]:
         details.append(f"{t.size / 1e6:.1f} MB")
     if t.album or t.year or t.genre:
         details.append(" · ".join(str(x) for x in (t.album, t.year, t.genre) if x))
-    if data.timings:
-        details.append("loaded in " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in data.timings.items()))
+    if data.timings:   # how long loading took is for developers: the log, not the pane
+        log.debug("%s: loaded in %s", t.path, ", ".join(f"{k} {v * 1000:.0f} ms"
+                                                        for k, v in data.timings.items()))
     out["File"] = "\n".join(details)
     return out
 

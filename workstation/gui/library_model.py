@@ -237,6 +237,20 @@ class LibraryModel(QAbstractTableModel):
             self._reindex()
             self.endInsertRows()
 
+    def remove_rows(self, track_ids) -> int:
+        """Drop the rows of ``track_ids`` (tracks taken out of the library); how many went."""
+        gone = {int(t) for t in track_ids} & set(self._index)
+        if len(gone) > 50:       # one reset beats hundreds of single removals
+            self.set_rows([r for r in self._rows if r.track_id not in gone])
+            return len(gone)
+        for tid in sorted(gone, key=lambda t: -self._index[t]):   # bottom up: rows stay valid
+            i = self._index[tid]
+            self.beginRemoveRows(QModelIndex(), i, i)
+            del self._rows[i]
+            self._reindex()
+            self.endRemoveRows()
+        return len(gone)
+
     @staticmethod
     def sort_key(r: TrackRow, column: int):
         """The value rows are ordered by in ``column`` (what ``SORT_ROLE`` returns)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHeaderView,
+from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog,
                                QLabel, QLineEdit, QMainWindow, QProgressBar, QPushButton,
                                QSplitter, QTableView, QTabWidget, QVBoxLayout, QWidget)
 
@@ -27,9 +27,9 @@ from workstation.library import Library
 from .compare_panel import ComparePanel
 from .export_dialog import ExportDialog
 from .info_panel import InfoPanel
-from .library_model import (COL_ARTIST, COL_DURATION, COL_KEY, COL_STATUS, COL_TEMPO,
-                            COL_TITLE, LibraryModel, TrackFilterProxy, load_rows)
-from .playback import Playback
+from .library_model import COL_TITLE, LibraryModel, TrackFilterProxy, load_rows
+from .library_table import LibraryActions, restore_column_widths, save_column_widths, setup_columns
+from .playback import Playback, show_no_audio_dialog
 from .settings import Settings
 from .similarity_panel import CollectionMap, SimilarityPanel
 from .track_loader import display_image, load_track_data
@@ -95,7 +95,7 @@ def _collection_map(window):
     for tid in ids.tolist():
         try:
             m = search.meta(int(tid))
-            titles[int(tid)] = m.title or Path(m.path).stem
+            titles[int(tid)] = f"{m.title or Path(m.path).stem} — {m.artist or Path(m.path).name}"
         except Exception:  # noqa: BLE001 - a track removed meanwhile: no title
             titles[int(tid)] = f"track {tid}"
     return ids, xy, titles
@@ -222,6 +222,7 @@ class MainWindow(QMainWindow):
                                      parent=self)
         self._build_ui()
         self._build_actions()
+        self.library_actions = LibraryActions(self)  # the table's context menu and Delete
         self._connect()
         geo = self.settings.geometry()
         if geo is not None:
@@ -255,11 +256,7 @@ class MainWindow(QMainWindow):
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
-        h = self.table.horizontalHeader()
-        h.setSectionResizeMode(COL_TITLE, QHeaderView.ResizeMode.Stretch)
-        for c, w in ((COL_ARTIST, 100), (COL_DURATION, 64), (COL_KEY, 74), (COL_TEMPO, 64),
-                     (COL_STATUS, 110)):
-            h.resizeSection(c, w)
+        setup_columns(self.table)  # user-resizable, widths remembered (library_table.py)
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(4, 4, 0, 0)
@@ -404,6 +401,7 @@ class MainWindow(QMainWindow):
         self.cancel_button.clicked.connect(self.bridge.cancel)
         self.playback.position_changed.connect(lambda t: self.view.set_cursor(t, follow=True))
         self.playback.unavailable.connect(self.status)
+        self.playback.unavailable.connect(self._hear_notes_silent)
         self.view.cursor_moved.connect(self.playback.seek)
         self.view.image_requested.connect(self._on_image_requested)
         self.similar_panel.open_track.connect(self.select_track)
@@ -707,9 +705,8 @@ class MainWindow(QMainWindow):
             self.view.show_loop(self.playback.loop)
             if self.act_hear_notes.isChecked():
                 self.set_hear_notes(True)
-            t = result.timings.get("total_s")
-            self.status(f"{result.track.title or Path(result.track.path).name}"
-                        + (f" (loaded in {t * 1000:.0f} ms)" if t is not None else ""))
+            log.debug("track %s loaded in %s s", result.track.id, result.timings.get("total_s"))
+            self.status(f"{result.track.title or Path(result.track.path).name}")
         elif tag == "export":
             self.last_export = list(result)
             self.status(f"Exported {len(result)} files" + (f" to {Path(result[0]).parent}" if result else ""))
@@ -743,8 +740,12 @@ class MainWindow(QMainWindow):
         elif tag == "png_track":
             data, out_dir = result
             self._render_png(data, Path(out_dir))
+        elif tag == "remove_tracks":
+            self.library_actions.removed(result)
         elif tag == "notes_mix":
             track_id, path = result
+            if self._hear_notes_silent():
+                return
             if track_id == self.current_track_id and self.act_hear_notes.isChecked():
                 self.playback.set_source_override(path)
                 self.status("Playing the audio with the notes synthesised over it")
@@ -924,12 +925,27 @@ class MainWindow(QMainWindow):
         if not on:
             self.playback.set_source_override(None)
             return
+        if self._hear_notes_silent():
+            return
         if data is None or "notes" not in data.results:
             self.status("No notes to hear for this track yet")
             self.act_hear_notes.setChecked(False)
             return
         self._submit(self.tasks, "notes_mix", _notes_mix, self.library, data.track, data.results["notes"])
         self.status("Rendering the notes over the audio…")
+
+    def _hear_notes_silent(self, failure: str = "") -> bool:
+        """With *Hear the notes* on and no audio output (or playback failing: ``failure``
+        says how): uncheck it, go back to the track and say in a dialog that nothing will
+        play. True if so."""
+        if not self.act_hear_notes.isChecked() or (self.playback.audible and not failure):
+            return False
+        self.act_hear_notes.setChecked(False)
+        self.playback.set_source_override(None)
+        reason = failure or self.playback.silent_reason
+        self.status(f"Nothing will play: {reason}")
+        self.last_notice = show_no_audio_dialog(self, "The notes synthesised over the audio", reason)
+        return True
 
     def export_dialog(self) -> None:
         """Ask for a folder, formats and scope, then export (Ctrl+E)."""
@@ -1063,6 +1079,7 @@ class MainWindow(QMainWindow):
         tab = self.settings.get("view/side_tab", 0, int)
         if 0 <= tab < self.side_tabs.count():
             self.side_tabs.setCurrentIndex(tab)
+        restore_column_widths(self.table, self.settings)
 
     def save_view_settings(self) -> None:
         from .track_view import LAYER_NAMES
@@ -1074,6 +1091,7 @@ class MainWindow(QMainWindow):
         self.settings.set("view/split", self.split.saveState())
         self.settings.set("view/left_split", self.left_split.saveState())
         self.settings.set("view/side_tab", self.side_tabs.currentIndex())
+        save_column_widths(self.table, self.settings)
 
     def closeEvent(self, ev) -> None:
         self.save_view_settings()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 
-from PySide6.QtCore import QObject, QTimer, QUrl, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,24 @@ class Playback(QObject):
     @property
     def available(self) -> bool:
         return self.player is not None
+
+    @property
+    def audible(self) -> bool:
+        """True when the player drives an audio output device that still exists (sound can be
+        heard); False unavailable, headless, or once the system has no audio output left."""
+        if self.player is None or self.output is None:
+            return False
+        from PySide6.QtMultimedia import QMediaDevices
+        return bool(QMediaDevices.audioOutputs())
+
+    @property
+    def silent_reason(self) -> str:
+        """Why nothing can be heard ('' when ``audible``)."""
+        if self.audible:
+            return ""
+        if self.reason:
+            return self.reason
+        return "playback unavailable: no audio output device"
 
     @property
     def playing(self) -> bool:
@@ -276,3 +294,18 @@ class Playback(QObject):
     def _on_error(self, _err, message: str = "") -> None:
         log.warning("playback error on %s: %s", self.source_path, message)
         self.unavailable.emit(f"playback error: {message}")
+
+
+def show_no_audio_dialog(parent, what: str, reason: str):
+    """Tell the user, in a window-modal warning opened without blocking, that ``what`` (e.g.
+    'The notes synthesised over the audio') will not be heard and why. Returns the dialog
+    (a ``QMessageBox``; tests read its text and close it)."""
+    from PySide6.QtWidgets import QMessageBox
+    reason = reason.split(": ", 1)[-1] if reason.startswith("playback unavailable: ") else reason
+    box = QMessageBox(QMessageBox.Icon.Warning, "No sound", f"{what} cannot be played: {reason}.",
+                      QMessageBox.StandardButton.Ok, parent)
+    box.setInformativeText("Nothing will play. Connect or enable an audio output device, then "
+                           "restart the Workstation to hear it.")
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+    box.open()
+    return box

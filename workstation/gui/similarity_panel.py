@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
                                QPushButton, QSpinBox, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
+from workstation.analysis.similarity_reasons import reasons, summary
+
 from . import panes as P
 
 COLUMNS = ("Title", "Artist", "Score", "Why")
@@ -93,7 +95,7 @@ class SimilarityPanel(QWidget):
         self.results = list(results)
         self.table.setRowCount(len(self.results))
         for i, r in enumerate(self.results):
-            why = r.explanation.get("summary", "") if r.explanation else ""
+            why = summary(r.explanation) if r.explanation else ""
             cells = (r.title or r.path, r.artist or "", f"{r.score:.3f}", why)
             for j, text in enumerate(cells):
                 it = QTableWidgetItem(text)
@@ -101,8 +103,7 @@ class SimilarityPanel(QWidget):
                 if j == 2:
                     it.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if j == 3 and r.explanation:
-                    it.setToolTip("\n".join(f"{k}: {v:.2f}" if isinstance(v, float) else f"{k}: {v}"
-                                            for k, v in r.explanation.items() if k != "summary"))
+                    it.setToolTip("\n".join(reasons(r.explanation)))
                 self.table.setItem(i, j, it)
         t = f" in {elapsed_s * 1000:.0f} ms" if elapsed_s is not None else ""
         self.label.setText(f"{len(self.results)} tracks like <b>{title}</b>{t} (double-click to open)"
@@ -116,9 +117,19 @@ class SimilarityPanel(QWidget):
             self.open_track.emit(int(self.results[row].track_id))
 
 
+def _tip_for(texts: dict):
+    """The hover text function of the map's points (a closure over ``texts``, not a bound
+    method: the scatter item must not hold the widget in a Python reference cycle)."""
+    def tip(x=None, y=None, data=None) -> str:
+        return texts.get(int(data), f"track {data}") if data is not None else ""
+    return tip
+
+
 class CollectionMap(QWidget):
-    """Every analysed track as a point of a 2-D projection of the embeddings. Signal:
-    ``track_clicked(int)``."""
+    """Every analysed track as a point of a 2-D projection of the embeddings (unitless
+    coordinates: only distances mean something). Hovering a point shows its track's text
+    (title and artist, or title and file name); the selected track's point is ringed and
+    labelled. Signal: ``track_clicked(int)``."""
 
     track_clicked = Signal(int)
 
@@ -126,36 +137,59 @@ class CollectionMap(QWidget):
         super().__init__(parent)
         self.track_ids = np.zeros(0, dtype=np.int64)
         self.xy = np.zeros((0, 2), dtype=np.float32)
+        self.texts: dict[int, str] = {}
         self.plot = pg.PlotWidget(background=P.BACKGROUND)
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
         self.plot.setAspectLocked(True)
-        self.scatter = pg.ScatterPlotItem(size=9, pen=pg.mkPen("#15171c"), brush=pg.mkBrush(P.ACCENT))
+        self.plot.getViewBox().setDefaultPadding(0.12)  # room for the rings and the label
+        self.scatter = pg.ScatterPlotItem(size=9, pen=pg.mkPen("#15171c"), brush=pg.mkBrush(P.ACCENT),
+                                          hoverable=True, hoverSize=12,
+                                          hoverBrush=pg.mkBrush("#ffffff"),
+                                          tip=_tip_for(self.texts))
         self.scatter.sigClicked.connect(self._on_clicked)
         self.plot.addItem(self.scatter)
         self.current = pg.ScatterPlotItem(size=16, pen=pg.mkPen("#ffffff", width=2),
                                           brush=pg.mkBrush(0, 0, 0, 0))
         self.plot.addItem(self.current)
+        self.current_label = pg.TextItem("", color="#ffffff", anchor=(0.0, 1.2))
+        self.current_label.setVisible(False)
+        self.plot.addItem(self.current_label)
         self.label = QLabel("The collection map appears once tracks have embeddings.")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.label)
         lay.addWidget(self.plot, 1)
 
-    def set_points(self, track_ids, xy, titles: dict | None = None) -> None:
+    def text_for(self, track_id: int) -> str:
+        """What hovering the track's point shows (title and artist, or title and file name)."""
+        return self.texts.get(int(track_id), f"track {int(track_id)}")
+
+    def set_points(self, track_ids, xy, texts: dict | None = None) -> None:
+        """Draw ``track_ids`` at ``xy`` [shape=(n, 2)]; ``texts``: hover text by track id."""
         self.track_ids = np.asarray(track_ids, dtype=np.int64)
         self.xy = np.asarray(xy, dtype=np.float32).reshape(-1, 2)
-        titles = titles or {}
-        self.scatter.setData(x=self.xy[:, 0], y=self.xy[:, 1], data=self.track_ids.tolist(),
-                             tip=lambda x, y, data: titles.get(int(data), f"track {data}"))
-        self.label.setText(f"{len(self.track_ids)} tracks: nearby points sound alike (click one)")
+        self.texts.clear()            # the same dict: the scatter's tip reads it
+        self.texts.update({int(k): str(v) for k, v in (texts or {}).items()})
+        self.scatter.setData(x=self.xy[:, 0], y=self.xy[:, 1], data=self.track_ids.tolist())
+        self.label.setText(f"{len(self.track_ids)} tracks: nearby points sound alike "
+                           "(hover for names, click one to open it)")
 
     def mark(self, track_id: int | None) -> None:
+        """Ring and label the point of ``track_id`` (None, or a track not on the map: none)."""
         idx = np.flatnonzero(self.track_ids == track_id) if track_id is not None else []
         if len(idx):
-            self.current.setData(x=[float(self.xy[idx[0], 0])], y=[float(self.xy[idx[0], 1])])
+            x, y = float(self.xy[idx[0], 0]), float(self.xy[idx[0], 1])
+            self.current.setData(x=[x], y=[y])
+            self.current_label.setText(self.text_for(int(track_id)))
+            right = x > (float(self.xy[:, 0].min()) + float(self.xy[:, 0].max())) / 2
+            self.current_label.setAnchor((1.0, 1.2) if right else (0.0, 1.2))  # text inwards
+            self.current_label.setPos(x, y)
+            self.current_label.setVisible(True)
         else:
             self.current.setData(x=[], y=[])
+            self.current_label.setText("")
+            self.current_label.setVisible(False)
 
     def click_track(self, track_id: int) -> None:
         """What a click on the track's point does (for keyboard users and tests)."""

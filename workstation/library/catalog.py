@@ -403,6 +403,15 @@ class Library:
         if "status" in fields and fields["status"] not in TRACK_STATUSES:
             raise LibraryError(f"invalid track status {fields['status']!r}; one of {TRACK_STATUSES}")
 
+    def remove_tracks(self, track_ids: Iterable[int]) -> int:
+        """Take tracks out of the catalogue (one transaction; their hand-given tags go with
+        them). The audio files are not touched, and the stored analyses stay: they are keyed
+        by content, shared with duplicates, and found again if the file is added back (a scan
+        of its folder does). Returns how many tracks were removed (unknown ids are ignored)."""
+        ids = sorted({int(i) for i in track_ids})
+        with self._write() as c:
+            return sum(c.execute("DELETE FROM tracks WHERE id = ?", (i,)).rowcount for i in ids)
+
     # -- user tags ---------------------------------------------------------------------
 
     @staticmethod

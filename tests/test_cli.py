@@ -133,3 +133,26 @@ def test_method_option_runs_and_exports_another_method(analysed, capsys):
     assert main(["--library", str(tmp / "lib"), "analyze", str(music), "--method", "pitch.f0=nope",
                  "--quiet"]) == 2
     assert "pitch.f0=pyin|pesto" in capsys.readouterr().err
+
+
+def test_exports_say_what_made_each_layer(analysed):
+    """Provenance: method, model and the sha256 prefix of its weights in the JAMS annotation
+    metadata, in a CSV comment line and in a MIDI text event (a pesto f0 nowhere said pesto)."""
+    import json
+
+    import pretty_midi
+
+    from workstation.inference.manifest import manifest_entry
+
+    _, tmp, music, out = analysed
+    sha = manifest_entry("pitch.f0.crepe-tiny")["sha256"][:12]
+    stem = sorted(music.iterdir())[0].stem
+    doc = json.loads((out / f"{stem}.jams").read_text())
+    f0 = [a for a in doc["annotations"] if a["sandbox"].get("analyzer") == "pitch.f0"][0]
+    tools = f0["annotation_metadata"]["annotation_tools"]
+    assert "pitch.f0 v3" in tools and "method crepe-tiny" in tools and sha in tools
+    assert f0["sandbox"]["provenance"]["models"][0]["sha256"] == sha
+    first = (out / f"{stem}.f0.csv").read_text().splitlines()[0]
+    assert first.startswith("# Workstation") and "method crepe-tiny" in first and sha in first
+    texts = [e.text for e in pretty_midi.PrettyMIDI(str(out / f"{stem}.mid")).text_events]
+    assert any("notes v2" in t and "from pitch.salience: basic-pitch" in t for t in texts), texts

@@ -3,6 +3,7 @@ panes and overlays, navigation, settings, playback fallback, screenshot sanity."
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -567,6 +568,9 @@ def test_export_selection_in_every_format(qtbot, window, tmp_path):
         res = load_results(window.library, t, window.specs)
         back = read_jams(out / f"{stem}.jams")
         assert back["key"].tonic_pc == res["key"].tonic_pc
+        doc = json.loads((out / f"{stem}.jams").read_text())   # each layer says what made it
+        assert all(a["annotation_metadata"]["annotation_tools"].startswith("Workstation ")
+                   for a in doc["annotations"])
         np.testing.assert_allclose(np.sort(back["beats"].times_s), np.sort(res["beats"].times_s), atol=1e-3)
         mid = read_midi(out / f"{stem}.mid")
         assert len(mid) == len(res["notes"])

@@ -135,13 +135,14 @@ def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool) -> d
 def _export(lib, specs, tracks, out_dir: Path, fmts: list[str]) -> tuple[list[Path], int]:
     """Write each track's results -> (the files written, how many of the tracks' layers had
     no readable result: each is named on stderr with its reason)."""
-    from workstation.analysis.results import load_results
+    from workstation.analysis.results import load_results, provenance
     from workstation.export.batch import export_stems, write_results
 
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     missing = 0
     tracks = [t for t in tracks if t.status == "ok"]
+    made = provenance(specs)
     stems = export_stems([t.path for t in tracks], [f"track{t.id}" for t in tracks])
     for t, stem in zip(tracks, stems):
         results = load_results(lib, t, specs)
@@ -154,7 +155,8 @@ def _export(lib, specs, tracks, out_dir: Path, fmts: list[str]) -> tuple[list[Pa
                        f"not analysed yet ({rec.status if rec is not None else 'never run'})")
                 print(f"{t.path}: no {spec.id} layer exported: {why}", file=sys.stderr)
         written += write_results(out_dir, stem, results, fmts, duration_s=t.duration_s,
-                                 title=t.title, artist=t.artist, audio_path=t.path)
+                                 title=t.title, artist=t.artist, audio_path=t.path,
+                                 provenance=made)
     return written, missing
 
 

@@ -144,12 +144,13 @@ def _suggest_tags(window):
 
 def _export_one(library, specs, track_id: int, path: str, fmt: str) -> list[str]:
     """Write one track's stored results to ``path`` as ``fmt`` (task thread)."""
-    from workstation.analysis.results import load_results
+    from workstation.analysis.results import load_results, provenance
     from workstation.export.batch import write_results
     t = library.track(track_id)
     p = Path(path)
     written = write_results(p.parent, p.stem, load_results(library, t, specs), [fmt],
-                            duration_s=t.duration_s, title=t.title, artist=t.artist, audio_path=t.path)
+                            duration_s=t.duration_s, title=t.title, artist=t.artist, audio_path=t.path,
+                            provenance=provenance(specs))
     if fmt == "midi" and written and written[0] != p:
         written[0].replace(p)
         written[0] = p
@@ -158,16 +159,18 @@ def _export_one(library, specs, track_id: int, path: str, fmt: str) -> list[str]
 
 def _export_tracks(library, specs, track_ids: list[int], out_dir: str, formats: list[str]) -> list[str]:
     """Write the stored results of each track in ``formats`` (task thread); the paths written."""
-    from workstation.analysis.results import load_results
+    from workstation.analysis.results import load_results, provenance
     from workstation.export.batch import export_stems, write_results
     written: list[str] = []
+    made = provenance(specs)
     tracks = [t for t in (library.track(tid) for tid in track_ids) if t is not None and t.status == "ok"]
     stems = export_stems([t.path for t in tracks], [f"track{t.id}" for t in tracks])
     for t, stem in zip(tracks, stems):
         results = load_results(library, t, specs)
         written += [str(p) for p in write_results(out_dir, stem, results,
                                                   formats, duration_s=t.duration_s, title=t.title,
-                                                  artist=t.artist, audio_path=t.path)]
+                                                  artist=t.artist, audio_path=t.path,
+                                                  provenance=made)]
     return written
 
 
@@ -1020,6 +1023,7 @@ class MainWindow(QMainWindow):
         if getattr(self, "_png_view", None) is None:
             self._png_view = TrackView()
             self._png_view.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+            self._png_view.use_settings(self.settings)   # the user's colour maps and dB range
         v = self._png_view
         v.resize(self.view.size())
         v.set_image_mode(self.view.image_mode if self.view.image_mode in ("spectrogram", "salience")

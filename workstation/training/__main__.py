@@ -8,6 +8,7 @@ Subcommands (one per shipped model; each reproduces its weights in ``models/``):
     tags      the short-chunk CNN tagger ``tags`` (``train_tags``)
     key       the ChromaNet-style key model ``key`` (``train_key``)
     embedding the contrastive track embedding ``embedding`` (``train_embedding``)
+    crepe-ft  pretrained CREPE tiny fine-tuned on the corpus ``pitch.f0.crepe-tiny-ft`` (``train_crepe``)
 
 ``python -m workstation.training <model> --help`` lists a recipe's options.
 """
@@ -25,6 +26,7 @@ RECIPES: dict[str, str] = {
     "tags": "workstation.training.train_tags",
     "key": "workstation.training.train_key",
     "embedding": "workstation.training.train_embedding",
+    "crepe-ft": "workstation.training.train_crepe",
 }
 
 

@@ -148,9 +148,9 @@ def train(cfg: CrepeFtConfig, *, device: str = "cpu") -> tuple[CrepeNet, dict]:
         opt.step()
         sched.step()
         if step % 50 == 0 or step == cfg.steps - 1:
-            history.append({"step": step, "sup": round(float(loss_sup), 5), "kd": round(float(loss_kd), 5)})
-            log.info("step %d: supervised %.4f distillation %.4f (%.0f s)", step, float(loss_sup),
-                     float(loss_kd), time.perf_counter() - t0)
+            history.append({"step": step, "sup": round(loss_sup.item(), 5), "kd": round(loss_kd.item(), 5)})
+            log.info("step %d: supervised %.4f distillation %.4f (%.0f s)", step, loss_sup.item(),
+                     loss_kd.item(), time.perf_counter() - t0)
     model.requires_grad_(False)
     return model.cpu().eval(), {"train_seconds": time.perf_counter() - t0, "history": history,
                                 "frames": int(len(starts)), "voiced_frames": int((midi > 0).sum())}

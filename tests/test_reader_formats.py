@@ -99,3 +99,41 @@ def test_mir1k_pitch_labels():
         np.testing.assert_allclose(f0.times_s, it.ref["f0_times_s"])
         np.testing.assert_allclose(f0.freqs_hz, it.ref["f0_hz"], rtol=1e-9)
         assert np.array_equal(f0.voiced, it.ref["f0_hz"] > 0)
+
+
+@needs_eval
+def test_guitarset_contour_segments_are_one_f0():
+    """GuitarSet numbers the successive notes of a string's f0 0, 1, 2: all 160 frames are
+    the f0 (only contour 0, 85 frames, was kept)."""
+    r = read_annotation_file(EVAL / "poly_notes" / "guitarset_excerpt" / "03_BN3-119-G_solo.jams")
+    f0 = r["pitch.f0"]
+    assert len(f0.times_s) == 160 and f0.voiced.sum() == 160
+    assert np.all(np.diff(f0.times_s) > 0)
+
+
+def test_overlapping_contours_are_multif0_not_one_picked(tmp_path):
+    import json
+    obs = [{"time": 0.01 * k, "duration": 0.0, "confidence": None,
+            "value": {"index": i, "frequency": 220.0 * (i + 1), "voiced": True}}
+           for k in range(20) for i in (0, 1)]
+    doc = {"annotations": [{"namespace": "pitch_contour", "data": obs, "sandbox": {},
+                            "annotation_metadata": {}, "time": 0, "duration": 1.0}],
+           "file_metadata": {"duration": 1.0}, "sandbox": {}}
+    p = tmp_path / "two.jams"
+    p.write_text(json.dumps(doc))
+    r = read_annotation_file(p)
+    assert "pitch.f0" not in r
+    s = r["pitch.salience"]
+    assert len(s.times_s) == 20 and len(s.peak_freq_hz) == 40
+
+
+def test_demo_ground_truth_notes_are_not_doubled():
+    """Each demo piece's JAMS has one note list per part plus a "melody" list that repeats
+    a part: read, it must have as many notes as the piece's MIDI (it had 190 for 141)."""
+    from workstation.export import read_midi
+    demo = Path(__file__).resolve().parents[1] / "resources" / "demo"
+    pieces = sorted(demo.glob("*.jams"))
+    assert len(pieces) >= 8
+    for jams_path in pieces:
+        notes = read_annotation_file(jams_path)["notes"]
+        assert len(notes) == len(read_midi(jams_path.with_suffix(".mid"))), jams_path.name

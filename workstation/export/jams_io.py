@@ -425,11 +425,24 @@ def _obs(ann: dict) -> list[_Obs]:
                  r.get("confidence")) for r in _records(ann.get("data", []))]
 
 
-def _read_f0(ann) -> PitchTrack:
-    obs = [o for o in _obs(ann) if isinstance(o.value, dict)]
-    idx = np.array([int(o.value.get("index", 0)) for o in obs], dtype=np.int64)
-    if len(idx) and np.any(idx != idx[0]):  # several contours: take the first index
-        obs = [o for o, i in zip(obs, idx) if i == idx[0]]
+def _read_contours(anns) -> PitchTrack | Salience:
+    """Unnamed ``pitch_contour`` annotations (other tools' files): contours that never sound
+    together (GuitarSet numbers the successive notes of a string 0, 1, 2...) are one f0
+    ``PitchTrack``, in time order; contours that overlap in time are a multi-f0 ``Salience``
+    (never one of them picked silently)."""
+    obs = [o for a in anns for o in _obs(a) if isinstance(o.value, dict)]
+    voiced_t = np.array([o.time for o in obs if o.value.get("voiced", True)
+                         and float(o.value.get("frequency", 0.0)) > 0], dtype=np.float64)
+    if len(np.unique(np.round(voiced_t, 6))) < len(voiced_t):
+        return _read_multif0(obs)
+    obs.sort(key=lambda o: o.time)
+    return _read_f0(obs)
+
+
+def _read_f0(obs_or_ann) -> PitchTrack:
+    """One f0 contour: an annotation, or its observations in time order."""
+    src = obs_or_ann if isinstance(obs_or_ann, list) else _obs(obs_or_ann)
+    obs = [o for o in src if isinstance(o.value, dict)]
     t = np.array([o.time for o in obs], dtype=np.float64)
     f = np.array([float(o.value.get("frequency", 0.0)) for o in obs], dtype=np.float64)
     v = np.array([bool(o.value.get("voiced", fi > 0)) for o, fi in zip(obs, f)], dtype=bool)
@@ -443,8 +456,9 @@ def _read_f0(ann) -> PitchTrack:
     return PitchTrack(times_s=t, freqs_hz=f, voiced=v, confidence=np.nan_to_num(c))
 
 
-def _read_multif0(ann) -> Salience:
-    obs = [o for o in _obs(ann) if isinstance(o.value, dict)]
+def _read_multif0(obs_or_ann) -> Salience:
+    src = obs_or_ann if isinstance(obs_or_ann, list) else _obs(obs_or_ann)
+    obs = [o for o in src if isinstance(o.value, dict)]
     t = np.array([o.time for o in obs], dtype=np.float64)
     f = np.array([float(o.value.get("frequency", 0.0)) for o in obs], dtype=np.float64)
     idx = np.array([int(o.value.get("index", 0)) for o in obs], dtype=np.int64)
@@ -647,6 +661,19 @@ def _aid(anns, default: str) -> str:
     return default
 
 
+def _distinct(anns: list) -> list:
+    """Annotations without exact repeats of an earlier one's observations (a demo's "melody"
+    note list repeats its violin part: merged, every melody note came twice)."""
+    seen, out = set(), []
+    for a in anns:
+        key = tuple((round(float(o.time), 6), round(float(o.duration), 6), repr(o.value))
+                    for o in _obs(a))
+        if key not in seen:
+            seen.add(key)
+            out.append(a)
+    return out
+
+
 def _from_doc(doc: dict) -> dict[str, Result]:
     by_ns: dict[str, list] = {}
     for ann in doc["annotations"]:
@@ -656,15 +683,17 @@ def _from_doc(doc: dict) -> dict[str, Result]:
     contours = by_ns.get("pitch_contour", [])
     f0 = [a for a in contours if _name(a) == "f0"]
     mf0 = [a for a in contours if _name(a) == "multif0"]
-    if not f0:
-        unnamed = [a for a in contours if _name(a) not in ("multif0",) and len(_records(a["data"]))]
-        f0 = unnamed[:1]
     if f0:
         out[_aid(f0, "pitch.f0")] = _read_f0(f0[0])
+    else:
+        unnamed = [a for a in contours if _name(a) not in ("multif0",) and len(_records(a["data"]))]
+        if unnamed:
+            r = _read_contours(unnamed)
+            out["pitch.f0" if isinstance(r, PitchTrack) else "pitch.salience"] = r
     if mf0:
         out[_aid(mf0, "pitch.salience")] = _read_multif0(mf0[0])
 
-    notes = [a for a in by_ns.get("note_midi", [])]
+    notes = _distinct(by_ns.get("note_midi", []))
     ours = [a for a in notes if _name(a) == "notes"]
     if ours:
         out[_aid(ours, "notes")] = _read_notes(ours[:1])

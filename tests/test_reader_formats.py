@@ -137,3 +137,19 @@ def test_demo_ground_truth_notes_are_not_doubled():
     for jams_path in pieces:
         notes = read_annotation_file(jams_path)["notes"]
         assert len(notes) == len(read_midi(jams_path.with_suffix(".mid"))), jams_path.name
+
+
+def test_headed_tables_are_read_by_their_column_names(tmp_path):
+    """pandas' beats CSV with its index column, and a semicolon CSV with quoted headers, were
+    refused ("first column is not a time")."""
+    b = read_annotation_file(_write(tmp_path, "beats.csv", ",time,beat\n0,0.5,1\n1,1.0,2\n2,1.5,3\n3,2.0,4\n"))["beats"]
+    np.testing.assert_allclose(b.times_s, [0.5, 1.0, 1.5, 2.0])
+    assert b.positions.tolist() == [1, 2, 3, 4]
+    n = read_annotation_file(_write(tmp_path, "notes.csv",
+                                    '"onset";"offset";"pitch"\n0.5;1.0;60\n1.0;1.75;64\n'))["notes"]
+    assert n.pitch_midi.tolist() == [60, 64]
+    np.testing.assert_allclose(n.offsets_s, [1.0, 1.75])
+    f0 = read_annotation_file(_write(tmp_path, "f0.csv", "Time;Frequency\n0.0;220.0\n0.01;0\n"))["pitch.f0"]
+    assert f0.voiced.tolist() == [True, False]
+    with pytest.raises(AnnotationError, match="'loudness' are not understood"):
+        read_annotation_file(_write(tmp_path, "odd.csv", "time,loudness\n0.5,3\n1.0,4\n"))

@@ -230,6 +230,8 @@ def guess_layer(path: str | Path, rows: list[list[str]] | None = None) -> dict[s
         width -= 1
     if width == 0:
         raise AnnotationError(path, "empty rows")
+    if len(rows) > 1 and not _is_num(rows[0][0]) and all(_is_num(r[0]) for r in rows[1:]):
+        return _from_header(path, rows[0], rows[1:])
     numeric = [all(_is_num(r[c]) for r in rows) for c in range(width)]
     if not numeric[0]:
         raise AnnotationError(path, f"first column is not a time in seconds (e.g. {rows[0][0]!r}): "
@@ -341,3 +343,70 @@ def _from_labels(path: Path, cols: list[np.ndarray], labels: list[str]) -> dict[
                           f"(e.g. {labels[0]!r})")
 
 
+
+
+#: Column names understood in other tools' headed tables, by role.
+_ROLES: dict[str, set[str]] = {
+    "time": {"time", "time_s", "t", "onset", "onset_s", "onset_time", "start", "start_s",
+             "start_time", "timestamp", "seconds", "sec", "beat_time", "beat_times"},
+    "end": {"end", "end_s", "end_time", "offset", "offset_s", "offset_time", "stop"},
+    "duration": {"duration", "dur", "duration_s", "length"},
+    "midi": {"pitch", "midi", "pitch_midi", "midi_pitch", "note", "note_number", "midi_note"},
+    "hz": {"frequency", "freq", "hz", "f0", "frequency_hz", "f0_hz", "pitch_hz", "value_hz"},
+    "position": {"beat", "position", "beat_position", "beat_number", "pos", "beat_in_bar"},
+    "level": {"velocity", "vel", "level", "amplitude", "confidence"},
+    "label": {"label", "labels", "key", "chord", "name", "text", "annotation"},
+}
+_INDEX_NAMES = {"", "index", "unnamed: 0", "#", "id", "idx", "n"}
+
+
+def _from_header(path: Path, header: list[str], rows: list[list[str]]) -> dict[str, Result]:
+    """A table whose first row names its columns (pandas' CSVs with an index column, quoted
+    semicolon-separated headers...): the layer follows from the names, not from guessing."""
+    names = [h.strip().strip('"').strip("'").strip().lower() for h in header]
+    width = min(len(names), min(len(r) for r in rows))
+    cols: dict[str, int] = {}
+    unknown = []
+    for c, n in enumerate(names[:width]):
+        role = next((r for r, ns in _ROLES.items() if n in ns), None)
+        if role is None and n in _INDEX_NAMES:
+            v = _floats(path, rows, c)
+            if np.array_equal(v, np.arange(len(v))) or np.array_equal(v, np.arange(1, len(v) + 1)):
+                continue                                   # a row index: not data
+        if role is None or role in cols:
+            unknown.append(header[c])
+            continue
+        cols[role] = c
+    if unknown or "time" not in cols:
+        understood = ", ".join(sorted(n for ns in _ROLES.values() for n in ns if len(n) > 3)[:12])
+        raise AnnotationError(path, f"a table with the header {', '.join(header)!r}: "
+                              + (f"columns {', '.join(map(repr, unknown))} are not understood"
+                                 if unknown else "no time column")
+                              + f" (names understood include {understood}...)")
+
+    def col(role: str) -> np.ndarray:
+        return _floats(path, rows, cols[role])
+
+    t = col("time")
+    if not _increasing(t):
+        raise AnnotationError(path, f"column {header[cols['time']]!r} is not a time line (its values decrease)")
+    if "label" in cols:
+        numeric = [t] + [col(r) for r in ("end", "duration") if r in cols][:1]
+        if "duration" in cols and "end" not in cols:
+            numeric = [t, t + col("duration")]
+        return _from_labels(path, numeric, [r[cols["label"]] for r in rows])
+    pitch = col("midi") if "midi" in cols else hz_to_midi(np.maximum(col("hz"), 1e-9)) if "hz" in cols else None
+    if pitch is not None and ("end" in cols or "duration" in cols):
+        end = col("end") if "end" in cols else t + col("duration")
+        level = col("level") if "level" in cols else None
+        return {"notes": _checked_notes(path, t, end, pitch, level, "the named columns")}
+    if "hz" in cols and not ({"end", "duration", "midi"} & set(cols)):
+        f = col("hz")
+        voiced = f > 0
+        return {"pitch.f0": PitchTrack(times_s=t, freqs_hz=np.abs(f), voiced=voiced,
+                                       confidence=voiced.astype(np.float64))}
+    if set(cols) <= {"time", "position", "level"}:
+        pos = col("position").astype(np.int64) if "position" in cols else None
+        return {"beats": _beats_from(t, pos)}
+    raise AnnotationError(path, f"columns {', '.join(header)!r} make no layer (notes need a time, an "
+                          "end or duration and a pitch; f0 a time and Hz; beats a time)")

@@ -79,3 +79,23 @@ def test_no_print_or_bare_except_in_library_code():
             if isinstance(node, ast.ExceptHandler) and node.type is None:
                 problems.append(f"{rel}:{node.lineno} bare except")
     assert not problems, "\n".join(problems)
+
+
+def test_one_atomic_write():
+    """Every file the project writes goes through ``workstation.core.atomic.atomic_write``: no
+    other module renames temporary files into place or makes its own temporary files."""
+    problems = []
+    for path in sorted(PKG.rglob("*.py")):
+        rel = path.relative_to(PKG)
+        if rel.as_posix() == "core/atomic.py":
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                owner = getattr(node.func.value, "id", None)
+                if (owner, node.func.attr) in {("os", "replace"), ("os", "rename"),
+                                               ("tempfile", "mkstemp"),
+                                               ("tempfile", "NamedTemporaryFile")}:
+                    problems.append(f"{rel}:{node.lineno} {owner}.{node.func.attr}")
+
+    assert not problems, "\n".join(problems)

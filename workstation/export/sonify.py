@@ -26,7 +26,6 @@ Only the standard library (``wave``) and numpy are used beyond ``core``.
 from __future__ import annotations
 
 import logging
-import os
 import wave
 from pathlib import Path
 from typing import Callable
@@ -38,7 +37,7 @@ from workstation.core.audio import expected_samples, probe, stream
 from workstation.core.errors import AudioError
 from workstation.core.types import Notes
 
-from .atomic import temp_path_beside
+from workstation.core.atomic import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -373,7 +372,6 @@ def write_notes_mix(out_path: str | Path, audio_path: str | Path, notes: Notes, 
     renderer = _Renderer(notes, sr=sr, gain=_db(notes_gain_db))
     limiter = _PeakLimiter(sr=sr)
     audio_gain = np.float32(_db(audio_gain_db))
-    tmp = str(temp_path_beside(out_path))
     written = 0
 
     def emit(w: wave.Wave_write, y: np.ndarray) -> None:
@@ -385,7 +383,7 @@ def write_notes_mix(out_path: str | Path, audio_path: str | Path, notes: Notes, 
             written += len(y)
 
     try:
-        with open(tmp, "wb") as fh, wave.open(fh, "wb") as w:
+        with atomic_write(out_path, durable=True) as tmp, open(tmp, "wb") as fh, wave.open(fh, "wb") as w:
             w.setnchannels(1)
             w.setsampwidth(2)
             w.setframerate(int(sr))
@@ -409,15 +407,8 @@ def write_notes_mix(out_path: str | Path, audio_path: str | Path, notes: Notes, 
                 log.warning("%s: decoded %d samples of the %d expected", audio_path,
                             s0 + written, s1)
             w.close()  # writes the final header sizes
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out_path)
     except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
         raise AudioError(out_path, f"cannot be written: {e.strerror or e}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     if limiter.max_reduction < 1.0:
         log.info("%s: mix peak-limited by %.1f dB", out_path,
                  -20 * np.log10(limiter.max_reduction))

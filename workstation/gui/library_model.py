@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
@@ -121,11 +120,10 @@ class SummaryCache:
     def save(self) -> None:
         if not self.dirty:
             return
+        from workstation.core.atomic import atomic_write
         try:
-            fd, tmp = tempfile.mkstemp(prefix=".gui_summary", dir=self.path.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
+            with atomic_write(self.path) as tmp, open(tmp, "w", encoding="utf-8") as f:
                 json.dump(self.data, f)
-            os.replace(tmp, self.path)
             self.dirty = False
         except OSError as e:
             log.warning("%s: cannot write the GUI summary cache: %s", self.path, e)

@@ -9,8 +9,6 @@ display cache (``<library>/cache/display/<content hash>-v<N>.npz``) misses. It r
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -270,13 +268,12 @@ def _read_cache(path: Path) -> DisplayFeatures | None:
 
 
 def _write_cache(path: Path, d: DisplayFeatures) -> None:
+    from workstation.core.atomic import atomic_write
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
+        with atomic_write(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, env_min=d.env_min, env_max=d.env_max, spec=d.spec,
                      duration_s=np.float64(d.duration_s))
-        os.replace(tmp, path)
     except OSError as e:
         log.warning("%s: cannot write the display cache: %s", path, e)
 

@@ -19,13 +19,13 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
+from workstation.core.atomic import atomic_write
 from workstation.core.errors import ModelError
 from workstation.inference.manifest import (  # noqa: F401  (re-exported)
     MANIFEST_NAME, MODELS_DIR, manifest_entry, read_manifest, weights_digest, weights_path)
@@ -154,19 +154,10 @@ def checkpoint_dict(model: torch.nn.Module, *, extra: dict[str, Any] | None = No
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through the one atomic, durable write (``core.atomic``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, durable=True) as tmp:
+        tmp.write_bytes(data)
 
 
 def save_model(model: torch.nn.Module, *, name: str, version: int, file: str,

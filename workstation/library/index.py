@@ -43,8 +43,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +51,7 @@ from typing import Iterable, Sequence
 import faiss
 import numpy as np
 
+from workstation.core.atomic import atomic_write
 from workstation.core.errors import LibraryError
 
 log = logging.getLogger(__name__)
@@ -83,16 +82,9 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 
 
 def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``write(tmp_path_str)`` then the one atomic, durable rename (``core.atomic``)."""
+    with atomic_write(path, durable=True) as tmp:
+        write(str(tmp))
 
 
 @dataclass

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 import time
 import zipfile
 import zlib
@@ -25,25 +24,16 @@ from pathlib import Path
 
 import numpy as np
 
+from workstation.core.atomic import atomic_write
 from workstation.core.errors import LibraryError
 from workstation.core.types import Result, result_from_arrays
 
 log = logging.getLogger(__name__)
 
-TEMP_PREFIX = ".tmp-"
+TEMP_PREFIX = ".ws-"   # the temporary files of workstation.core.atomic
 _HASH_RE = re.compile(r"^[0-9a-f]{4,128}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _LOAD_ERRORS = (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile, zlib.error)
-
-
-def _fsync_dir(directory: Path) -> None:
-    if os.name != "posix":  # directories cannot be opened for fsync on Windows
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class ResultStore:
@@ -69,19 +59,8 @@ class ResultStore:
         final = self.path_for(content_hash, analyzer_id, version, params_hash)
         final.parent.mkdir(parents=True, exist_ok=True)
         arrays = result.to_arrays()
-        fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".npz", dir=final.parent)
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)  # mkstemp makes it 0600
-            os.replace(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        _fsync_dir(final.parent)
+        with atomic_write(final, durable=True) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)
         return final
 
     def load(self, content_hash: str, analyzer_id: str, version: int,

@@ -50,9 +50,8 @@ def corpus_features(path: Path, spec, *, workers: int, compute) -> dict:
     build_corpus(cdir, spec, workers=workers)
     log.info("corpus %s ready (%.0f s)", cdir, time.perf_counter() - t0)
     data = compute(Corpus(cdir))
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **data)
-    tmp.replace(path)
+    from workstation.core.atomic import save_npz
+    save_npz(path, **data)
     return data
 
 

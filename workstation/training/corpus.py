@@ -864,13 +864,9 @@ class CorpusItem:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write atomically (temp file, fsync, rename) as a compressed ``.npz``."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
+        from workstation.core.atomic import atomic_write
+        with atomic_write(path, durable=True) as tmp, open(tmp, "wb") as fh:
             np.savez_compressed(fh, **self.to_arrays())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "CorpusItem":
@@ -1099,12 +1095,9 @@ def _versions() -> dict:
 
 
 def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    from workstation.core.atomic import atomic_write
+    with atomic_write(path, durable=True) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         json.dump(obj, fh, indent=1, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def build_corpus(out_dir: str | os.PathLike, spec: CorpusSpec = CorpusSpec(), *, workers: int = 1,

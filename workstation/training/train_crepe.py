@@ -91,9 +91,8 @@ def training_data(cfg: CrepeFtConfig) -> dict[str, np.ndarray]:
         offset += len(seg)
     data = {"audio": np.concatenate(audio), "start": np.concatenate(starts).astype(np.int64),
             "midi": np.concatenate(midi).astype(np.float32)}
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **data)
-    tmp.replace(path)
+    from workstation.core.atomic import save_npz
+    save_npz(path, **data)
     return data
 
 

@@ -162,9 +162,8 @@ def _prepare_corpus(spec, workers: int) -> dict:
         x[:, s:s + lengths[i]] = np.maximum(10.0 * np.log10(p + 1e-10), -100.0)
     log.info("mel of %d items (%.0f s of audio) in %.0f s", len(corpus), audio_s, time.perf_counter() - t1)
     data = dict(x=x, starts=starts, lengths=np.asarray(lengths, np.int64), audio_s=np.asarray(audio_s))
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **data)
-    tmp.replace(path)
+    from workstation.core.atomic import save_npz
+    save_npz(path, **data)
     return data
 
 
@@ -190,9 +189,8 @@ def prepare_labels(spec, data: dict) -> dict:
         act[:, s:s + n] = a[:, :n]
         item_tags[i] = t
     labels = dict(act=act, item_tags=item_tags)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **labels)
-    tmp.replace(path)
+    from workstation.core.atomic import save_npz
+    save_npz(path, **labels)
     return labels
 
 

@@ -319,9 +319,8 @@ def _corpus_data(cfg: F0Config) -> dict[str, np.ndarray]:
             "clip": np.concatenate(clip)}
     log.info("corpus %s: %d items, %d frames in %.0f s", cdir, len(corpus), len(data["db"]),
              time.perf_counter() - t0)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **data)
-    tmp.replace(path)
+    from workstation.core.atomic import save_npz
+    save_npz(path, **data)
     return data
 
 
@@ -367,9 +366,8 @@ def _synth_data(seed: int, cfg: F0Config) -> dict[str, np.ndarray]:
     data = {"db": np.concatenate(dbs), "midi": np.concatenate(midis).astype(np.float32),
             "voiced": np.concatenate(voiced).astype(bool),
             "clip": np.repeat(np.arange(len(dbs), dtype=np.int32), [len(d) for d in dbs])}
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **data)
-    tmp.replace(path)
+    from workstation.core.atomic import save_npz
+    save_npz(path, **data)
     return data
 
 

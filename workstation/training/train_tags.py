@@ -357,9 +357,8 @@ def fit_centroid_baseline(cfg: TagsConfig | None = None) -> CentroidBaseline:
             act, tags = item_labels(item)
             ys.append(np.concatenate([(act.mean(axis=1) >= 0.05).astype(np.float32), tags]))
         x, y = np.stack(xs), np.stack(ys)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, x=x, y=y)
-        tmp.replace(path)
+        from workstation.core.atomic import save_npz
+        save_npz(path, x=x, y=y)
     n_train = max(1, len(x) - cfg.val_items)
     return CentroidBaseline(x[:n_train], y[:n_train])
 

@@ -12,7 +12,7 @@ from workstation.core.types import Result
 from .atomic import remove_stale_temps
 
 #: Formats ``write_results`` knows; PNG views are the GUI's own.
-FORMATS = ("jams", "midi", "csv")
+FORMATS = ("jams", "midi", "csv", "sv")
 
 
 #: Longest stem (UTF-8 bytes) of an exported file name, so that the stem with the longest
@@ -103,4 +103,8 @@ def write_results(out_dir: str | Path, stem: str, results: dict[str, Result], fo
         written.append(p)
     if "csv" in formats:
         written += write_csv(out_dir / stem, results, provenance=provenance)
+    if "sv" in formats:   # Sonic Visualiser: <stem>.<layer>.svl and the session <stem>.sv
+        from .sonic_visualiser import write_sv
+        written += write_sv(out_dir, stem, results, audio_path=audio_path, duration_s=duration_s,
+                            provenance=provenance)
     return written

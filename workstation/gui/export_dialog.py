@@ -1,4 +1,4 @@
-"""The export dialog: a folder, the formats (JAMS, MIDI, CSV, PNG of the view) and the
+"""The export dialog: a folder, the formats (JAMS, MIDI, CSV, Sonic Visualiser, PNG of the view) and the
 scope (the shown track or the selected tracks). It only asks; ``MainWindow.export_tracks``
 writes (on the task thread)."""
 
@@ -10,7 +10,9 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog
 
 #: Format key -> label; 'png' is the current view (the shown track only).
 EXPORT_FORMATS = {"jams": "JAMS (all layers)", "midi": "MIDI (notes, tempo map from the beats)",
-                  "csv": "CSV (one file per layer, with a header row)", "png": "PNG of the current view"}
+                  "csv": "CSV (one file per layer, with a header row)",
+                  "sv": "Sonic Visualiser (a session with the audio and every layer, and .svl layer files)",
+                  "png": "PNG of the current view"}
 
 
 class ExportDialog(QDialog):

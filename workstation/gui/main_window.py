@@ -30,6 +30,8 @@ from .info_panel import InfoPanel
 from .library_model import COL_TITLE, LibraryModel, TrackFilterProxy, load_rows
 from .library_table import LibraryActions, restore_column_widths, save_column_widths, setup_columns
 from .playback import Playback, show_no_audio_dialog
+from .references import TAGS as REFERENCE_TAGS
+from .references import ReferenceController
 from .settings import Settings
 from .similarity_panel import CollectionMap, SimilarityPanel
 from .track_loader import display_image, load_track_data
@@ -43,12 +45,6 @@ ANNOTATION_EXTENSIONS = (".jams", ".jamz", ".mid", ".midi", ".csv", ".lab", ".tx
                          ".notes", ".beats", ".f0")
 ANNOTATION_FILTER = ("Annotations (*.jams *.mid *.midi *.csv *.lab *.txt *.tsv *.notes *.beats *.f0)"
                      ";;All files (*)")
-
-
-def _read_annotation(track_id: int, path: str):
-    """Read an annotation file (task thread): (track id, path, results by analyzer id)."""
-    from workstation.export import read_annotation_file
-    return track_id, path, read_annotation_file(path)
 
 
 def _compare(track_id: int, estimates: dict, references: dict):
@@ -226,6 +222,7 @@ class MainWindow(QMainWindow):
         self._build_ui()
         self._build_actions()
         self.library_actions = LibraryActions(self)  # the table's context menu and Delete
+        self.reference_control = ReferenceController(self)  # open, remember, reload, clear
         self._connect()
         geo = self.settings.geometry()
         if geo is not None:
@@ -698,9 +695,7 @@ class MainWindow(QMainWindow):
                 return
             self.view.set_data(result)
             self.info.set_data(result)
-            refs, source = self.references.get(result.track.id, ({}, ""))
-            if refs:
-                self.view.set_references(refs, source)
+            self.reference_control.track_shown(result.track.id)
             self._request_compare()
             if result.track.id != getattr(self, "_similar_for", None):
                 self.request_similar()
@@ -756,14 +751,8 @@ class MainWindow(QMainWindow):
             track_id, img = result
             if track_id == self.current_track_id and self.view.data is not None:
                 self.view.set_image(img)
-        elif tag == "annotation":
-            track_id, path, refs = result
-            self.references[track_id] = (refs, path)
-            if track_id == self.current_track_id and self.view.data is not None:
-                self.view.set_references(refs, path)
-                self._request_compare()
-            layers = ", ".join(sorted(refs)) or "no layer"
-            self.status(f"Loaded {Path(path).name}: {layers}")
+        elif tag in REFERENCE_TAGS:
+            self.reference_control.answered(result)
         elif tag == "compare":
             track_id, figures, missing = result
             if track_id == self.current_track_id:
@@ -795,19 +784,13 @@ class MainWindow(QMainWindow):
             self.open_annotation(path)
 
     def open_annotation(self, path: str | Path) -> bool:
-        """Read an annotation file (task thread) as reference layers of the shown track."""
-        if self.current_track_id is None:
-            self.status("Select a track first, then open its annotation")
-            return False
-        self._submit(self.tasks, "annotation", _read_annotation, self.current_track_id, str(path))
-        self.status(f"Reading {Path(path).name}…")
-        return True
+        """Read an annotation file (task thread) as reference layers of the shown track;
+        a file that cannot be used is reported in a dialog (``references``)."""
+        return self.reference_control.open(path)
 
     def clear_annotation(self) -> None:
-        if self.current_track_id is not None:
-            self.references.pop(self.current_track_id, None)
-        self.view.set_references({})
-        self.compare.clear()
+        """Drop the shown track's reference and forget its file."""
+        self.reference_control.clear()
 
     def _request_compare(self) -> None:
         tid = self.current_track_id

@@ -93,6 +93,14 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX user_tags_tag ON user_tags (tag)",
     ],
+    # 4: the reference annotation file a user loaded for a track (the window reloads it)
+    [
+        """CREATE TABLE track_references (
+            track_id INTEGER PRIMARY KEY REFERENCES tracks (id) ON DELETE CASCADE,
+            path     TEXT NOT NULL,
+            added_at REAL NOT NULL
+        )""",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -404,10 +412,10 @@ class Library:
             raise LibraryError(f"invalid track status {fields['status']!r}; one of {TRACK_STATUSES}")
 
     def remove_tracks(self, track_ids: Iterable[int]) -> int:
-        """Take tracks out of the catalogue (one transaction; their hand-given tags go with
-        them). The audio files are not touched, and the stored analyses stay: they are keyed
-        by content, shared with duplicates, and found again if the file is added back (a scan
-        of its folder does). Returns how many tracks were removed (unknown ids are ignored)."""
+        """Take tracks out of the catalogue (one transaction; their hand-given tags and
+        remembered reference files go with them). The audio files are not touched, and the
+        stored analyses stay: they are keyed by content, shared with duplicates, and found
+        again if the file is added back (a scan of its folder does). Returns how many tracks were removed (unknown ids are ignored)."""
         ids = sorted({int(i) for i in track_ids})
         with self._write() as c:
             return sum(c.execute("DELETE FROM tracks WHERE id = ?", (i,)).rowcount for i in ids)
@@ -459,6 +467,29 @@ class Library:
         rows = self._conn().execute("SELECT track_id FROM user_tags WHERE tag = ? ORDER BY track_id",
                                     (self.normalize_tag(tag),))
         return [int(r[0]) for r in rows]
+
+    # -- reference annotations -----------------------------------------------------------
+
+    def set_reference_path(self, track_id: int, path: str | Path) -> None:
+        """Remember the reference annotation file loaded for a track (absolute path; one per
+        track, a new one replaces the old). LibraryError when there is no such track."""
+        self.track(track_id)  # a clear error for an unknown id
+        with self._write() as c:
+            c.execute("INSERT OR REPLACE INTO track_references (track_id, path, added_at) "
+                      "VALUES (?, ?, ?)", (int(track_id), normalize_path(path), time.time()))
+
+    def reference_path(self, track_id: int) -> str | None:
+        """The reference annotation file remembered for a track, or None."""
+        row = self._conn().execute("SELECT path FROM track_references WHERE track_id = ?",
+                                   (int(track_id),)).fetchone()
+        return str(row[0]) if row else None
+
+    def forget_reference_path(self, track_id: int) -> bool:
+        """Forget a track's reference annotation file (the file is not touched); True if one
+        was remembered."""
+        with self._write() as c:
+            return c.execute("DELETE FROM track_references WHERE track_id = ?",
+                             (int(track_id),)).rowcount > 0
 
     def add_file(self, path: str | Path) -> Track:
         """Catalogue one file (new, changed, moved or unchanged) and return its track.

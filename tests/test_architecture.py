@@ -97,5 +97,7 @@ def test_one_atomic_write():
                                                ("tempfile", "mkstemp"),
                                                ("tempfile", "NamedTemporaryFile")}:
                     problems.append(f"{rel}:{node.lineno} {owner}.{node.func.attr}")
-
+                # Path.replace / Path.rename take one argument (str.replace takes two)
+                elif node.func.attr in ("replace", "rename") and len(node.args) == 1 and not node.keywords:
+                    problems.append(f"{rel}:{node.lineno} .{node.func.attr}(...)")
     assert not problems, "\n".join(problems)

@@ -380,6 +380,18 @@ def test_export_current_track_to_jams(qtbot, window, tmp_path):
     assert key.tonic_pc == data.results["key"].tonic_pc
 
 
+def test_export_current_track_to_a_midi_path(qtbot, window, tmp_path):
+    """A .midi file name is written as asked (it used to go to NAME.mid and be renamed)."""
+    from workstation.export import read_midi
+    data = _open_first(qtbot, window)
+    out = tmp_path / "take.midi"
+    window.last_export = []
+    window.export_current(out)
+    qtbot.waitUntil(lambda: bool(window.last_export), timeout=30_000)
+    assert out.is_file() and not (tmp_path / "take.mid").exists()
+    assert len(read_midi(out)) == len(data.results["notes"])
+
+
 # ------------------------------------------------------------------------------ pieces
 
 def test_display_spectrogram_known_answer():

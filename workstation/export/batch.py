@@ -78,7 +78,6 @@ def write_results(out_dir: str | Path, stem: str, results: dict[str, Result], fo
     JAMS annotation metadata, a CSV comment line, a MIDI text event."""
     from .csv_io import write_csv
     from .jams_io import write_jams
-    from .midi import write_midi
 
     bad = [f for f in formats if f not in FORMATS]
     if bad:
@@ -95,12 +94,7 @@ def write_results(out_dir: str | Path, stem: str, results: dict[str, Result], fo
                    provenance=provenance)
         written.append(p)
     if "midi" in formats and "notes" in results:
-        p = out_dir / f"{stem}.mid"
-        from workstation import __version__
-        made = (provenance or {}).get("notes", {}).get("text", f"notes by the Workstation {__version__}")
-        write_midi(p, results["notes"], beats=results.get("beats"), key=results.get("key"),
-                   provenance=made)
-        written.append(p)
+        written.append(write_notes_midi(out_dir / f"{stem}.mid", results, provenance))
     if "csv" in formats:
         written += write_csv(out_dir / stem, results, provenance=provenance)
     if "sv" in formats:   # Sonic Visualiser: <stem>.<layer>.svl and the session <stem>.sv
@@ -108,3 +102,16 @@ def write_results(out_dir: str | Path, stem: str, results: dict[str, Result], fo
         written += write_sv(out_dir, stem, results, audio_path=audio_path, duration_s=duration_s,
                             provenance=provenance)
     return written
+
+
+def write_notes_midi(path: str | Path, results: dict[str, Result],
+                     provenance: dict[str, dict] | None = None) -> Path:
+    """The notes layer of ``results`` as a MIDI file at ``path``, with the beats' tempo map,
+    the key signature and the notes' provenance (``write_midi``). Raises ``KeyError`` when
+    there are no notes."""
+    from workstation import __version__
+
+    from .midi import write_midi
+    made = (provenance or {}).get("notes", {}).get("text", f"notes by the Workstation {__version__}")
+    return write_midi(path, results["notes"], beats=results.get("beats"), key=results.get("key"),
+                      provenance=made)

@@ -141,15 +141,15 @@ def _suggest_tags(window):
 def _export_one(library, specs, track_id: int, path: str, fmt: str) -> list[str]:
     """Write one track's stored results to ``path`` as ``fmt`` (task thread)."""
     from workstation.analysis.results import load_results, provenance
-    from workstation.export.batch import write_results
+    from workstation.export.batch import write_notes_midi, write_results
     t = library.track(track_id)
     p = Path(path)
-    written = write_results(p.parent, p.stem, load_results(library, t, specs), [fmt],
-                            duration_s=t.duration_s, title=t.title, artist=t.artist, audio_path=t.path,
+    results = load_results(library, t, specs)
+    if fmt == "midi":   # to the very path asked for (.mid or .midi)
+        return [str(write_notes_midi(p, results, provenance(specs)))] if "notes" in results else []
+    written = write_results(p.parent, p.stem, results, [fmt], duration_s=t.duration_s,
+                            title=t.title, artist=t.artist, audio_path=t.path,
                             provenance=provenance(specs))
-    if fmt == "midi" and written and written[0] != p:
-        written[0].replace(p)
-        written[0] = p
     return [str(x) for x in written]
 
 

@@ -109,6 +109,7 @@ def test_help_has_shortcuts_and_about(qtbot, tmp_path: Path):
     assert ("Playback", "Play / pause", "Space") in rows
     assert ("File", "Open folder…", "Ctrl+O") in rows
     assert any(r[1] == "Keyboard shortcuts…" and r[2] == "F1" for r in rows)
+    assert any(r[1] == "Remove from library…" and r[2] == "Del" for r in rows), rows
     text = about_text(str(tmp_path / "library"))
     assert workstation.__version__ in text and "torch" in text and str(tmp_path / "library") in text
     assert "pitch.f0.crepe-tiny" in text and "MIT" in text and "Apache-2.0" in text

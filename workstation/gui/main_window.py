@@ -222,6 +222,8 @@ class MainWindow(QMainWindow):
         self._build_ui()
         self._build_actions()
         self.library_actions = LibraryActions(self)  # the table's context menu and Delete
+        self.menu_analysis.addSeparator()            # listed in a menu, so F1 shows Delete too
+        self.menu_analysis.addAction(self.library_actions.act_remove)
         self.reference_control = ReferenceController(self)  # open, remember, reload, clear
         self._connect()
         geo = self.settings.geometry()
@@ -323,7 +325,7 @@ class MainWindow(QMainWindow):
                                            "Ctrl+Shift+E")
         f.addSeparator()
         self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
-        an = mb.addMenu("&Analysis")
+        an = self.menu_analysis = mb.addMenu("&Analysis")
         self.act_analyse_all = self._action(an, "Analyse &all", lambda: self.analyse(None))
         self.act_analyse_sel = self._action(an, "Analyse &selection",
                                             lambda: self.analyse(self.selected_track_ids()))

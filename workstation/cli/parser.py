@@ -81,7 +81,7 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
         if need_paths:
             sp.add_argument("paths", nargs="+", help="audio files or folders")
         sp.add_argument("--out", type=out_folder, help="write exports to this folder")
-        sp.add_argument("--format", default="jams,midi,csv", help="comma list of jams,midi,csv,sv")
+        sp.add_argument("--format", default="jams,midi,csv", help="comma list of jams,midi,csv,sv,audacity")
         sp.add_argument("--device", type=device, default="auto", help="auto | cpu | cuda | cuda:N | mps")
         sp.add_argument("--analyzers", help="comma list of analyzer ids (default: all)")
         sp.add_argument("--method", action="append", metavar="ANALYZER=METHOD",
@@ -106,7 +106,7 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
     ep = sub.add_parser("export", help="export cached results")
     ep.add_argument("paths", nargs="*")
     ep.add_argument("--out", type=out_folder, required=True)
-    ep.add_argument("--format", default="jams,midi,csv", help="comma list of jams,midi,csv,sv")
+    ep.add_argument("--format", default="jams,midi,csv", help="comma list of jams,midi,csv,sv,audacity")
     ep.add_argument("--analyzers")
     ep.add_argument("--method", action="append", metavar="ANALYZER=METHOD",
                     help="export the results of this method (as for analyze)")

@@ -12,7 +12,7 @@ from workstation.core.types import Result
 from .atomic import remove_stale_temps
 
 #: Formats ``write_results`` knows; PNG views are the GUI's own.
-FORMATS = ("jams", "midi", "csv", "sv")
+FORMATS = ("jams", "midi", "csv", "sv", "audacity")
 
 
 #: Longest stem (UTF-8 bytes) of an exported file name, so that the stem with the longest
@@ -101,6 +101,9 @@ def write_results(out_dir: str | Path, stem: str, results: dict[str, Result], fo
         from .sonic_visualiser import write_sv
         written += write_sv(out_dir, stem, results, audio_path=audio_path, duration_s=duration_s,
                             provenance=provenance)
+    if "audacity" in formats:   # Audacity label tracks: <stem>.<layer>.txt
+        from .audacity import write_audacity_labels
+        written += write_audacity_labels(out_dir, stem, results, duration_s=duration_s)
     return written
 
 

@@ -262,6 +262,10 @@ def guess_layer(path: str | Path, rows: list[list[str]] | None = None) -> dict[s
         voiced = v > 0
         return {"pitch.f0": PitchTrack(times_s=t, freqs_hz=np.abs(v), voiced=voiced,
                                        confidence=voiced.astype(np.float64))}
+    if n_num == 3 and np.all(cols[1] == cols[0]):   # point labels (start = end): bar.beat text
+        bar_beat = [re.match(r"^\d+\.(\d+)$", r[2].strip()) for r in rows]
+        if all(bar_beat) and max(int(m.group(1)) for m in bar_beat) <= 16:
+            return {"beats": _beats_from(t, np.array([int(m.group(1)) for m in bar_beat]))}
     return _notes_table(path, cols)
 
 

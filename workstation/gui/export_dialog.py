@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog
 EXPORT_FORMATS = {"jams": "JAMS (all layers)", "midi": "MIDI (notes, tempo map from the beats)",
                   "csv": "CSV (one file per layer, with a header row)",
                   "sv": "Sonic Visualiser (a session with the audio and every layer, and .svl layer files)",
+                  "audacity": "Audacity label tracks (beats, notes, keys)",
                   "png": "PNG of the current view"}
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
+from synth_audio import write_arpeggio
 
 pytest.importorskip("pytestqt")
 pytest.importorskip("pyqtgraph")
@@ -35,18 +34,7 @@ TRACKS = (("d_minor_waltz", 62, True, 120.0), ("d_minor_twin", 62, True, 118.0),
 
 def _synth(path: Path, tonic_midi: int, minor: bool, bpm: float, seconds: float = 5.0) -> None:
     """A tonic triad arpeggio of harmonic tones, a click on every beat (``bpm``)."""
-    t = np.arange(int(seconds * SR)) / SR
-    y = np.zeros_like(t)
-    beat = 60.0 / bpm
-    third = 3 if minor else 4
-    for i, start in enumerate(np.arange(0, seconds, beat)):
-        f = 440 * 2 ** ((tonic_midi + (0, third, 7, 12)[i % 4] - 69) / 12)
-        seg = (t >= start) & (t < start + beat)
-        env = np.exp(-3 * (t[seg] - start))
-        y[seg] += env * sum(np.sin(2 * np.pi * k * f * t[seg]) / k for k in range(1, 5))
-        n = int(start * SR)
-        y[n:n + 200] += np.hanning(400)[200:] * 0.8
-    sf.write(path, (0.3 * y / np.max(np.abs(y))).astype(np.float32), SR)
+    write_arpeggio(path, seconds=seconds, tonic_midi=tonic_midi, minor=minor, bpm=bpm)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
+from synth_audio import write_arpeggio
 
 pytest.importorskip("pytestqt")
 pytest.importorskip("pyqtgraph")
@@ -35,14 +35,7 @@ SECONDS = {"long_arpeggio": 40.0, "short_arpeggio": 6.0}
 
 def _synth(path: Path, seconds: float, tonic_midi: int = 60) -> None:
     """A major arpeggio of harmonic tones, one note per half second."""
-    t = np.arange(int(seconds * SR)) / SR
-    y = np.zeros_like(t)
-    for i, start in enumerate(np.arange(0, seconds, 0.5)):
-        f = 440 * 2 ** ((tonic_midi + (0, 4, 7, 12)[i % 4] - 69) / 12)
-        seg = (t >= start) & (t < start + 0.5)
-        y[seg] += np.exp(-3 * (t[seg] - start)) * sum(np.sin(2 * np.pi * k * f * t[seg]) / k
-                                                      for k in range(1, 4))
-    sf.write(path, (0.3 * y / np.max(np.abs(y))).astype(np.float32), SR)
+    write_arpeggio(path, seconds=seconds, tonic_midi=tonic_midi, bpm=120.0, harmonics=3, clicks=False)
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from synth_audio import write_arpeggio
 
 pytest.importorskip("pytestqt")
 pytest.importorskip("pyqtgraph")
@@ -35,18 +35,7 @@ ANALYSIS_TIMEOUT_MS = 240_000
 
 def _synth(path: Path, *, seconds: float = 6.0, tonic_midi: int = 60, bpm: float = 120.0) -> None:
     """A major arpeggio of harmonic tones with a click on every beat."""
-    t = np.arange(int(seconds * SR)) / SR
-    y = np.zeros_like(t)
-    beat = 60.0 / bpm
-    for i, start in enumerate(np.arange(0, seconds, beat)):
-        m = tonic_midi + (0, 4, 7, 12)[i % 4]
-        f = 440 * 2 ** ((m - 69) / 12)
-        seg = (t >= start) & (t < start + beat)
-        env = np.exp(-3 * (t[seg] - start))
-        y[seg] += env * sum(np.sin(2 * np.pi * k * f * t[seg]) / k for k in range(1, 5))
-        n = int(start * SR)
-        y[n:n + 200] += np.hanning(400)[200:] * 0.8
-    sf.write(path, (0.3 * y / np.max(np.abs(y))).astype(np.float32), SR)
+    write_arpeggio(path, seconds=seconds, tonic_midi=tonic_midi, bpm=bpm)
 
 
 def _demo_files(n: int = 2) -> list[Path]:

@@ -195,8 +195,10 @@ class Scheduler:
         another run on the same library keeps its own)."""
         self._mark_unfinished(job, "pending", only="running")
 
-    def _mark_unfinished(self, job: Job, status: str, *, only: str | None = None) -> None:
-        """Set the job's analyses that are not 'done' (or only those in status ``only``)."""
+    def _mark_unfinished(self, job: Job, status: str, *, only: str | None = None,
+                         error: str | None = None) -> None:
+        """Set the job's analyses that are not 'done' (or only those in status ``only``) to
+        ``status`` (with ``error``, the reason)."""
         for spec in job.specs:
             try:
                 a = spec.build()
@@ -206,7 +208,7 @@ class Scheduler:
             if (rec is None and only is None) or (rec is not None and rec.status != "done"
                                                    and (only is None or rec.status == only)):
                 self.library.set_analysis(job.content_hash, a.id, a.version, a.params_hash(),
-                                          status=status)
+                                          status=status, error=error)
 
     def _raise_if_start_failed(self) -> None:
         """WorkstationError with the worker's reason when it died before it was ready and said
@@ -222,15 +224,7 @@ class Scheduler:
                 raise WorkstationError(ev.message)
 
     def _fail_crashed(self, job: Job, reason: str, emit: EventFn) -> None:
-        for spec in job.specs:
-            try:
-                a = spec.build()
-            except Exception:
-                continue
-            rec = self.library.get_analysis(job.content_hash, a.id, a.version, a.params_hash())
-            if rec is None or rec.status != "done":
-                self.library.set_analysis(job.content_hash, a.id, a.version, a.params_hash(),
-                                          status="failed", error=reason)
+        self._mark_unfinished(job, "failed", error=reason)
         emit(Event("worker_crashed", job.track_id, message=reason))
         emit(Event("track_failed", job.track_id, message=reason))
 

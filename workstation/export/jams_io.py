@@ -296,23 +296,19 @@ def jams_document(results: dict[str, Result], *, duration_s: float, title: str |
 
 
 def _add_annotations(anns: list[dict], aid: str, r: Result, dur: float) -> None:
-    """Append the annotations of one result."""
-    if isinstance(r, PitchTrack):
-        anns.append(_f0_annotation(r, aid, dur))
-    elif isinstance(r, Salience):
-        anns.append(_salience_annotation(r, aid, dur))
-    elif isinstance(r, Notes):
-        anns.append(_notes_annotation(r, aid, dur))
-    elif isinstance(r, Key):
-        anns.extend(_key_annotations(r, aid, dur))
-    elif isinstance(r, Beats):
-        anns.extend(_beat_annotations(r, aid, dur))
-    elif isinstance(r, Tags):
-        anns.append(_tags_annotation(r, aid, dur))
-    elif isinstance(r, Embedding):
-        anns.append(_embedding_annotation(r, aid, dur))
-    else:
+    """Append the annotations of one result (one, or a list for keys and beats)."""
+    write = next((fn for typ, fn in _ANNOTATORS if isinstance(r, typ)), None)
+    if write is None:
         log.warning("JAMS export: no namespace for %s (%s), skipped", aid, type(r).__name__)
+        return
+    out = write(r, aid, dur)
+    anns.extend(out if isinstance(out, list) else [out])
+
+
+#: Result type -> its annotation writer.
+_ANNOTATORS = ((PitchTrack, _f0_annotation), (Salience, _salience_annotation),
+               (Notes, _notes_annotation), (Key, _key_annotations), (Beats, _beat_annotations),
+               (Tags, _tags_annotation), (Embedding, _embedding_annotation))
 
 
 def _records(data) -> list[dict]:

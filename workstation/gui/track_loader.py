@@ -268,12 +268,11 @@ def _read_cache(path: Path) -> DisplayFeatures | None:
 
 
 def _write_cache(path: Path, d: DisplayFeatures) -> None:
-    from workstation.core.atomic import atomic_write
+    from workstation.core.atomic import save_npz
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, env_min=d.env_min, env_max=d.env_max, spec=d.spec,
-                     duration_s=np.float64(d.duration_s))
+        save_npz(path, env_min=d.env_min, env_max=d.env_max, spec=d.spec,
+                 duration_s=np.float64(d.duration_s))
     except OSError as e:
         log.warning("%s: cannot write the display cache: %s", path, e)
 

@@ -174,14 +174,21 @@ def save_model(model: torch.nn.Module, *, name: str, version: int, file: str,
     _atomic_write_bytes(out / file, buf.getvalue())
     entry = {"name": name, "version": int(version), "file": file,
              "sha256": sha256_file(out / file), **entry_fields}
-    entries = [e for e in read_manifest(out) if e.get("name") != name] + [entry]
+    put_manifest_entry(entry, out)
+    log.info("saved model %s v%d to %s", name, version, out / file)
+    return entry
+
+
+def put_manifest_entry(entry: dict[str, Any], models_dir: str | os.PathLike | None = None) -> None:
+    """Add or replace the manifest entry ``entry["name"]`` (entries kept sorted by name) and
+    forget any loaded copy of that model."""
+    out = Path(models_dir or MODELS_DIR)
+    entries = [e for e in read_manifest(out) if e.get("name") != entry["name"]] + [entry]
     entries.sort(key=lambda e: e["name"])
     _atomic_write_bytes(out / MANIFEST_NAME, (json.dumps(entries, indent=2) + "\n").encode())
     with _LOCK:
-        for k in [k for k in _CACHE if k[0] == name]:
+        for k in [k for k in _CACHE if k[0] == entry["name"]]:
             del _CACHE[k]
-    log.info("saved model %s v%d to %s", name, version, out / file)
-    return entry
 
 
 def update_manifest(name: str, models_dir: str | os.PathLike | None = None, **fields: Any) -> dict:

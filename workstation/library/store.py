@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workstation.core.atomic import atomic_write
+from workstation.core.atomic import save_npz
 from workstation.core.errors import LibraryError
 from workstation.core.types import Result, result_from_arrays
 
@@ -58,10 +58,7 @@ class ResultStore:
         """Write ``result`` atomically; returns its path."""
         final = self.path_for(content_hash, analyzer_id, version, params_hash)
         final.parent.mkdir(parents=True, exist_ok=True)
-        arrays = result.to_arrays()
-        with atomic_write(final, durable=True) as tmp, open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-        return final
+        return save_npz(final, durable=True, **result.to_arrays())
 
     def load(self, content_hash: str, analyzer_id: str, version: int,
              params_hash: str) -> Result | None:

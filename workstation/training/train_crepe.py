@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import logging
 import math
 import time
@@ -157,8 +156,8 @@ def train(cfg: CrepeFtConfig, *, device: str = "cpu") -> tuple[CrepeNet, dict]:
 
 def save(model: CrepeNet, cfg: CrepeFtConfig, info: dict, out: str | Path, device: str) -> dict:
     """Write ``crepe_tiny_ft.pth`` (a torchcrepe-style state dict) and its manifest entry."""
-    from workstation.inference.manifest import MANIFEST_NAME, manifest_entry, read_manifest
-    from workstation.inference.weights import _atomic_write_bytes, sha256_file
+    from workstation.inference.manifest import manifest_entry
+    from workstation.inference.weights import _atomic_write_bytes, put_manifest_entry, sha256_file
 
     out = Path(out)
     buf = io.BytesIO()
@@ -178,9 +177,7 @@ def save(model: CrepeNet, cfg: CrepeFtConfig, info: dict, out: str | Path, devic
              "metrics": {"train_seconds": round(info["train_seconds"], 1), "frames": info["frames"],
                          "final": info["history"][-1], "train_device": device},
              "config": dataclasses.asdict(cfg)}
-    entries = [e for e in read_manifest(out) if e.get("name") != NAME] + [entry]
-    entries.sort(key=lambda e: e["name"])
-    _atomic_write_bytes(out / MANIFEST_NAME, (json.dumps(entries, indent=2) + "\n").encode())
+    put_manifest_entry(entry, out)
     return entry
 
 

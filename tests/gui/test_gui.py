@@ -23,8 +23,8 @@ from workstation.gui.library_model import (COL_DURATION, COL_STATUS, LibraryMode
                                            TrackRow, load_rows)
 from workstation.gui.main_window import MainWindow  # noqa: E402
 from workstation.gui.settings import Settings  # noqa: E402
-from workstation.gui.track_loader import (TrackViewData, display_features_from_audio,  # noqa: E402
-                                          log_frequency_matrix)
+from workstation.analysis.display import display_features_from_audio, log_frequency_matrix  # noqa: E402
+from workstation.gui.track_loader import TrackViewData  # noqa: E402
 from workstation.library import Library  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]

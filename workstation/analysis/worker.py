@@ -134,9 +134,16 @@ def process_job(job: Job, library, frontend, emit, *, cancel=None, running=None,
         n_samples = expected_samples(info, C.SAMPLE_RATE)
         track = TrackInfo(path=job.path, sr=C.SAMPLE_RATE, n_samples=n_samples,
                           n_frames=C.n_frames_for(n_samples), device=str(frontend.device))
-        run_pipeline(lambda: file_chunks(job.path, frontend, n_samples=n_samples), track, todo,
-                     known_results=known, on_progress=on_progress, on_result=on_result,
-                     on_error=on_error, checkpoint=checkpoint)
+        display = _display_builder(library, h, track)
+
+        def chunks():
+            for chunk in file_chunks(job.path, frontend, n_samples=n_samples):
+                if display is not None:
+                    display.add(chunk)
+                yield chunk
+        run_pipeline(chunks, track, todo, known_results=known, on_progress=on_progress,
+                     on_result=on_result, on_error=on_error, checkpoint=checkpoint)
+        _write_display(library, h, display)
     except Cancelled:
         unfinished("cancelled", None)
         emit(Event("track_cancelled", job.track_id, message=job.path))
@@ -153,6 +160,23 @@ def process_job(job: Job, library, frontend, emit, *, cancel=None, running=None,
         return
     emit(Event("track_done", job.track_id, progress=1.0,
                data={"ok": ok, "failed": failed, "cached": list(cached)}))
+
+
+def _display_builder(library, content_hash: str, track: TrackInfo):
+    """A ``DisplayBuilder`` for the track when its display cache is missing, else None."""
+    from workstation.analysis.display import DisplayBuilder, cache_path
+    if not content_hash or cache_path(library.root, content_hash).is_file():
+        return None
+    return DisplayBuilder(track.n_frames, track.n_samples, track.sr)
+
+
+def _write_display(library, content_hash: str, display) -> None:
+    """Store the display features built during the analysis (a pass that read every chunk),
+    so the window shows the track without decoding it again."""
+    from workstation.analysis.display import cache_path, write_cache
+    d = display.result() if display is not None else None
+    if d is not None:
+        write_cache(cache_path(library.root, content_hash), d)
 
 
 def worker_main(library_root: str, device: str, jobs, events, cancel, running,

@@ -22,11 +22,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF, Signal
 
+from workstation.analysis.display import SPEC_DB_RANGE
 from workstation.core import constants as C
 from workstation.core.units import hz_to_midi
 
 from .panes import lut
-from .track_loader import SPEC_DB_RANGE
 
 #: Colour maps offered (pyqtgraph names -> menu labels); 'CET-L1' is a linear grey ramp.
 COLOUR_MAPS = {"inferno": "inferno", "magma": "magma", "viridis": "viridis",

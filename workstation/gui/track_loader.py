@@ -1,8 +1,9 @@
 """Everything the track view shows for one track, prepared off the GUI thread.
 
 ``load_track_data(library, track_id, specs)`` reads the stored results and the display
-features (waveform envelope and log-frequency spectrogram), decoding the file only when the
-display cache (``<library>/cache/display/<content hash>-v<N>.npz``) misses. It runs on a
+features (waveform envelope and log-frequency spectrogram, see ``analysis.display``), decoding
+the file only when the display cache misses (the worker writes it while it analyses the
+track, so only a track not analysed yet is decoded here). It runs on a
 ``TaskRunner`` thread; the GUI receives the finished ``TrackViewData`` and only draws.
 """
 
@@ -15,43 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from workstation.analysis.display import (STFT_CHUNK_FRAMES, DisplayFeatures, cache_path,
+                                          cpu_frontend, display_features_from_audio, read_cache,
+                                          to_uint8_db, write_cache)
 from workstation.core import constants as C
 from workstation.core.errors import AudioError, WorkstationError
 
 log = logging.getLogger(__name__)
-
-#: Bump when the display features change (old cache files are then ignored).
-DISPLAY_VERSION = 1
-#: The spectrogram's pitch range (MIDI, bin centres) and resolution (bins per semitone).
-SPEC_MIDI_LO = C.FMIN_MIDI
-SPEC_MIDI_HI = 108.0
-SPEC_BINS_PER_SEMITONE = 3
-#: Dynamic range of the displayed spectrogram in dB (mapped to 0..255).
-SPEC_DB_RANGE = 80.0
-_STFT_CHUNK_FRAMES = 4096
-
-
-@dataclass
-class DisplayFeatures:
-    """Display-only features at the analysis hop.
-
-    env_min, env_max [shape=(n_frames,), float32]: waveform min/max per hop;
-    spec [shape=(n_bins, n_frames), uint8]: log-magnitude spectrogram, 0 = -SPEC_DB_RANGE dB
-    under the track's peak, 255 = peak; bin k centred on MIDI ``midi_lo + k / bins_per_semitone``.
-    """
-
-    env_min: np.ndarray
-    env_max: np.ndarray
-    spec: np.ndarray
-    midi_lo: float = SPEC_MIDI_LO
-    bins_per_semitone: int = SPEC_BINS_PER_SEMITONE
-    hop_s: float = C.HOP_LENGTH / C.SAMPLE_RATE
-    duration_s: float = 0.0
-
-    @property
-    def n_frames(self) -> int:
-        return self.spec.shape[1]
-
 
 @dataclass
 class TrackViewData:
@@ -99,64 +70,6 @@ def failure_text(data: TrackViewData) -> str:
     return "\n".join(lines)
 
 
-def log_frequency_matrix(*, sr: int = C.SAMPLE_RATE, n_fft: int = C.N_FFT,
-                         midi_lo: float = SPEC_MIDI_LO, midi_hi: float = SPEC_MIDI_HI,
-                         bins_per_semitone: int = SPEC_BINS_PER_SEMITONE) -> np.ndarray:
-    """Triangular weights mapping STFT bins to log-frequency bins
-    [shape=(n_log_bins, n_fft // 2 + 1)], rows summing to 1. Where the STFT is coarser than
-    the log grid (low notes), the triangles widen to the FFT spacing (interpolation)."""
-    n = int(round((midi_hi - midi_lo) * bins_per_semitone)) + 1
-    centres = midi_lo + np.arange(n) / bins_per_semitone
-    fft_hz = np.arange(n_fft // 2 + 1) * sr / n_fft
-    with np.errstate(divide="ignore"):
-        fft_midi = np.where(fft_hz > 0, 69 + 12 * np.log2(np.maximum(fft_hz, 1e-9) / 440.0), -np.inf)
-    centre_hz = 440.0 * 2 ** ((centres - 69) / 12)
-    fft_step_midi = 12 * np.log2((centre_hz + sr / n_fft) / centre_hz)
-    width = np.maximum(1.0 / bins_per_semitone, fft_step_midi)
-    w = np.maximum(0.0, 1.0 - np.abs(fft_midi[None, :] - centres[:, None]) / width[:, None])
-    w /= np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
-    return w.astype(np.float32)
-
-
-_FRONTEND = None
-
-
-def _frontend():
-    global _FRONTEND
-    if _FRONTEND is None:
-        from workstation.inference.frontend import FrontEnd
-        _FRONTEND = FrontEnd("cpu")  # the GUI process leaves the accelerator to the worker
-    return _FRONTEND
-
-
-def display_features_from_audio(audio: np.ndarray, *, sr: int = C.SAMPLE_RATE) -> DisplayFeatures:
-    """Envelope and log-frequency spectrogram of a mono signal [shape=(n_samples,)] at ``sr``
-    (``C.SAMPLE_RATE``), computed chunk by chunk so memory stays bounded."""
-    hop = C.HOP_LENGTH
-    audio = np.ascontiguousarray(audio, dtype=np.float32)
-    n_frames = C.n_frames_for(len(audio), hop_length=hop)
-    padded = np.zeros(n_frames * hop, dtype=np.float32)
-    padded[:len(audio)] = audio
-    blocks = padded.reshape(n_frames, hop)
-    env_min, env_max = blocks.min(axis=1), blocks.max(axis=1)
-    fe = _frontend()
-    W = log_frequency_matrix(sr=sr)
-    logspec = np.empty((W.shape[0], n_frames), dtype=np.float32)
-    ctx = (C.N_FFT // 2 + hop - 1) // hop  # frames of context on each side of a chunk
-    for f0 in range(0, n_frames, _STFT_CHUNK_FRAMES):
-        f1 = min(n_frames, f0 + _STFT_CHUNK_FRAMES)
-        a = max(0, f0 - ctx)
-        b = min(n_frames, f1 + ctx)
-        seg = audio[a * hop:(b - 1) * hop + 1]
-        mag = fe.stft_mag(seg)  # frames centred on a*hop + j*hop
-        part = W @ mag[:, f0 - a:f1 - a]
-        logspec[:, f0:f1] = np.log10(np.maximum(part, 1e-10)) * 20.0
-    peak = float(logspec.max()) if logspec.size else 0.0
-    scaled = (logspec - (peak - SPEC_DB_RANGE)) * (255.0 / SPEC_DB_RANGE)
-    spec = np.clip(scaled, 0, 255).astype(np.uint8)
-    return DisplayFeatures(env_min, env_max, spec, duration_s=len(audio) / sr)
-
-
 #: Image modes of the main pane besides the log-frequency spectrogram (computed on request)
 #: and the y unit each is drawn in.
 EXTRA_IMAGE_MODES = {"linear": "hz", "mel": "mel", "hcqt": "midi"}
@@ -181,12 +94,6 @@ class DisplayImage:
         return self.values.shape[1]
 
 
-def _to_uint8_db(power_db: np.ndarray) -> np.ndarray:
-    peak = float(power_db.max()) if power_db.size else 0.0
-    scaled = (power_db - (peak - SPEC_DB_RANGE)) * (255.0 / SPEC_DB_RANGE)
-    return np.clip(scaled, 0, 255).astype(np.uint8)
-
-
 def display_image_from_audio(audio: np.ndarray, mode: str, *, harmonic: float = 1.0,
                              sr: int = C.SAMPLE_RATE) -> DisplayImage:
     """The main pane's image for ``mode`` ('linear': STFT magnitude up to sr/2 in Hz; 'mel':
@@ -201,7 +108,7 @@ def display_image_from_audio(audio: np.ndarray, mode: str, *, harmonic: float = 
     hop = C.HOP_LENGTH
     audio = np.ascontiguousarray(audio, dtype=np.float32)
     n_frames = C.n_frames_for(len(audio), hop_length=hop)
-    fe = _frontend()
+    fe = cpu_frontend()
     if mode == "hcqt":
         if harmonic not in C.HARMONICS:
             raise ValueError(f"harmonic {harmonic}; one of {C.HARMONICS}")
@@ -215,7 +122,7 @@ def display_image_from_audio(audio: np.ndarray, mode: str, *, harmonic: float = 
             return fe.hcqt(seg)[h_index] ** 2
     else:
         ctx = (C.N_FFT // 2 + hop - 1) // hop
-        chunk = _STFT_CHUNK_FRAMES
+        chunk = STFT_CHUNK_FRAMES
         if mode == "linear":
             n_rows = (C.N_FFT // 2) // _LINEAR_POOL
             y = (np.arange(n_rows) * _LINEAR_POOL + (_LINEAR_POOL - 1) / 2) * sr / C.N_FFT
@@ -239,7 +146,7 @@ def display_image_from_audio(audio: np.ndarray, mode: str, *, harmonic: float = 
         seg = audio[a * hop:(b - 1) * hop + 1]
         p = part(seg)
         out[:, f0:f1] = 10.0 * np.log10(np.maximum(p[:, f0 - a:f1 - a], 1e-12))
-    return DisplayImage(mode, _to_uint8_db(out), np.asarray(y, dtype=np.float64),
+    return DisplayImage(mode, to_uint8_db(out), np.asarray(y, dtype=np.float64),
                         EXTRA_IMAGE_MODES[mode], hop / sr, harmonic if mode == "hcqt" else None)
 
 
@@ -251,45 +158,19 @@ def display_image(library, track, mode: str, *, harmonic: float = 1.0) -> Displa
     return display_image_from_audio(audio, mode, harmonic=harmonic)
 
 
-def _cache_path(library, content_hash: str) -> Path:
-    return Path(library.root) / "cache" / "display" / f"{content_hash}-v{DISPLAY_VERSION}.npz"
-
-
-def _read_cache(path: Path) -> DisplayFeatures | None:
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return DisplayFeatures(z["env_min"], z["env_max"], z["spec"],
-                                   duration_s=float(z["duration_s"]))
-    except (OSError, ValueError, KeyError) as e:
-        log.warning("%s: unreadable display cache (%s); recomputing", path, e)
-        return None
-
-
-def _write_cache(path: Path, d: DisplayFeatures) -> None:
-    from workstation.core.atomic import save_npz
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_npz(path, env_min=d.env_min, env_max=d.env_max, spec=d.spec,
-                 duration_s=np.float64(d.duration_s))
-    except OSError as e:
-        log.warning("%s: cannot write the display cache: %s", path, e)
-
-
 def display_features(library, track, *, use_cache: bool = True) -> DisplayFeatures:
     """Display features of a catalogued track (cache, else decode + compute + cache).
     Raises AudioError naming the file when it cannot be decoded."""
-    path = _cache_path(library, track.content_hash) if track.content_hash else None
+    path = cache_path(library.root, track.content_hash) if track.content_hash else None
     if use_cache and path is not None:
-        d = _read_cache(path)
+        d = read_cache(path)
         if d is not None:
             return d
     from workstation.core.audio import stream
     audio = np.concatenate(list(stream(track.path)) or [np.zeros(0, np.float32)])
     d = display_features_from_audio(audio)
     if path is not None:
-        _write_cache(path, d)
+        write_cache(path, d)
     return d
 
 

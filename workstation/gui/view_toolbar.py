@@ -12,11 +12,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel,
                                QWidget)
 
+from workstation.analysis.display import SPEC_DB_RANGE
 from workstation.core import constants as C
 
 from . import panes as P
 from .main_image import COLOUR_MAPS
-from .track_loader import SPEC_DB_RANGE
 
 
 def message_page() -> QLabel:

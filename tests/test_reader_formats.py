@@ -50,8 +50,20 @@ def test_tony_notes_in_hz(tmp_path):
 
 def test_two_plausible_readings_are_refused(tmp_path):
     p = _write(tmp_path, "amb.txt", "20.0 25.0 30.0\n40.0 45.0 50.0\n")
-    with pytest.raises(AnnotationError, match="could be notes as onset, offset, pitch or as onset, pitch, duration"):
+    with pytest.raises(AnnotationError, match="could be notes as onset, offset, pitch or as onset, pitch, duration") as e:
         read_annotation_file(p)
+    # the refusal carries both readings; the user's choice reads the file that way
+    assert set(e.value.readings) == {"notes: onset, offset, pitch", "notes: onset, pitch, duration"}
+    a = read_annotation_file(p, reading="notes: onset, offset, pitch")["notes"]
+    assert a.pitch_midi.tolist() == [30, 50] and a.offsets_s.tolist() == [25.0, 45.0]
+    b = read_annotation_file(p, reading="notes: onset, pitch, duration")["notes"]
+    assert b.pitch_midi.tolist() == [25, 45] and b.offsets_s.tolist() == [50.0, 90.0]
+    # a reading the file does not offer is refused with the reason
+    with pytest.raises(AnnotationError, match="no longer reads as beats"):
+        read_annotation_file(p, reading="beats")
+    # an unambiguous file ignores a stale choice
+    sv = _write(tmp_path, "sv.csv", "0.5,60,0.25,0.8,C4\n")
+    assert read_annotation_file(sv, reading="notes: onset, offset, pitch")["notes"].pitch_midi.tolist() == [60]
 
 
 def test_audacity_point_labels_with_note_names_are_refused(tmp_path):
@@ -61,8 +73,20 @@ def test_audacity_point_labels_with_note_names_are_refused(tmp_path):
 
 
 def test_a_single_number_is_not_a_beat(tmp_path):
-    with pytest.raises(AnnotationError, match=r"\.bpm.*\.lerch\.txt"):
-        read_annotation_file(_write(tmp_path, "one.txt", "22\n"))
+    p = _write(tmp_path, "one.txt", "22\n")
+    with pytest.raises(AnnotationError, match=r"\.bpm.*\.lerch\.txt") as e:
+        read_annotation_file(p)
+    assert set(e.value.readings) == {"tempo in BPM", "GTZAN key index"}
+    assert read_annotation_file(p, reading="tempo in BPM")["beats"].tempo_bpm == 22.0
+    k = read_annotation_file(p, reading="GTZAN key index")["key"]
+    assert (k.tonic_pc, k.mode) == (7, "minor")     # 22 = 12 + 10: G minor (A=0 .. G#=11)
+    # 140 can only be a tempo; 0.5 neither
+    with pytest.raises(AnnotationError) as e:
+        read_annotation_file(_write(tmp_path, "two.txt", "140\n"))
+    assert set(e.value.readings) == {"tempo in BPM"}
+    with pytest.raises(AnnotationError) as e:
+        read_annotation_file(_write(tmp_path, "three.txt", "0.5\n"))
+    assert not e.value.readings
 
 
 def test_madmom_tempo_file(tmp_path):

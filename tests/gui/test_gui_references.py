@@ -95,7 +95,7 @@ def test_a_bad_reference_opens_a_dialog_and_keeps_the_loaded_one(qtbot, collecti
         # nothing else changed: the reference loaded before is drawn, kept and remembered
         assert win.references[tid][1] == str(good)
         assert (win.view.references["beats"].times_s == beats).all()
-        assert win.library.reference_path(tid) == str(good.resolve())
+        assert win.library.reference(tid) == (str(good.resolve()), None)
     win.shutdown()
 
 
@@ -118,7 +118,7 @@ def test_a_reference_comes_back_after_a_restart_until_it_is_closed(qtbot, collec
     # Close annotation forgets it: the next restart shows none
     win.clear_annotation()
     _settle(qtbot, win)
-    assert not win.view.references and win.library.reference_path(tid) is None
+    assert not win.view.references and win.library.reference(tid) is None
     win.shutdown()
     win.close()
     win, _ = _shown(qtbot, collection)
@@ -148,7 +148,7 @@ def test_a_remembered_reference_that_no_longer_reads_is_said_once_and_forgotten(
     assert "forgotten" in said and "Error" not in said
     assert "a_beats.csv" in win.compare.label.text()
     assert not win.view.references and tid not in win.references
-    assert win.library.reference_path(tid) is None
+    assert win.library.reference(tid) is None
     # said once: showing the track again says nothing more about it
     win.load_track(tid)
     qtbot.waitUntil(lambda: "Loading" not in win.status_label.text(), timeout=20_000)
@@ -156,4 +156,49 @@ def test_a_remembered_reference_that_no_longer_reads_is_said_once_and_forgotten(
     assert win.view.data is not None and win.view.data.track.id == tid
     assert "could not be reloaded" not in win.status_label.text()
     assert not win.view.references
+    win.shutdown()
+
+
+def test_an_ambiguous_reference_asks_how_to_read_it_and_remembers_the_choice(qtbot, collection):
+    """Three numeric columns that are plausible notes both as onset, offset, pitch and as
+    onset, pitch, duration: the window asks (one button per reading), reads the file the
+    chosen way, and reads it that way again after a restart."""
+    amb = collection / "a_notes.csv"
+    amb.write_text("10,50,40\n11,52,41\n12,53,43\n13,55,45\n")
+    win, tid = _shown(qtbot, collection)
+    win.open_annotation(amb)
+    box = _wait_box(qtbot)
+    assert amb.name in box.text() and "more than one way" in box.text()
+    assert box.icon() == QMessageBox.Icon.Question and box.parent() is win
+    choices = {b.property("reading"): b for b in box.buttons() if b.property("reading")}
+    assert set(choices) == {"notes: onset, offset, pitch", "notes: onset, pitch, duration"}
+    assert not win.view.references           # nothing loaded before the user chooses
+    choices["notes: onset, pitch, duration"].click()
+    qtbot.waitUntil(lambda: "notes" in win.view.references, timeout=20_000)
+    notes = win.view.references["notes"]
+    assert list(notes.pitch_midi) == [50, 52, 53, 55]
+    assert list(notes.offsets_s - notes.onsets_s) == [40, 41, 43, 45]
+    assert win.library.reference(tid) == (str(amb.resolve()), "notes: onset, pitch, duration")
+    assert "read as notes: onset, pitch, duration" in win.status_label.text()
+    win.shutdown()
+    win.close()
+
+    # a restart reads it the chosen way without asking again
+    win, _ = _shown(qtbot, collection)
+    qtbot.waitUntil(lambda: "notes" in win.view.references, timeout=20_000)
+    assert list(win.view.references["notes"].pitch_midi) == [50, 52, 53, 55]
+    assert not _message_boxes()
+    win.shutdown()
+
+
+def test_cancelling_the_choice_loads_nothing(qtbot, collection):
+    amb = collection / "a_notes.csv"
+    amb.write_text("10,50,40\n11,52,41\n")
+    win, tid = _shown(qtbot, collection)
+    win.open_annotation(amb)
+    box = _wait_box(qtbot)
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    qtbot.waitUntil(lambda: not _message_boxes(), timeout=5_000)
+    _settle(qtbot, win)
+    assert not win.view.references and win.library.reference(tid) is None
     win.shutdown()

@@ -24,11 +24,17 @@ class AudioError(WorkstationError):
 
 
 class AnnotationError(WorkstationError):
-    """An annotation file cannot be read or written."""
+    """An annotation file cannot be read or written.
 
-    def __init__(self, path: str | Path | None, reason: str):
+    ``readings``: when the file is ambiguous (it fits several formats), each plausible
+    reading by a label a user can choose from (``"notes: onset, pitch, duration"``) -> its
+    results by analyzer id; empty otherwise. ``read_annotation_file(path, reading=label)``
+    reads the file the chosen way."""
+
+    def __init__(self, path: str | Path | None, reason: str, readings: dict | None = None):
         self.path = str(path) if path is not None else None
         self.reason = reason
+        self.readings = dict(readings or {})
         where = f"{self.path}: " if self.path else ""
         super().__init__(f"{where}{reason}")
 

@@ -365,17 +365,27 @@ def _dominant(starts, ends, keys) -> tuple[int, str]:
     return max(cover.items(), key=lambda kv: kv[1])[0]
 
 
-def read_annotation_file(path: str | Path) -> dict[str, Result]:
+def read_annotation_file(path: str | Path, reading: str | None = None) -> dict[str, Result]:
     """Read any annotation file into core results keyed by analyzer id, by extension:
 
     ``.jams`` (``read_jams``), ``.mid``/``.midi`` (notes, and beats when the file has a tempo
     map), ``.csv`` (ours by header, else headerless Sonic Visualiser style), ``.lab``, ``.txt``,
     ``.tsv``, ``.notes``, ``.beats``, ``.f0`` (columns guessed, see ``guess_layer``). What
     is read must make sense (``checks.checked``: finite, non-negative, ordered times, notes
-    that end after they start). Raises ``AnnotationError`` naming the file and the reason."""
+    that end after they start). Raises ``AnnotationError`` naming the file and the reason;
+    when the file fits several formats its ``readings`` name them, and ``reading`` (one of
+    those labels, chosen by the user) reads the file that way."""
     from .checks import checked
     path = Path(path)
-    return checked(path, _read_any(path))
+    try:
+        return checked(path, _read_any(path))
+    except AnnotationError as e:
+        if reading is None or not e.readings:
+            raise
+        if reading not in e.readings:
+            raise AnnotationError(path, f"it no longer reads as {reading} ({e.reason})",
+                                  readings=e.readings) from e
+        return checked(path, e.readings[reading])
 
 
 def _read_any(path: Path) -> dict[str, Result]:

@@ -154,7 +154,10 @@ def _tempo_only(path: Path, vals: np.ndarray) -> Beats:
 
 
 def _lerch_key(path: Path) -> Key:
-    k = _numbers(path, 1, 1)[0]
+    return _lerch_key_from(path, _numbers(path, 1, 1)[0])
+
+
+def _lerch_key_from(path: Path, k: float) -> Key:
     if k != int(k) or not -1 <= k <= 23:
         raise AnnotationError(path, f"a GTZAN key index must be an integer in -1..23, not {k:g}")
     if k < 0:
@@ -249,7 +252,7 @@ def guess_layer(path: str | Path, rows: list[list[str]] | None = None) -> dict[s
         if len(t) < 2:
             raise AnnotationError(path, f"a single number ({t[0]:g}) could be a beat time, a tempo "
                                   "or a key index: name the file *.bpm for a tempo or *.lerch.txt "
-                                  "for a GTZAN key")
+                                  "for a GTZAN key", readings=_single_number_readings(path, t[0]))
         return {"beats": _beats_from(t, None)}
     if n_num == 2:
         v = cols[1]
@@ -286,9 +289,29 @@ def _notes_table(path: Path, cols: list[np.ndarray], labels: list[str] | None = 
         raise AnnotationError(path, f"{len(cols)} numeric columns that are not notes: neither "
                               "onset, offset, pitch nor onset, pitch, duration gives pitches in "
                               "MIDI 12..120 (or 16 Hz..8.4 kHz) and durations of 0..60 s")
+    choices = {}
+    for what, (on, off, midi) in readings.items():
+        try:
+            choices[f"notes: {what}"] = {"notes": _checked_notes(path, on, off, midi, level, what)}
+        except AnnotationError:
+            pass
     raise AnnotationError(path, "could be notes as " + " or as ".join(readings) + ": both give "
                           "plausible notes; write a header (onset_s,offset_s,pitch_midi) or note-"
-                          "name labels so the columns are known")
+                          "name labels so the columns are known", readings=choices)
+
+
+def _single_number_readings(path: Path, x: float) -> dict[str, dict[str, Result]]:
+    """The readings of a file holding one number: a tempo (BPM, 20..400) and a GTZAN key index
+    (an integer -1..23); a single beat time is no use as a layer."""
+    out = {}
+    if 20.0 <= x <= 400.0:
+        out["tempo in BPM"] = {"beats": _tempo_only(path, np.array([x]))}
+    if float(x).is_integer() and -1 <= x <= 23:
+        try:
+            out["GTZAN key index"] = {"key": _lerch_key_from(path, int(x))}
+        except AnnotationError:
+            pass
+    return out
 
 
 _SV_MIDI_LABEL = re.compile(r"^\s*([A-Ga-g][#b]?-?\d)\s*-\s*vel\s*\d+\s*$")

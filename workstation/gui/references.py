@@ -34,8 +34,10 @@ _EXC_REPR = re.compile(r"(?::\s*)?\b[A-Z]\w*(?:Error|Exception)\(.*\)\s*$")
 @dataclass(frozen=True)
 class ReferenceRead:
     """The answer of a reading task: the results by analyzer id, or ``error``, the reason
-    in plain words why the file cannot be used. ``restored``: the file was the one
-    remembered for the track (not one the user just opened)."""
+    in plain words why the file cannot be used, with ``readings``: the ways the user may
+    choose to read a file that fits several formats (labels). ``reading``: the way it was
+    read when the user chose one. ``restored``: the file was the one remembered for the
+    track (not one the user just opened)."""
 
     track_id: int
     path: str
@@ -43,6 +45,8 @@ class ReferenceRead:
     error: str = ""
     restored: bool = False
     epoch: int = 0
+    readings: tuple = ()
+    reading: str | None = None
 
 
 def plain_reason(exc: BaseException) -> str:
@@ -57,49 +61,74 @@ def plain_reason(exc: BaseException) -> str:
     return reason[0].upper() + reason[1:]
 
 
-def _read(path: str) -> tuple[dict, str]:
-    """(results, '') or ({}, reason) for an annotation file."""
+def _read(path: str, reading: str | None = None) -> tuple[dict, str, tuple]:
+    """(results, '', ()) or ({}, reason, readings to choose from) for an annotation file."""
     from workstation.export import read_annotation_file
     try:
-        return read_annotation_file(path), ""
+        return read_annotation_file(path, reading=reading), "", ()
     except WorkstationError as e:
-        return {}, plain_reason(e)
+        return {}, plain_reason(e), tuple(getattr(e, "readings", None) or ())
     except Exception as e:  # noqa: BLE001 - a reader's bug must not lose the reason
         log.exception("reading the annotation %s failed", path)
-        return {}, plain_reason(e)
+        return {}, plain_reason(e), ()
 
 
-def read_reference(library, track_id: int, path: str, epoch: int = 0) -> ReferenceRead:
-    """Read an annotation file the user opened for a track (task thread); when it reads,
-    remember it for the track in the catalogue (a file that does not read is not
-    remembered, and the one remembered before stays)."""
-    results, error = _read(path)
+def read_reference(library, track_id: int, path: str, epoch: int = 0,
+                   reading: str | None = None) -> ReferenceRead:
+    """Read an annotation file the user opened for a track (task thread), the way the user
+    chose (``reading``) when it fits several formats; when it reads, remember it and the
+    choice for the track in the catalogue (a file that does not read is not remembered, and
+    the one remembered before stays)."""
+    results, error, readings = _read(path, reading)
     if not error:
         try:
-            library.set_reference_path(track_id, path)
+            library.set_reference_path(track_id, path, reading)
         except WorkstationError as e:  # the track was removed meanwhile
             log.warning("cannot remember the reference of track %s: %s", track_id, e)
-    return ReferenceRead(track_id, str(path), results, error, restored=False, epoch=epoch)
+    return ReferenceRead(track_id, str(path), results, error, restored=False, epoch=epoch,
+                         readings=readings, reading=reading)
 
 
 def restore_reference(library, track_id: int, epoch: int = 0) -> ReferenceRead | None:
-    """Read the annotation file remembered for a track (task thread); None when there is
-    none. A remembered file that is gone or no longer reads is forgotten."""
-    path = library.reference_path(track_id)
-    if path is None:
+    """Read the annotation file remembered for a track, the way chosen then (task thread);
+    None when there is none. A remembered file that is gone or no longer reads is forgotten."""
+    remembered = library.reference(track_id)
+    if remembered is None:
         return None
+    path, reading = remembered
     if not Path(path).is_file():
         results, error = {}, "The file is no longer there"
     else:
-        results, error = _read(path)
+        results, error, _ = _read(path, reading)
     if error:
         library.forget_reference_path(track_id)
-    return ReferenceRead(track_id, path, results, error, restored=True, epoch=epoch)
+    return ReferenceRead(track_id, path, results, error, restored=True, epoch=epoch,
+                         reading=reading)
 
 
 def forget_reference(library, track_id: int) -> bool:
     """Forget the reference file remembered for a track (task thread)."""
     return library.forget_reference_path(track_id)
+
+
+def ask_reading(parent, path: str, reason: str, readings) -> QMessageBox:
+    """A window-modal question, opened without blocking: ``path`` fits several formats
+    (``reason``); one button per reading (its label) and Cancel. Returns the dialog; the
+    caller connects ``buttonClicked`` (a reading button's ``property("reading")`` is its
+    label)."""
+    name = Path(path).name
+    box = QMessageBox(QMessageBox.Icon.Question, "How should this annotation be read?",
+                      f"“{name}” can be read in more than one way.", QMessageBox.StandardButton.Cancel,
+                      parent)
+    box.setInformativeText(f"{reason}.\n\nChoose how to read it (the choice is remembered "
+                           f"for this track), or cancel.\n\nFile: {path}")
+    for label in readings:
+        b = box.addButton(f"Read as {label}", QMessageBox.ButtonRole.AcceptRole)
+        b.setProperty("reading", label)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+    box.setWindowModality(Qt.WindowModality.WindowModal)
+    box.open()
+    return box
 
 
 def show_reference_error(parent, path: str, reason: str) -> QMessageBox:
@@ -133,8 +162,9 @@ class ReferenceController(QObject):
         self._epoch: dict[int, int] = {}
         self._clears: dict[int, int] = {}
 
-    def open(self, path: str | Path) -> bool:
-        """Read ``path`` (task thread) as the reference of the shown track."""
+    def open(self, path: str | Path, reading: str | None = None) -> bool:
+        """Read ``path`` (task thread) as the reference of the shown track (``reading``: the
+        way chosen for a file that fits several formats)."""
         w = self.window
         tid = w.current_track_id
         if tid is None:
@@ -142,9 +172,15 @@ class ReferenceController(QObject):
             return False
         self._epoch[tid] = self._epoch.get(tid, 0) + 1
         w._submit(w.tasks, TAG_OPEN, read_reference, w.library, tid, str(path),
-                  self._clears.get(tid, 0))
+                  self._clears.get(tid, 0), reading)
         w.status(f"Reading {Path(path).name}…")
         return True
+
+    def _chosen(self, track_id: int, path: str, button) -> None:
+        """The user chose a reading in the question dialog (or cancelled)."""
+        reading = button.property("reading") if button is not None else None
+        if reading and track_id == self.window.current_track_id:
+            self.open(path, reading)
 
     def clear(self) -> None:
         """Drop the shown track's reference and forget its file in the catalogue."""
@@ -186,6 +222,12 @@ class ReferenceController(QObject):
                 return
         elif result.epoch != self._clears.get(tid, 0):
             return  # closed meanwhile
+        elif result.error and result.readings and tid == w.current_track_id:
+            w.status(f"{name} can be read in more than one way: choose one")
+            self.error_box = ask_reading(w, result.path, result.error, result.readings)
+            self.error_box.buttonClicked.connect(
+                lambda b, t=tid, p=result.path: self._chosen(t, p, b))
+            return
         elif result.error:
             w.status(f"Reading {name} failed: {result.error}")
             self.error_box = show_reference_error(w, result.path, result.error)
@@ -195,4 +237,5 @@ class ReferenceController(QObject):
             w.view.set_references(result.results, result.path)
             w._request_compare()
         layers = ", ".join(sorted(result.results)) or "no layer"
-        w.status(f"{'Reloaded' if result.restored else 'Loaded'} reference {name}: {layers}")
+        how = f" (read as {result.reading})" if result.reading else ""
+        w.status(f"{'Reloaded' if result.restored else 'Loaded'} reference {name}{how}: {layers}")

@@ -101,6 +101,8 @@ MIGRATIONS: list[list[str]] = [
             added_at REAL NOT NULL
         )""",
     ],
+    # 5: how the user chose to read a reference that fits several formats
+    ["ALTER TABLE track_references ADD COLUMN reading TEXT"],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -470,19 +472,23 @@ class Library:
 
     # -- reference annotations -----------------------------------------------------------
 
-    def set_reference_path(self, track_id: int, path: str | Path) -> None:
+    def set_reference_path(self, track_id: int, path: str | Path, reading: str | None = None
+                           ) -> None:
         """Remember the reference annotation file loaded for a track (absolute path; one per
-        track, a new one replaces the old). LibraryError when there is no such track."""
+        track, a new one replaces the old) and, for a file that fits several formats, the
+        ``reading`` the user chose. LibraryError when there is no such track."""
         self.track(track_id)  # a clear error for an unknown id
         with self._write() as c:
-            c.execute("INSERT OR REPLACE INTO track_references (track_id, path, added_at) "
-                      "VALUES (?, ?, ?)", (int(track_id), normalize_path(path), time.time()))
+            c.execute("INSERT OR REPLACE INTO track_references (track_id, path, added_at, reading) "
+                      "VALUES (?, ?, ?, ?)",
+                      (int(track_id), normalize_path(path), time.time(), reading))
 
-    def reference_path(self, track_id: int) -> str | None:
-        """The reference annotation file remembered for a track, or None."""
-        row = self._conn().execute("SELECT path FROM track_references WHERE track_id = ?",
+    def reference(self, track_id: int) -> tuple[str, str | None] | None:
+        """(path, reading or None) of the reference annotation file remembered for a track,
+        or None."""
+        row = self._conn().execute("SELECT path, reading FROM track_references WHERE track_id = ?",
                                    (int(track_id),)).fetchone()
-        return str(row[0]) if row else None
+        return (str(row[0]), row[1]) if row else None
 
     def forget_reference_path(self, track_id: int) -> bool:
         """Forget a track's reference annotation file (the file is not touched); True if one

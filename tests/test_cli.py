@@ -3,6 +3,7 @@
 import shutil
 from pathlib import Path
 
+import mido
 import numpy as np
 import pytest
 import soundfile as sf
@@ -87,6 +88,15 @@ def test_second_run_is_cached_and_export_command_works(analysed, capsys):
     assert main(["--library", str(tmp / "lib"), "export", str(music), "--out", str(out2),
                  "--format", "midi"]) == 0
     assert len(list(out2.glob("*.mid"))) == 2
+    # --midi-grid 4: every note of the notation export on a sixteenth of the beat grid
+    out3 = tmp / "out3"
+    assert main(["--library", str(tmp / "lib"), "export", str(music), "--out", str(out3),
+                 "--format", "midi", "--midi-grid", "4"]) == 0
+    for mid in out3.glob("*.mid"):
+        mf = mido.MidiFile(mid)
+        ticks = [sum(m.time for m in tr[:i + 1]) for tr in mf.tracks for i, m in enumerate(tr)
+                 if m.type in ("note_on", "note_off")]
+        assert ticks and all(t % (mf.ticks_per_beat // 4) == 0 for t in ticks)
     assert main(["--library", str(tmp / "lib"), "library", "status"]) == 0
     text = capsys.readouterr().out
     assert "notes" in text and "done 2" in text

@@ -121,3 +121,42 @@ def test_default_tempo_map_gives_no_beats(tmp_path):
     ours = write_midi(tmp_path / "ours.mid", _notes_with_bends(), beats=beats)
     back = read_annotation_file(ours)
     assert "beats" in back and np.abs(back["beats"].times_s[:11] - beats.times_s).max() < 0.06
+
+
+def test_grid_snaps_notes_to_subdivisions_of_the_beat(tmp_path):
+    """grid=4: every note on and off lies on a sixteenth of the MIDI beat grid (which follows
+    the detected beats), within half a step of where it was played, at least a step long;
+    without a grid the played times stay."""
+    beats = _beats(0.5)
+    rng = np.random.default_rng(5)
+    steps = np.sort(rng.choice(np.arange(4, 140), 40, replace=False))
+    on = np.interp(steps / 4, np.arange(len(beats.times_s)), beats.times_s) + rng.normal(0, 0.012, 40)
+    notes = Notes(onsets_s=on, offsets_s=on + rng.uniform(0.02, 0.6, 40),
+                  pitch_midi=60 + (np.arange(40) * 7) % 12, velocity=np.full(40, 80))
+
+    def note_ticks(path):
+        mf = mido.MidiFile(path)
+        return mf.ticks_per_beat, [t for t, m in _abs(mf) if m.type in ("note_on", "note_off")]
+
+    played = write_midi(tmp_path / "played.mid", notes, beats=beats)
+    res, ticks = note_ticks(played)
+    assert any(t % (res // 4) for t in ticks)                  # as played: off the grid
+    snapped = write_midi(tmp_path / "grid.mid", notes, beats=beats, grid=4)
+    res, ticks = note_ticks(snapped)
+    assert all(t % (res // 4) == 0 for t in ticks)
+    back = read_midi(snapped)
+    order = np.argsort(notes.onsets_s, kind="stable")
+    step_s = 0.5 / 4
+    assert np.all(np.abs(back.onsets_s - notes.onsets_s[order]) <= step_s / 2 + 0.02)
+    assert np.all(back.offsets_s - back.onsets_s >= step_s - 0.02)
+    with pytest.raises(ValueError, match="cannot be divided"):
+        write_midi(tmp_path / "bad.mid", notes, beats=beats, grid=7)
+
+
+def test_cli_midi_grid_is_checked():
+    from workstation.cli.parser import midi_grid
+    assert midi_grid("16") == 16 and midi_grid("0") == 0
+    import argparse
+    for bad in ("5", "-4", "x"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            midi_grid(bad)

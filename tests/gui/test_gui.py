@@ -586,6 +586,19 @@ def test_export_selection_in_every_format(qtbot, window, tmp_path):
         qtbot.waitUntil(png.is_file, timeout=60_000)
         img = QImage(str(png))
         assert img.width() > 400 and img.height() > 200
+    # the dialog's MIDI rhythm: notes snapped to sixteenths of the beat grid, remembered
+    from workstation.gui.export_dialog import ExportDialog
+    dlg = ExportDialog(window, folder=str(out), midi_grid=4)
+    assert dlg.midi_grid() == 4 and dlg.grid.currentText() == "sixteenth notes"
+    dlg.deleteLater()
+    import mido
+    window.last_export = []
+    window.export_tracks(ids[:1], tmp_path / "grid", ["midi"], midi_grid=4)
+    qtbot.waitUntil(lambda: bool(window.last_export), timeout=60_000)
+    mf = mido.MidiFile(window.last_export[0])
+    ticks = [sum(m.time for m in tr[:i + 1]) for tr in mf.tracks for i, m in enumerate(tr)
+             if m.type in ("note_on", "note_off")]
+    assert ticks and all(t % (mf.ticks_per_beat // 4) == 0 for t in ticks)
 
 
 def test_loop_the_visible_range_and_hear_the_notes(qtbot, window):

@@ -132,9 +132,11 @@ def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool) -> d
     return counts
 
 
-def _export(lib, specs, tracks, out_dir: Path, fmts: list[str]) -> tuple[list[Path], int]:
+def _export(lib, specs, tracks, out_dir: Path, fmts: list[str], midi_grid: int = 0
+            ) -> tuple[list[Path], int]:
     """Write each track's results -> (the files written, how many of the tracks' layers had
-    no readable result: each is named on stderr with its reason)."""
+    no readable result: each is named on stderr with its reason). ``midi_grid``: see
+    ``write_results``."""
     from workstation.analysis.results import load_results, provenance
     from workstation.export.batch import export_stems, write_results
 
@@ -156,7 +158,7 @@ def _export(lib, specs, tracks, out_dir: Path, fmts: list[str]) -> tuple[list[Pa
                 print(f"{t.path}: no {spec.id} layer exported: {why}", file=sys.stderr)
         written += write_results(out_dir, stem, results, fmts, duration_s=t.duration_s,
                                  title=t.title, artist=t.artist, audio_path=t.path,
-                                 provenance=made)
+                                 provenance=made, midi_grid=midi_grid)
     return written, missing
 
 
@@ -232,7 +234,8 @@ def cmd_analyze(args) -> int:
     counts = _run_jobs(lib, specs, tracks, device=args.device, force=args.force, quiet=args.quiet)
     tracks = [lib.track(t.id) for t in tracks]
     if args.out:
-        written, missing = _export(lib, specs, tracks, Path(args.out), _formats(args.format))
+        written, missing = _export(lib, specs, tracks, Path(args.out), _formats(args.format),
+                                   args.midi_grid)
         counts["failed"] += missing
         if not args.quiet:
             print(f"wrote {len(written)} files to {args.out}")
@@ -312,7 +315,8 @@ def cmd_export(args) -> int:
                 tracks.append(t)
     else:
         tracks = lib.tracks(status="ok")
-    written, missing = _export(lib, specs, tracks, Path(args.out), _formats(args.format))
+    written, missing = _export(lib, specs, tracks, Path(args.out), _formats(args.format),
+                                   args.midi_grid)
     print(f"wrote {len(written)} files to {args.out}")
     if missing:
         print(f"{missing} layers had no readable result (named above); "

@@ -46,6 +46,21 @@ def region(text: str) -> tuple[float, float]:
     return lo, hi
 
 
+#: Subdivisions of a beat ``--midi-grid`` accepts (divisors of the MIDI files' 1920 ticks).
+MIDI_GRIDS = (0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+
+
+def midi_grid(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n not in MIDI_GRIDS:
+        raise argparse.ArgumentTypeError(f"{n}: use one of {', '.join(map(str, MIDI_GRIDS))} "
+                                         "(subdivisions of a beat; 0 = as played)")
+    return n
+
+
 def device(text: str) -> str:
     """auto, cpu, cuda, cuda:N or mps (whether CUDA is there is the worker's to say)."""
     if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", text.strip().lower()):
@@ -77,20 +92,26 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
     gp = sub.add_parser("gui", help="open the desktop application (on FOLDER, if given)")
     gp.add_argument("path", nargs="?", help="a folder to open")
 
+    def midi_grid_opt(sp):
+        sp.add_argument("--midi-grid", type=midi_grid, default=0, metavar="N",
+                        help="snap the MIDI file's notes to 1/N of a beat for notation (4: "
+                             "sixteenths; one of 1, 2, 3, 4, 6, 8, 12, 16, 24, 32; default 0: as played)")
+
     def analysis_opts(sp, need_paths: bool):
         if need_paths:
             sp.add_argument("paths", nargs="+", help="audio files or folders")
         sp.add_argument("--out", type=out_folder, help="write exports to this folder")
         sp.add_argument("--format", default="jams,midi,csv", help="comma list of jams,midi,csv,sv,audacity")
+        midi_grid_opt(sp)
         sp.add_argument("--device", type=device, default="auto", help="auto | cpu | cuda | cuda:N | mps")
         sp.add_argument("--analyzers", help="comma list of analyzer ids (default: all)")
         sp.add_argument("--method", action="append", metavar="ANALYZER=METHOD",
                         help="choose an analyzer's method, e.g. pitch.f0=pesto, "
                              "pitch.salience=dsp, beats=learned (repeatable)")
         sp.add_argument("--preset", choices=tuple(PRESETS), default="default",
-                        help="default: every default (24x realtime on 2 CPU cores); fast: "
-                             "pitch.f0=pyin (38x; poor on singing in accompaniment); best: "
-                             "pitch.f0=crepe-full (2x on 2 CPU cores, 89x on a GPU)")
+                        help="default: every default (34x realtime on 2 CPU cores); fast: "
+                             "pitch.f0=pyin (49x; poor on singing in accompaniment); best: "
+                             "pitch.f0=crepe-full (2x on 2 CPU cores, 100x on a GPU)")
         sp.add_argument("--force", action="store_true", help="re-run even if results are cached")
         sp.add_argument("--quiet", action="store_true")
         sp.add_argument("--allow-failures", action="store_true",
@@ -107,6 +128,7 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
     ep.add_argument("paths", nargs="*")
     ep.add_argument("--out", type=out_folder, required=True)
     ep.add_argument("--format", default="jams,midi,csv", help="comma list of jams,midi,csv,sv,audacity")
+    midi_grid_opt(ep)
     ep.add_argument("--analyzers")
     ep.add_argument("--method", action="append", metavar="ANALYZER=METHOD",
                     help="export the results of this method (as for analyze)")

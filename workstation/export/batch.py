@@ -70,12 +70,13 @@ def export_stems(paths: Sequence[str], fallbacks: Sequence[str]) -> list[str]:
 
 def write_results(out_dir: str | Path, stem: str, results: dict[str, Result], formats, *,
                   duration_s: float, title: str | None = None, artist: str | None = None,
-                  audio_path: str | None = None, provenance: dict[str, dict] | None = None
-                  ) -> list[Path]:
+                  audio_path: str | None = None, provenance: dict[str, dict] | None = None,
+                  midi_grid: int = 0) -> list[Path]:
     """Write ``results`` as ``<out_dir>/<stem>.jams``, ``<stem>.mid`` (when there are notes;
     with the beats' tempo map and the key signature) and ``<stem>.<layer>.csv`` per layer;
     returns the paths. ``provenance`` (``analysis.results.provenance``) is written into each:
-    JAMS annotation metadata, a CSV comment line, a MIDI text event."""
+    JAMS annotation metadata, a CSV comment line, a MIDI text event. ``midi_grid``: notes
+    snapped to 1/N of a beat in the MIDI file (0: as played; ``write_midi``'s ``grid``)."""
     from .csv_io import write_csv
     from .jams_io import write_jams
 
@@ -94,7 +95,8 @@ def write_results(out_dir: str | Path, stem: str, results: dict[str, Result], fo
                    provenance=provenance)
         written.append(p)
     if "midi" in formats and "notes" in results:
-        written.append(write_notes_midi(out_dir / f"{stem}.mid", results, provenance))
+        written.append(write_notes_midi(out_dir / f"{stem}.mid", results, provenance,
+                                        grid=midi_grid))
     if "csv" in formats:
         written += write_csv(out_dir / stem, results, provenance=provenance)
     if "sv" in formats:   # Sonic Visualiser: <stem>.<layer>.svl and the session <stem>.sv
@@ -108,13 +110,13 @@ def write_results(out_dir: str | Path, stem: str, results: dict[str, Result], fo
 
 
 def write_notes_midi(path: str | Path, results: dict[str, Result],
-                     provenance: dict[str, dict] | None = None) -> Path:
+                     provenance: dict[str, dict] | None = None, *, grid: int = 0) -> Path:
     """The notes layer of ``results`` as a MIDI file at ``path``, with the beats' tempo map,
-    the key signature and the notes' provenance (``write_midi``). Raises ``KeyError`` when
-    there are no notes."""
+    the key signature and the notes' provenance (``write_midi``; ``grid``: snap the notes to
+    1/``grid`` of a beat). Raises ``KeyError`` when there are no notes."""
     from workstation import __version__
 
     from .midi import write_midi
     made = (provenance or {}).get("notes", {}).get("text", f"notes by the Workstation {__version__}")
     return write_midi(path, results["notes"], beats=results.get("beats"), key=results.get("key"),
-                      provenance=made)
+                      provenance=made, grid=grid)

@@ -4,9 +4,9 @@ writes (on the task thread)."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLineEdit, QPushButton, QRadioButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
+                               QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QRadioButton,
+                               QVBoxLayout, QWidget)
 
 #: Format key -> label; 'png' is the current view (the shown track only).
 EXPORT_FORMATS = {"jams": "JAMS (all layers)", "midi": "MIDI (notes, tempo map from the beats)",
@@ -14,11 +14,14 @@ EXPORT_FORMATS = {"jams": "JAMS (all layers)", "midi": "MIDI (notes, tempo map f
                   "sv": "Sonic Visualiser (a session with the audio and every layer, and .svl layer files)",
                   "audacity": "Audacity label tracks (beats, notes, keys)",
                   "png": "PNG of the current view"}
+#: The MIDI file's rhythm: label -> grid (subdivisions of a beat the notes snap to; 0 = as played).
+MIDI_GRIDS = {"as played": 0, "quarter notes": 1, "eighth notes": 2, "eighth triplets": 3,
+              "sixteenth notes": 4, "sixteenth triplets": 6, "32nd notes": 8}
 
 
 class ExportDialog(QDialog):
     def __init__(self, parent=None, *, folder: str = "", formats=("jams", "midi", "csv"),
-                 n_selected: int = 1):
+                 n_selected: int = 1, midi_grid: int = 0):
         super().__init__(parent)
         self.setWindowTitle("Export")
         self.folder = QLineEdit(folder)
@@ -38,6 +41,12 @@ class ExportDialog(QDialog):
             cb.setChecked(k in formats)
             fl.addWidget(cb)
             self.boxes[k] = cb
+        self.grid = QComboBox()
+        for label, n in MIDI_GRIDS.items():
+            self.grid.addItem(label, n)
+        self.grid.setCurrentIndex(max(0, self.grid.findData(int(midi_grid))))
+        self.grid.setToolTip("For notation: snap the MIDI file's notes to this grid of the "
+                             "detected beats (as played keeps their times)")
         self.current = QRadioButton("The shown track")
         self.selected = QRadioButton(f"The {n_selected} selected tracks")
         self.current.setChecked(n_selected <= 1)
@@ -51,6 +60,7 @@ class ExportDialog(QDialog):
         form = QFormLayout()
         form.addRow("Folder:", row)
         form.addRow("Formats:", fmt_box)
+        form.addRow("MIDI rhythm:", self.grid)
         form.addRow("Tracks:", scope)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -63,6 +73,10 @@ class ExportDialog(QDialog):
         d = QFileDialog.getExistingDirectory(self, "Export to folder", self.folder.text())
         if d:
             self.folder.setText(d)
+
+    def midi_grid(self) -> int:
+        """Subdivisions of a beat the MIDI notes snap to (0: as played)."""
+        return int(self.grid.currentData())
 
     def choice(self) -> tuple[str, list[str], bool]:
         """(folder, formats, selected_tracks)."""

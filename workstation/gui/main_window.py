@@ -153,8 +153,10 @@ def _export_one(library, specs, track_id: int, path: str, fmt: str) -> list[str]
     return [str(x) for x in written]
 
 
-def _export_tracks(library, specs, track_ids: list[int], out_dir: str, formats: list[str]) -> list[str]:
-    """Write the stored results of each track in ``formats`` (task thread); the paths written."""
+def _export_tracks(library, specs, track_ids: list[int], out_dir: str, formats: list[str],
+                   midi_grid: int = 0) -> list[str]:
+    """Write the stored results of each track in ``formats`` (task thread; ``midi_grid``: see
+    ``write_results``); the paths written."""
     from workstation.analysis.results import load_results, provenance
     from workstation.export.batch import export_stems, write_results
     written: list[str] = []
@@ -166,7 +168,7 @@ def _export_tracks(library, specs, track_ids: list[int], out_dir: str, formats: 
         written += [str(p) for p in write_results(out_dir, stem, results,
                                                   formats, duration_s=t.duration_s, title=t.title,
                                                   artist=t.artist, audio_path=t.path,
-                                                  provenance=made)]
+                                                  provenance=made, midi_grid=midi_grid)]
     return written
 
 
@@ -943,7 +945,8 @@ class MainWindow(QMainWindow):
             return
         folder = self.settings.get("export/folder", "") or str(Path.home())
         fmts = str(self.settings.get("export/formats", "jams,midi,csv")).split(",")
-        dlg = ExportDialog(self, folder=folder, formats=fmts, n_selected=len(selected))
+        grid = self.settings.get("export/midi_grid", 0, int)
+        dlg = ExportDialog(self, folder=folder, formats=fmts, n_selected=len(selected), midi_grid=grid)
         if dlg.exec() != QDialog.DialogCode.Accepted:
             return
         out, fmts, use_selection = dlg.choice()
@@ -952,12 +955,15 @@ class MainWindow(QMainWindow):
             return
         self.settings.set("export/folder", out)
         self.settings.set("export/formats", ",".join(fmts))
+        self.settings.set("export/midi_grid", dlg.midi_grid())
         ids = selected if use_selection else [self.current_track_id]
-        self.export_tracks(ids, out, fmts)
+        self.export_tracks(ids, out, fmts, midi_grid=dlg.midi_grid())
 
-    def export_tracks(self, track_ids: list[int], out_dir: str | Path, formats) -> int | None:
+    def export_tracks(self, track_ids: list[int], out_dir: str | Path, formats, *,
+                      midi_grid: int = 0) -> int | None:
         """Write the stored results of ``track_ids`` as ``formats`` ('jams', 'midi', 'csv')
-        into ``out_dir`` on the task thread ('png': the current view, written here).
+        into ``out_dir`` on the task thread ('png': the current view, written here; MIDI
+        notes snapped to 1/``midi_grid`` of a beat when > 0).
         Returns the task ticket (None when only a PNG was asked)."""
         formats = list(formats)
         out_dir = Path(out_dir)
@@ -974,7 +980,8 @@ class MainWindow(QMainWindow):
         if not formats:
             return None
         return self._submit(self.tasks, "export", _export_tracks, self.library, self.specs,
-                            [int(t) for t in track_ids if t is not None], str(out_dir), formats)
+                            [int(t) for t in track_ids if t is not None], str(out_dir), formats,
+                            int(midi_grid))
 
     def export_current(self, path: str | Path) -> int | None:
         """Export the shown track to ``path`` in the format its suffix names (.jams, .mid;

@@ -215,7 +215,8 @@ def test_user_tags_in_the_catalogue(tmp_path):
 def test_an_old_library_file_gains_the_user_tags_table(tmp_path):
     """A library written before user tags (schema 2) opens, keeps its tracks and takes tags."""
     from workstation.library import Library
-    from workstation.library.catalog import DB_NAME, SCHEMA_VERSION, connect, migrate
+    from workstation.library.catalog import DB_NAME
+    from workstation.library.schema import SCHEMA_VERSION, connect, migrate
 
     root = tmp_path / "old"
     root.mkdir()

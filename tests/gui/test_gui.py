@@ -419,7 +419,7 @@ def test_settings_recent_and_geometry(qtbot, tmp_path):
 
 
 def test_default_library_root_matches_the_cli(monkeypatch, tmp_path):
-    from workstation.cli.main import default_library_root as cli_root
+    from workstation.cli.common import default_library_root as cli_root
     from workstation.gui.settings import default_library_root
     monkeypatch.delenv("WORKSTATION_LIBRARY", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))

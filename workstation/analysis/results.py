@@ -78,3 +78,31 @@ def provenance(specs: list[AnalyzerSpec]) -> dict[str, dict]:
         words.append(f"params {p['params_hash']}")
         p["text"] = "; ".join(words)
     return out
+
+
+def with_edits(library, track, results: dict[str, Result], made: dict[str, dict]
+               ) -> tuple[dict[str, Result], dict[str, dict]]:
+    """``results`` with the track's layers corrected by hand in place of the analysis, and
+    ``made`` (``provenance``) saying so for those layers: ``"edited": {"revision",
+    "edited_at" (ISO 8601, UTC), "source", "based_on"}`` and a text that starts "corrected by
+    hand" and names the method and model of the analysis underneath. Every export writes
+    these (CLI and window)."""
+    import datetime as dt
+
+    edits = library.edits(track.id)
+    if not edits:
+        return results, made
+    results, made = dict(results), dict(made)
+    for layer, e in edits.items():
+        results[layer] = e.result
+        p = dict(made.get(layer) or {"tool": "", "analyzer": layer, "analyzer_version": 0,
+                                      "method": "", "params_hash": "", "models": [],
+                                      "inputs": [], "text": ""})
+        when = dt.datetime.fromtimestamp(e.edited_at, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        p["edited"] = {"revision": e.revision, "edited_at": when, "source": e.source,
+                       "based_on": e.based_on}
+        over = e.based_on or p.get("text") or "no analysis"
+        src = f", from {e.source}" if e.source and e.source != "window" else ""
+        p["text"] = f"corrected by hand (revision {e.revision}, {when}{src}) over: {over}"
+        made[layer] = p
+    return results, made

@@ -38,7 +38,7 @@ from workstation.core import features as feats
 from workstation.core.errors import WorkstationError
 from workstation.core.types import Embedding
 from workstation.core.units import key_label, parse_key_label
-from workstation.library.catalog import normalize_path
+from workstation.library.paths import normalize_path
 from workstation.library.index import (SimilarityIndex,  # noqa: F401 (re-exported for the GUI)
                                        SyncReport, open_index)
 

@@ -7,6 +7,7 @@
     workstation similar TRACK [-k N] [--filter NAME=VALUE ...] [--region START-END] [--json]
     workstation playlist SEED... [--to TRACK] [--length N] [--mode nearest|walk] -o list.m3u8
     workstation tag add|remove TRACK TAG... | list [TRACK] | suggest [--min-score S] [--tag T]
+    workstation layer set TRACK FILE --layer L | revert TRACK --layer L | list [TRACK]
     workstation demo            analyse the bundled demo collection and print a summary
 """
 
@@ -20,24 +21,13 @@ from pathlib import Path
 from workstation.core.errors import WorkstationError
 from workstation.export.batch import FORMATS
 
+from .common import _open_library, _resolve_track
+from .layers import cmd_layer
 from .parser import build_parser
-from workstation.library.paths import default_root as default_library_root
 
 log = logging.getLogger("workstation")
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "resources" / "demo"
-
-
-def _open_library(args):
-    from workstation.library import Library
-    root = Path(args.library) if args.library else default_library_root()
-    if root.exists() and not root.is_dir():
-        raise WorkstationError(f"--library {root}: exists and is not a folder")
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise WorkstationError(f"--library {root}: cannot create the folder ({exc.strerror or exc})") from None
-    return Library.open(root)
 
 
 def _formats(text: str) -> list[str]:
@@ -137,7 +127,7 @@ def _export(lib, specs, tracks, out_dir: Path, fmts: list[str], midi_grid: int =
     """Write each track's results -> (the files written, how many of the tracks' layers had
     no readable result: each is named on stderr with its reason). ``midi_grid``: see
     ``write_results``."""
-    from workstation.analysis.results import load_results, provenance
+    from workstation.analysis.results import load_results, provenance, with_edits
     from workstation.export.batch import export_stems, write_results
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -147,7 +137,7 @@ def _export(lib, specs, tracks, out_dir: Path, fmts: list[str], midi_grid: int =
     made = provenance(specs)
     stems = export_stems([t.path for t in tracks], [f"track{t.id}" for t in tracks])
     for t, stem in zip(tracks, stems):
-        results = load_results(lib, t, specs)
+        results, made_t = with_edits(lib, t, load_results(lib, t, specs), made)
         for spec in specs:
             if spec.id not in results:
                 missing += 1
@@ -158,7 +148,7 @@ def _export(lib, specs, tracks, out_dir: Path, fmts: list[str], midi_grid: int =
                 print(f"{t.path}: no {spec.id} layer exported: {why}", file=sys.stderr)
         written += write_results(out_dir, stem, results, fmts, duration_s=t.duration_s,
                                  title=t.title, artist=t.artist, audio_path=t.path,
-                                 provenance=made, midi_grid=midi_grid)
+                                 provenance=made_t, midi_grid=midi_grid)
     return written, missing
 
 
@@ -324,16 +314,6 @@ def cmd_export(args) -> int:
     return 1 if missing else 0
 
 
-def _resolve_track(lib, text: str):
-    """A track by id or by path (it must be in the library)."""
-    if text.isdigit() and not Path(text).exists():
-        return lib.track(int(text))
-    t = lib.track_by_path(Path(text).expanduser())
-    if t is None:
-        raise WorkstationError(f"{text}: not in the library (run 'workstation analyze' on it first)")
-    return t
-
-
 def _fmt(v, spec: str = "+.2f") -> str:
     return "-" if v is None else format(v, spec)
 
@@ -478,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     handlers = {"analyze": cmd_analyze, "demo": cmd_demo, "library": cmd_library,
                 "export": cmd_export, "similar": cmd_similar, "playlist": cmd_playlist,
-                "tag": cmd_tag, "gui": cmd_gui}
+                "tag": cmd_tag, "layer": cmd_layer, "gui": cmd_gui}
     try:
         return handlers[args.command](args)
     except WorkstationError as exc:

@@ -11,6 +11,8 @@ import os
 import re
 from pathlib import Path
 
+from .layers import add_parser as add_layer_parser
+
 
 def positive_int(text: str) -> int:
     try:
@@ -163,4 +165,5 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
     tp.add_argument("--limit", type=positive_int, help="suggest: at most N proposals per tag")
     tp.add_argument("--json", action="store_true", help="suggest: print JSON")
     tp.add_argument("--quiet", action="store_true")
+    add_layer_parser(sub)
     return p

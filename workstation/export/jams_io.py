@@ -284,6 +284,8 @@ def jams_document(results: dict[str, Result], *, duration_s: float, title: str |
             ann["annotation_metadata"]["version"] = (f"{p['analyzer']} v{p['analyzer_version']} "
                                                      f"params {p['params_hash']}")
             ann["sandbox"]["provenance"] = p
+            if p.get("edited"):
+                ann["annotation_metadata"]["data_source"] = "corrected by hand"
     return {
         "annotations": anns,
         "file_metadata": {

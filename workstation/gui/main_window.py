@@ -140,16 +140,15 @@ def _suggest_tags(window):
 
 def _export_one(library, specs, track_id: int, path: str, fmt: str) -> list[str]:
     """Write one track's stored results to ``path`` as ``fmt`` (task thread)."""
-    from workstation.analysis.results import load_results, provenance
+    from workstation.analysis.results import load_results, provenance, with_edits
     from workstation.export.batch import write_notes_midi, write_results
     t = library.track(track_id)
     p = Path(path)
-    results = load_results(library, t, specs)
+    results, made = with_edits(library, t, load_results(library, t, specs), provenance(specs))
     if fmt == "midi":   # to the very path asked for (.mid or .midi)
-        return [str(write_notes_midi(p, results, provenance(specs)))] if "notes" in results else []
+        return [str(write_notes_midi(p, results, made))] if "notes" in results else []
     written = write_results(p.parent, p.stem, results, [fmt], duration_s=t.duration_s,
-                            title=t.title, artist=t.artist, audio_path=t.path,
-                            provenance=provenance(specs))
+                            title=t.title, artist=t.artist, audio_path=t.path, provenance=made)
     return [str(x) for x in written]
 
 
@@ -157,18 +156,18 @@ def _export_tracks(library, specs, track_ids: list[int], out_dir: str, formats: 
                    midi_grid: int = 0) -> list[str]:
     """Write the stored results of each track in ``formats`` (task thread; ``midi_grid``: see
     ``write_results``); the paths written."""
-    from workstation.analysis.results import load_results, provenance
+    from workstation.analysis.results import load_results, provenance, with_edits
     from workstation.export.batch import export_stems, write_results
     written: list[str] = []
     made = provenance(specs)
     tracks = [t for t in (library.track(tid) for tid in track_ids) if t is not None and t.status == "ok"]
     stems = export_stems([t.path for t in tracks], [f"track{t.id}" for t in tracks])
     for t, stem in zip(tracks, stems):
-        results = load_results(library, t, specs)
+        results, made_t = with_edits(library, t, load_results(library, t, specs), made)
         written += [str(p) for p in write_results(out_dir, stem, results,
                                                   formats, duration_s=t.duration_s, title=t.title,
                                                   artist=t.artist, audio_path=t.path,
-                                                  provenance=made, midi_grid=midi_grid)]
+                                                  provenance=made_t, midi_grid=midi_grid)]
     return written
 
 

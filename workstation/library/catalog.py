@@ -26,8 +26,10 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from workstation.core.errors import LibraryError
 
-from .paths import db_path_value, storable_text
+from .paths import db_path_value, normalize_path, storable_text
+from .schema import connect, migrate
 from .store import ResultStore
+from .user_data import UserData
 
 log = logging.getLogger(__name__)
 
@@ -37,74 +39,6 @@ RESULTS_DIR = "results"
 TRACK_STATUSES = ("ok", "missing", "error")
 ANALYSIS_STATUSES = ("pending", "running", "done", "failed", "cancelled")
 
-#: Schema migrations: MIGRATIONS[i] takes the schema from user_version i to i + 1.
-#: Append, never edit a released one.
-MIGRATIONS: list[list[str]] = [
-    # 1: tracks and analyses
-    [
-        """CREATE TABLE tracks (
-            id           INTEGER PRIMARY KEY,
-            path         TEXT NOT NULL UNIQUE,
-            content_hash TEXT,
-            size         INTEGER,
-            mtime        REAL,
-            duration_s   REAL,
-            sample_rate  INTEGER,
-            channels     INTEGER,
-            format       TEXT,
-            title        TEXT,
-            artist       TEXT,
-            album        TEXT,
-            year         INTEGER,
-            genre        TEXT,
-            status       TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('ok', 'missing', 'error')),
-            error        TEXT,
-            added_at     REAL NOT NULL,
-            updated_at   REAL NOT NULL
-        )""",
-        """CREATE TABLE analyses (
-            content_hash TEXT NOT NULL,
-            analyzer_id  TEXT NOT NULL,
-            version      INTEGER NOT NULL,
-            params_hash  TEXT NOT NULL,
-            status       TEXT NOT NULL CHECK (status IN
-                             ('pending', 'running', 'done', 'failed', 'cancelled')),
-            error        TEXT,
-            result_path  TEXT,
-            progress     REAL NOT NULL DEFAULT 0,
-            updated_at   REAL NOT NULL,
-            PRIMARY KEY (content_hash, analyzer_id, version, params_hash)
-        )""",
-    ],
-    # 2: run times, and indexes for lookups by hash and by status
-    [
-        "ALTER TABLE analyses ADD COLUMN elapsed_s REAL",
-        "CREATE INDEX tracks_content_hash ON tracks (content_hash)",
-        "CREATE INDEX tracks_status ON tracks (status)",
-        "CREATE INDEX analyses_status ON analyses (analyzer_id, status)",
-    ],
-    # 3: tags a user gives tracks by hand (learned on the fly: workstation.analysis.tagging)
-    [
-        """CREATE TABLE user_tags (
-            track_id INTEGER NOT NULL REFERENCES tracks (id) ON DELETE CASCADE,
-            tag      TEXT NOT NULL,
-            added_at REAL NOT NULL,
-            PRIMARY KEY (track_id, tag)
-        )""",
-        "CREATE INDEX user_tags_tag ON user_tags (tag)",
-    ],
-    # 4: the reference annotation file a user loaded for a track (the window reloads it)
-    [
-        """CREATE TABLE track_references (
-            track_id INTEGER PRIMARY KEY REFERENCES tracks (id) ON DELETE CASCADE,
-            path     TEXT NOT NULL,
-            added_at REAL NOT NULL
-        )""",
-    ],
-    # 5: how the user chose to read a reference that fits several formats
-    ["ALTER TABLE track_references ADD COLUMN reading TEXT"],
-]
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
 @dataclass(frozen=True)
@@ -168,68 +102,7 @@ def _analysis(row: sqlite3.Row) -> AnalysisRecord:
     return AnalysisRecord(**{k: row[k] for k in ANALYSIS_FIELDS})
 
 
-def normalize_path(path: str | Path) -> str:
-    """The absolute path under which a file is catalogued."""
-    return str(Path(path).expanduser().resolve())
-
-
-def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
-    """Bring the schema to ``target`` (one transaction per step, safe against a concurrent
-    opener: the version is re-read under the write lock). Returns the final version."""
-    while True:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise LibraryError(f"the library database has schema version {version}, newer "
-                                   f"than this program knows ({SCHEMA_VERSION}); update the program")
-            if version >= target:
-                conn.execute("COMMIT")
-                return version
-            for stmt in MIGRATIONS[version]:
-                conn.execute(stmt)
-            conn.execute(f"PRAGMA user_version = {version + 1}")
-            conn.execute("COMMIT")
-            log.info("library schema migrated to version %d", version + 1)
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-
-
-def _wal(conn: sqlite3.Connection, wait_s: float = 30.0) -> str:
-    """Switch to WAL; the switch answers 'database is locked' at once, without the busy
-    timeout, while another process creates or switches the same new database (two runs
-    started together), so it is retried for up to ``wait_s``."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
-        except sqlite3.OperationalError as e:
-            if "locked" not in str(e) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
-def connect(db_path: str | Path) -> sqlite3.Connection:
-    """A configured connection: autocommit mode (transactions are explicit), WAL, foreign
-    keys, 30 s busy timeout."""
-    try:
-        conn = sqlite3.connect(str(db_path), timeout=30.0, isolation_level=None,
-                               check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout = 30000")
-        mode = _wal(conn)
-        if str(mode).lower() != "wal":
-            log.warning("%s: WAL mode unavailable (journal_mode=%s)", db_path, mode)
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-    except sqlite3.DatabaseError as e:
-        raise LibraryError(f"{db_path}: cannot open the library database: {e}") from None
-    return conn
-
-
-class Library:
+class Library(UserData):
     """A music collection: its catalogue (SQLite) and its result store.
 
     Open with ``Library.open(root)``; use from any number of threads (each gets its own
@@ -421,81 +294,6 @@ class Library:
         ids = sorted({int(i) for i in track_ids})
         with self._write() as c:
             return sum(c.execute("DELETE FROM tracks WHERE id = ?", (i,)).rowcount for i in ids)
-
-    # -- user tags ---------------------------------------------------------------------
-
-    @staticmethod
-    def normalize_tag(tag: str) -> str:
-        """The stored form of a user tag: stripped, inner whitespace collapsed, lower case;
-        LibraryError when empty."""
-        t = " ".join(str(tag).split()).lower()
-        if not t:
-            raise LibraryError(f"a tag needs at least one visible character, got {tag!r}")
-        return t
-
-    def add_user_tag(self, track_id: int, tag: str) -> bool:
-        """Tag a track by hand; True if the tag is new on it, False if it was there already.
-        LibraryError when there is no such track."""
-        t = self.normalize_tag(tag)
-        self.track(track_id)  # a clear error for an unknown id
-        with self._write() as c:
-            cur = c.execute("INSERT OR IGNORE INTO user_tags (track_id, tag, added_at) VALUES (?, ?, ?)",
-                            (int(track_id), t, time.time()))
-            return cur.rowcount > 0
-
-    def remove_user_tag(self, track_id: int, tag: str) -> bool:
-        """Remove a hand-given tag; True if it was there."""
-        t = self.normalize_tag(tag)
-        with self._write() as c:
-            cur = c.execute("DELETE FROM user_tags WHERE track_id = ? AND tag = ?", (int(track_id), t))
-            return cur.rowcount > 0
-
-    def user_tags(self, track_id: int | None = None) -> list[tuple[int, str]]:
-        """(track id, tag) pairs given by hand, of one track or of all, by track then tag."""
-        if track_id is None:
-            rows = self._conn().execute("SELECT track_id, tag FROM user_tags ORDER BY track_id, tag")
-        else:
-            rows = self._conn().execute(
-                "SELECT track_id, tag FROM user_tags WHERE track_id = ? ORDER BY tag", (int(track_id),))
-        return [(int(r[0]), str(r[1])) for r in rows]
-
-    def user_tag_counts(self) -> dict[str, int]:
-        """Every hand-given tag and how many tracks carry it, by tag."""
-        rows = self._conn().execute("SELECT tag, COUNT(*) FROM user_tags GROUP BY tag ORDER BY tag")
-        return {str(r[0]): int(r[1]) for r in rows}
-
-    def tracks_with_user_tag(self, tag: str) -> list[int]:
-        """Ids of the tracks carrying a hand-given tag, by id."""
-        rows = self._conn().execute("SELECT track_id FROM user_tags WHERE tag = ? ORDER BY track_id",
-                                    (self.normalize_tag(tag),))
-        return [int(r[0]) for r in rows]
-
-    # -- reference annotations -----------------------------------------------------------
-
-    def set_reference_path(self, track_id: int, path: str | Path, reading: str | None = None
-                           ) -> None:
-        """Remember the reference annotation file loaded for a track (absolute path; one per
-        track, a new one replaces the old) and, for a file that fits several formats, the
-        ``reading`` the user chose. LibraryError when there is no such track."""
-        self.track(track_id)  # a clear error for an unknown id
-        with self._write() as c:
-            c.execute("INSERT OR REPLACE INTO track_references (track_id, path, added_at, reading) "
-                      "VALUES (?, ?, ?, ?)",
-                      (int(track_id), normalize_path(path), time.time(), reading))
-
-    def reference(self, track_id: int) -> tuple[str, str | None] | None:
-        """(path, reading or None) of the reference annotation file remembered for a track,
-        or None."""
-        row = self._conn().execute("SELECT path, reading FROM track_references WHERE track_id = ?",
-                                   (int(track_id),)).fetchone()
-        return (str(row[0]), row[1]) if row else None
-
-    def forget_reference_path(self, track_id: int) -> bool:
-        """Forget a track's reference annotation file (the file is not touched); True if one
-        was remembered."""
-        with self._write() as c:
-            return c.execute("DELETE FROM track_references WHERE track_id = ?",
-                             (int(track_id),)).rowcount > 0
 
     def add_file(self, path: str | Path) -> Track:
         """Catalogue one file (new, changed, moved or unchanged) and return its track.

@@ -34,3 +34,8 @@ def db_path_value(path: str) -> str | bytes:
         return path
     except UnicodeEncodeError:
         return os.fsencode(path)
+
+
+def normalize_path(path: str | Path) -> str:
+    """The absolute path under which a file is catalogued."""
+    return str(Path(path).expanduser().resolve())

@@ -26,7 +26,8 @@ import mutagen
 from workstation.core.audio import probe
 from workstation.core.errors import AudioError, LibraryError
 
-from .catalog import Track, normalize_path
+from .catalog import Track
+from .paths import normalize_path
 
 if TYPE_CHECKING:
     from .catalog import Library

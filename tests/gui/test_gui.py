@@ -625,7 +625,7 @@ def test_loop_the_visible_range_and_hear_the_notes(qtbot, window):
         qtbot.waitUntil(lambda: pb.source_override is not None, timeout=60_000)
         path = pb.source_override[0]
     else:
-        from workstation.gui.main_window import _notes_mix
+        from workstation.gui.playback_control import notes_mix as _notes_mix
         assert not window.act_hear_notes.isChecked() and pb.source_override is None
         window.last_notice.close()
         _, path = _notes_mix(window.library, data.track, data.results["notes"])

@@ -73,12 +73,12 @@ def restore_column_widths(table: QTableView, settings) -> None:
             h.resizeSection(c, max(w, h.minimumSectionSize()))
 
 
-def remove_tracks_task(window, track_ids: list[int]) -> tuple[list[int], int]:
+def remove_tracks_task(library, handle, track_ids: list[int]) -> tuple[list[int], int]:
     """Take tracks out of the catalogue and out of the similarity index (library task
-    thread); (track ids asked, number removed)."""
+    thread; ``handle``: the window's ``SearchHandle``); (track ids asked, number removed)."""
     ids = sorted({int(t) for t in track_ids})
-    n = window.library.remove_tracks(ids)
-    search = window._search
+    n = library.remove_tracks(ids)
+    search = handle.peek()
     if search is not None:
         search.sync()             # the index follows the catalogue: the tracks leave it
         search.forget_meta(ids)
@@ -200,7 +200,8 @@ class LibraryActions:
     def remove(self, track_ids: list[int]) -> int:
         """Remove ``track_ids`` from the catalogue on the library task thread (no question)."""
         w = self.window
-        return w._submit(w.tasks, "remove_tracks", remove_tracks_task, w, list(track_ids))
+        return w.tasks.submit("remove_tracks", remove_tracks_task, w.library, w.search,
+                              list(track_ids), on_done=self.removed, key="remove_tracks")
 
     def removed(self, result) -> None:
         """The task's answer: refresh rows, map and similar list, forget the shown track."""
@@ -209,7 +210,7 @@ class LibraryActions:
         if w.current_track_id in ids:
             w.references.pop(w.current_track_id, None)
             w.current_track_id = None
-            w._similar_for = None
+            w.similarity_control.similar_for = None
             w.playback.load(None)
             w.view.clear()
             w.info.clear()

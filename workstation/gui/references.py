@@ -3,14 +3,16 @@ drop), saying plainly why a file cannot be used, and remembering the file per tr
 the catalogue so that it comes back when the track is shown again after a restart.
 
 The reading and the catalogue writes run on the window's library task thread
-(``read_reference``, ``restore_reference``, ``forget_reference``); ``ReferenceController``
-turns their answers into reference layers, a comparison, a status line or a dialog.
+(``read_reference``, ``restore_reference``, ``forget_reference``, given the library);
+``ReferenceController`` turns their answers (to its ``answered``) into reference layers, a
+comparison, a status line or a dialog.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,11 +23,10 @@ from workstation.core.errors import WorkstationError
 
 log = logging.getLogger(__name__)
 
-#: Task tags the window routes to ``ReferenceController.answered``.
+#: Task tags of the reading (only the latest one counts), reloading and forgetting tasks.
 TAG_OPEN = "annotation"
 TAG_RESTORE = "reference_restore"
 TAG_FORGET = "reference_forget"
-TAGS = (TAG_OPEN, TAG_RESTORE)
 
 # a trailing "SomeError(...)" repr some readers append to their reason
 _EXC_REPR = re.compile(r"(?::\s*)?\b[A-Z]\w*(?:Error|Exception)\(.*\)\s*$")
@@ -156,11 +157,15 @@ class ReferenceController(QObject):
 
     def __init__(self, window):
         super().__init__(window)
-        self.window = window
+        self._window = weakref.ref(window)  # no Python cycle through the window
         self.error_box: QMessageBox | None = None
         # bumped per track by each clear and each open: a restore answer from before is stale
         self._epoch: dict[int, int] = {}
         self._clears: dict[int, int] = {}
+
+    @property
+    def window(self):
+        return self._window()
 
     def open(self, path: str | Path, reading: str | None = None) -> bool:
         """Read ``path`` (task thread) as the reference of the shown track (``reading``: the
@@ -171,8 +176,8 @@ class ReferenceController(QObject):
             w.status("Select a track first, then open its annotation")
             return False
         self._epoch[tid] = self._epoch.get(tid, 0) + 1
-        w._submit(w.tasks, TAG_OPEN, read_reference, w.library, tid, str(path),
-                  self._clears.get(tid, 0), reading)
+        w.tasks.submit(TAG_OPEN, read_reference, w.library, tid, str(path),
+                       self._clears.get(tid, 0), reading, on_done=self.answered, key=TAG_OPEN)
         w.status(f"Reading {Path(path).name}…")
         return True
 
@@ -202,7 +207,7 @@ class ReferenceController(QObject):
             w.view.set_references(refs, source)
         else:
             w.tasks.submit(TAG_RESTORE, restore_reference, w.library, track_id,
-                           self._epoch.get(track_id, 0))
+                           self._epoch.get(track_id, 0), on_done=self.answered)
 
     def answered(self, result: ReferenceRead | None) -> None:
         """A reading task's answer (GUI thread)."""
@@ -235,7 +240,7 @@ class ReferenceController(QObject):
         w.references[tid] = (result.results, result.path)
         if tid == w.current_track_id and w.view.data is not None:
             w.view.set_references(result.results, result.path)
-            w._request_compare()
+            w.track_control.request_compare()
         layers = ", ".join(sorted(result.results)) or "no layer"
         how = f" (read as {result.reading})" if result.reading else ""
         w.status(f"{'Reloaded' if result.restored else 'Loaded'} reference {name}{how}: {layers}")

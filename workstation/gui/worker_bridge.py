@@ -3,7 +3,9 @@
 ``AnalysisBridge`` runs ``Scheduler.run`` (which spawns the worker process) on a Python
 thread and re-emits its events as Qt signals (queued to the GUI thread). ``TaskRunner`` is
 a single loader thread with a queue: decoding for display, loading results, scanning,
-exports. Only ids, plain data and ``core`` types cross these boundaries.
+exports; each call's answer goes to that call's own callbacks on the GUI thread. Only ids,
+plain data and ``core`` types cross these boundaries (a task receives the library or the
+similarity search, never a widget).
 """
 
 from __future__ import annotations
@@ -134,14 +136,21 @@ class AnalysisBridge(QObject):
 class TaskRunner(QObject):
     """One loader thread running submitted callables in order.
 
-    ``submit(tag, fn, *args)`` returns a ticket; ``done(tag, ticket, result)`` or
-    ``error(tag, ticket, message)`` come back on the GUI thread. Callers keep the latest
-    ticket per tag and drop older answers (so clicking through tracks never shows a stale one).
-    ``drop_pending(tag)`` removes queued tasks with that tag that have not started.
+    ``submit(tag, fn, *args, on_done=..., on_error=..., key=...)`` returns a ticket; the
+    answer comes back on the GUI thread to the call's own callbacks: ``on_done(result)`` or
+    ``on_error(message)`` (a call without ``on_error`` fails through the signal
+    ``failed(tag, message)``). ``key``: only the latest call of that key counts; the answer
+    of an older one is dropped, errors included (so clicking through tracks never shows a
+    stale one). ``tag`` names the task in logs and for ``drop_pending``.
+
+    The signals ``done(tag, ticket, result)`` and ``error(tag, ticket, message)`` report
+    every answer (stale ones too) for observers such as tests. ``drop_pending(tag)`` removes
+    queued tasks with that tag that have not started (their callbacks are never called).
     """
 
     done = Signal(str, int, object)
     error = Signal(str, int, str)
+    failed = Signal(str, str)
 
     def __init__(self, name: str = "workstation-loader", parent=None):
         super().__init__(parent)
@@ -151,19 +160,61 @@ class TaskRunner(QObject):
         self._ticket = 0
         self._stopping = False
         self._busy = False
+        # GUI thread only: the callbacks of each pending ticket and the latest ticket per key
+        self._callbacks: dict[int, tuple[str | None, Callable | None, Callable | None]] = {}
+        self._latest: dict[str, int] = {}
+        self.done.connect(self._answer_done)
+        self.error.connect(self._answer_error)
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, tag: str, fn: Callable, *args, **kwargs) -> int:
+    def submit(self, tag: str, fn: Callable, *args, on_done: Callable[[object], None] | None = None,
+               on_error: Callable[[str], None] | None = None, key: str | None = None,
+               **kwargs) -> int:
+        """Run ``fn(*args, **kwargs)`` on the thread (call from the GUI thread); the ticket."""
         with self._cond:
             self._ticket += 1
-            self._queue.append((tag, self._ticket, fn, args, kwargs))
+            ticket = self._ticket
+            if on_done is not None or on_error is not None or key is not None:
+                self._callbacks[ticket] = (key, on_done, on_error)
+            if key is not None:
+                self._latest[key] = ticket
+            self._queue.append((tag, ticket, fn, args, kwargs))
             self._cond.notify()
-            return self._ticket
+            return ticket
+
+    def latest(self, key: str) -> int | None:
+        """The ticket of the latest call submitted with ``key`` (None: none yet)."""
+        return self._latest.get(key)
 
     def drop_pending(self, tag: str) -> None:
         with self._cond:
+            dropped = [q[1] for q in self._queue if q[0] == tag]
             self._queue = [q for q in self._queue if q[0] != tag]
+            for ticket in dropped:
+                self._callbacks.pop(ticket, None)
+
+    def _take(self, ticket: int) -> tuple[bool, Callable | None, Callable | None]:
+        """(current, on_done, on_error) of an answered ticket; not current when a newer
+        call of its key was submitted."""
+        with self._cond:
+            key, on_done, on_error = self._callbacks.pop(ticket, (None, None, None))
+            current = key is None or self._latest.get(key) == ticket
+        return current, on_done, on_error
+
+    def _answer_done(self, tag: str, ticket: int, result) -> None:
+        current, on_done, _ = self._take(ticket)
+        if current and on_done is not None:
+            on_done(result)
+
+    def _answer_error(self, tag: str, ticket: int, message: str) -> None:
+        current, _, on_error = self._take(ticket)
+        if not current:
+            return
+        if on_error is not None:
+            on_error(message)
+        else:
+            self.failed.emit(tag, message)
 
     @property
     def idle(self) -> bool:
@@ -197,14 +248,17 @@ class TaskRunner(QObject):
             else:
                 self.done.emit(tag, ticket, result)
             finally:
+                del fn, args, kwargs   # the task's references go here, not with the next one
                 with self._cond:
                     self._busy = False
 
     def stop(self, timeout: float = 30.0) -> bool:
-        """Stop after the running task (queued ones are dropped); True when the thread ended."""
+        """Stop after the running task (queued ones are dropped, with their callbacks);
+        True when the thread ended."""
         with self._cond:
             self._stopping = True
             self._queue.clear()
+            self._callbacks.clear()
             self._cond.notify_all()
         self._thread.join(timeout)
         return not self._thread.is_alive()

@@ -240,12 +240,60 @@ def test_csv_round_trip_every_layer(results, tmp_path):
     # the header rows
     assert by_layer["notes"].read_text().splitlines()[0] == \
         "onset_s,offset_s,pitch_midi,velocity,confidence,note_name"
-    assert by_layer["key"].read_text().splitlines()[1].startswith("global,")
+    assert by_layer["key_full"].read_text().splitlines()[1].startswith("global,")
     # into a directory, read through the generic dispatcher
     d = tmp_path / "out"
     d.mkdir()
     write_csv(d, {"key": results["key"]})
     assert read_annotation_file(d / "key.csv")["key"].label == "A:minor"
+
+
+def test_csv_layouts_sonic_visualiser_imports(results, tmp_path):
+    """The plain layer files in the layouts Sonic Visualiser 4.5 imports with its defaults:
+    beats as time instants labelled bar.beat, f0 as a time,Hz curve of the voiced frames
+    only, keys as regions with the time columns first and no row at exactly 0 s."""
+    paths = {p.name.split(".")[1]: p for p in write_csv(tmp_path / "song", results)}
+    lines = {k: p.read_text().splitlines() for k, p in paths.items()}
+    assert lines["beats"][0] == "time_s,label"
+    labels = [ln.split(",")[1] for ln in lines["beats"][1:]]
+    pos = results["beats"].positions
+    assert labels[:6] == ["0.4", "1.1", "1.2", "1.3", "1.4", "2.1"] and pos[0] == 4
+    assert lines["f0"][0] == "time_s,frequency_hz"
+    f0 = results["pitch.f0"]
+    rows = np.array([[float(x) for x in ln.split(",")] for ln in lines["f0"][1:]])
+    assert len(rows) == int(np.sum(f0.voiced)) and np.all(rows[:, 1] > 0)
+    np.testing.assert_array_equal(rows[:, 0], f0.times_s[f0.voiced])
+    assert lines["key"] == ["start_s,end_s,key", "0.001,10.0,A:minor", "10.0,20.0,E:major",
+                            "20.0,30.0,A:minor"]
+
+    # each plain file read alone (its *_full companion gone), as from another tool
+    for name in ("f0_full", "key_full", "tempo"):
+        paths[name].unlink()
+    b = read_csv_layer(paths["beats"])
+    np.testing.assert_array_equal(b.times_s, results["beats"].times_s)
+    np.testing.assert_array_equal(b.positions, pos)
+    assert b.meter == 4 and abs(b.tempo_bpm - 120) < 3
+    k = read_csv_layer(paths["key"])
+    assert k.label == "A:minor" and k.local_tonic_pc.tolist() == [9, 4, 9]
+    p = read_csv_layer(paths["f0"])   # gaps between voiced frames come back unvoiced
+    hop = 256 / 22050
+    voiced_t = f0.times_s[f0.voiced]
+    np.testing.assert_array_equal(p.times_s[p.voiced], voiced_t)
+    for a, z in zip(voiced_t[:-1], voiced_t[1:]):
+        inside = p.times_s[(p.times_s > a) & (p.times_s < z)]
+        if z - a > 1.5 * hop:
+            assert len(inside) in (1, 2) and np.allclose(inside[[0, -1]], [a + hop, z - hop])
+        else:
+            assert len(inside) == 0
+    assert not p.voiced[(p.times_s > voiced_t[0]) & ~np.isin(p.times_s, voiced_t)].any()
+    # an earlier beats layout is still read
+    old = tmp_path / "old.beats.csv"
+    old.write_text("time_s,position,tempo_bpm\n0.5,1,120.0\n1.0,2,120.0\n1.5,1,120.0\n")
+    assert read_csv_layer(old).positions.tolist() == [1, 2, 1]
+    bad = tmp_path / "bad.beats.csv"
+    bad.write_text("time_s,label\n0.5,downbeat\n")
+    with pytest.raises(AnnotationError, match="neither bar.beat"):
+        read_csv_layer(bad)
 
 
 def test_sonic_visualiser_and_lab_files(tmp_path):

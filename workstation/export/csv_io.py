@@ -1,23 +1,31 @@
 """CSV export and import, one file per layer, and a reader for other tools' annotation files.
 
 Files written by ``write_csv`` (comma separated, one header row, floats in Python's shortest
-round-trip form so that reading gives back exactly the same numbers):
+round-trip form so that reading gives back exactly the same numbers). The plain layer files
+are laid out so that Sonic Visualiser 4.5 imports them with its defaults (checked there:
+``time_s,label`` gives a Time Instants layer with bar.beat labels, two numeric columns a
+Time Values curve, ``start,end,label`` a Regions layer; SV drops a row whose time is exactly
+0, so a first key segment starting at 0 is written at 1 ms); the ``*_full`` companions keep
+every frame and confidence for spreadsheets and for reading back exactly:
 
 ================  ================================================  ==========================
 file              columns                                           rows
 ================  ================================================  ==========================
-f0.csv            time_s,frequency_hz,voiced,confidence             one per frame
+f0.csv            time_s,frequency_hz                               one per *voiced* frame
+f0_full.csv       time_s,frequency_hz,voiced,confidence             one per frame
 multif0.csv       time_s,frequency_hz,salience                      one per salience peak
-notes.csv         onset_s,offset_s,pitch_midi,velocity,confidence,  one per note
-                  note_name
+notes.csv         onset_s,offset_s,pitch_midi,velocity,confidence,  one per note (SV: import
+                  note_name                                         the .svl of --format sv)
 notes_bends.csv   note_index,time_s,cents                           one per bend point
                                                                     (only when there are bends)
-key.csv           scope,start_s,end_s,key,confidence                ``global`` row first, then
+key.csv           start_s,end_s,key                                 one per local segment
+key_full.csv      scope,start_s,end_s,key,confidence                ``global`` row first, then
                                                                     one ``local`` row per
                                                                     segment
-beats.csv         time_s,position,tempo_bpm                         one per beat (position 0 =
-                                                                    unknown; tempo_bpm = local
-                                                                    tempo to the next beat)
+beats.csv         time_s,label                                      one per beat; label
+                                                                    ``bar.beat`` (``b<n>``
+                                                                    when the position is
+                                                                    unknown)
 tempo.csv         quantity,value,confidence                         ``tempo_bpm`` (main),
                                                                     ``alternative_tempo_bpm``,
                                                                     ``meter``
@@ -25,9 +33,11 @@ tags.csv          label,score                                       one per tag
 embedding.csv     index,value,space                                 one per dimension
 ================  ================================================  ==========================
 
+Files of the earlier layouts (beats ``time_s,position,tempo_bpm``) are still read.
+
 ``write_csv('out/')`` writes ``out/f0.csv`` ...; ``write_csv('out/song')`` writes
 ``out/song.f0.csv`` .... ``read_csv_layer`` recognises a file by its header (and reads the
-``*_bends`` / ``tempo`` companion beside notes / beats files).
+``*_bends`` / ``tempo`` / ``*_full`` companion beside notes / beats / f0 and key files).
 
 ``read_annotation_file`` reads any annotation file: ``.jams``, ``.mid``/``.midi``, ``.csv``
 with our headers, dataset formats known by name and other tables recognised by their
@@ -37,9 +47,9 @@ columns with plausibility checks (``workstation.export.guess``), refusing what i
 from __future__ import annotations
 
 import csv
-import io
 import logging
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -50,24 +60,60 @@ from workstation.core.types import (Beats, Embedding, Key, Notes, PitchTrack, Re
 from workstation.core.units import key_label, midi_to_note_name, parse_key_label
 
 from .atomic import atomic_write
+from .tables import float_column as _floats
+from .tables import read_rows as _rows
 
 log = logging.getLogger(__name__)
 
 HEADERS: dict[str, list[str]] = {
-    "f0": ["time_s", "frequency_hz", "voiced", "confidence"],
+    "f0": ["time_s", "frequency_hz"],
+    "f0_full": ["time_s", "frequency_hz", "voiced", "confidence"],
     "multif0": ["time_s", "frequency_hz", "salience"],
     "notes": ["onset_s", "offset_s", "pitch_midi", "velocity", "confidence", "note_name"],
     "notes_bends": ["note_index", "time_s", "cents"],
-    "key": ["scope", "start_s", "end_s", "key", "confidence"],
-    "beats": ["time_s", "position", "tempo_bpm"],
+    "key": ["start_s", "end_s", "key"],
+    "key_full": ["scope", "start_s", "end_s", "key", "confidence"],
+    "beats": ["time_s", "label"],
     "tempo": ["quantity", "value", "confidence"],
     "tags": ["label", "score"],
     "embedding": ["index", "value", "space"],
 }
+#: Headers of earlier layouts, still read: their layer.
+OLD_HEADERS: dict[str, list[str]] = {"beats_v1": ["time_s", "position", "tempo_bpm"]}
 #: Analyzer id given to each layer when reading.
-LAYER_IDS = {"f0": "pitch.f0", "multif0": "pitch.salience", "notes": "notes", "key": "key",
+LAYER_IDS = {"f0": "pitch.f0", "f0_full": "pitch.f0", "key_full": "key", "beats_v1": "beats", "multif0": "pitch.salience", "notes": "notes", "key": "key",
              "beats": "beats", "tags": "tags", "embedding": "embedding"}
 DEFAULT_VELOCITY = 100
+#: Where key.csv starts a first segment that starts at 0 s (Sonic Visualiser drops rows at 0).
+SV_FIRST_S = 0.001
+
+
+def beat_labels(positions: np.ndarray) -> list[str]:
+    """``bar.beat`` labels of beats with positions (1 = downbeat; bars counted from the first
+    downbeat, a pickup is bar 0); ``b<n>`` (n from 1) where the position is unknown (0)."""
+    out, bar = [], 0
+    for i, p in enumerate(np.asarray(positions, dtype=np.int64)):
+        if p <= 0:
+            out.append(f"b{i + 1}")
+            continue
+        if p == 1:
+            bar += 1
+        out.append(f"{bar}.{int(p)}")
+    return out
+
+
+def _positions_of(path: Path, labels: list[str]) -> np.ndarray:
+    """Beat positions from ``beat_labels`` (``b<n>`` or '' = 0)."""
+    pos = np.zeros(len(labels), dtype=np.int64)
+    for i, lab in enumerate(labels):
+        lab = lab.strip()
+        m = re.fullmatch(r"-?\d+\.(\d+)", lab)
+        if m:
+            pos[i] = int(m.group(1))
+        elif lab and not re.fullmatch(r"b\d+", lab):
+            raise AnnotationError(path, f"row {i + 2}: beat label {lab!r} is neither bar.beat "
+                                  "nor b<n>")
+    return pos
 
 
 def _f(x) -> str:
@@ -97,8 +143,10 @@ def _layer_rows(r: Result) -> list[tuple[str, list]]:
     if isinstance(r, PitchTrack):
         c = np.asarray(r.confidence, dtype=np.float64)
         c = c if len(c) == len(r.times_s) else np.full(len(r.times_s), np.nan)
-        return [("f0", [(_f(t), _f(f), int(bool(v)), _f(ci)) for t, f, v, ci in
-                        zip(r.times_s, r.freqs_hz, r.voiced, c)])]
+        voiced = np.asarray(r.voiced, dtype=bool)
+        return [("f0", [(_f(t), _f(f)) for t, f, v in zip(r.times_s, r.freqs_hz, voiced) if v]),
+                ("f0_full", [(_f(t), _f(f), int(v), _f(ci)) for t, f, v, ci in
+                             zip(r.times_s, r.freqs_hz, voiced, c)])]
     if isinstance(r, Salience):
         t = np.asarray(r.times_s, dtype=np.float64)[np.asarray(r.peak_frame, dtype=np.int64)]
         order = np.lexsort((-np.asarray(r.peak_salience), t))
@@ -118,23 +166,22 @@ def _layer_rows(r: Result) -> list[tuple[str, list]]:
         return out
     if isinstance(r, Key):
         rows = [("global", "", "", key_label(r.tonic_pc, r.mode), _f(r.confidence))]
+        plain = []
         lc = np.asarray(r.local_confidence, dtype=np.float64)
         for i, (s, e, pc, m) in enumerate(zip(r.local_start_s, r.local_end_s, r.local_tonic_pc,
                                               r.local_mode)):
-            rows.append(("local", _f(s), _f(e), key_label(int(pc), str(m)),
-                         _f(lc[i]) if i < len(lc) else ""))
-        return [("key", rows)]
+            label = key_label(int(pc), str(m))
+            rows.append(("local", _f(s), _f(e), label, _f(lc[i]) if i < len(lc) else ""))
+            plain.append((_f(SV_FIRST_S if i == 0 and s == 0 else s), _f(e), label))
+        return [("key", plain), ("key_full", rows)]
     if isinstance(r, Beats):
         t = np.asarray(r.times_s, dtype=np.float64)
         pos = np.asarray(r.positions, dtype=np.int64)
         pos = pos if len(pos) == len(t) else np.zeros(len(t), dtype=np.int64)
-        local = np.r_[60.0 / np.diff(t), np.nan] if len(t) > 1 else np.full(len(t), np.nan)
-        if len(t) > 1:
-            local[-1] = local[-2]
         tempo = [("tempo_bpm", _f(r.tempo_bpm), _f(r.tempo_confidence))]
         tempo += [("alternative_tempo_bpm", _f(a), "") for a in r.tempo_alternatives_bpm]
         tempo += [("meter", str(int(r.meter)), "")]
-        return [("beats", [(_f(a), int(p), _f(b)) for a, p, b in zip(t, pos, local)]),
+        return [("beats", [(_f(a), lab) for a, lab in zip(t, beat_labels(pos))]),
                 ("tempo", tempo)]
     if isinstance(r, Tags):
         return [("tags", [(str(lab), _f(s)) for lab, s in zip(r.labels, r.scores)])]
@@ -174,70 +221,12 @@ def write_csv(dir_or_prefix: str | Path, results: dict[str, Result], *,
 
 # ---------------------------------------------------------------------------------- reading
 
-def _rows(path: Path) -> list[list[str]]:
-    """Rows of a delimited text file: comma, tab, semicolon or whitespace separated; blank
-    lines and '#' comments skipped."""
-    if not path.is_file():
-        raise AnnotationError(path, "file not found")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise AnnotationError(path, f"not a text file: {exc}") from exc
-    except OSError as exc:
-        raise AnnotationError(path, f"cannot read: {exc}") from exc
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    if not lines:
-        raise AnnotationError(path, "empty file (no data rows)")
-    if "\x00" in text:
-        raise AnnotationError(path, "not a text file (binary content)")
-    first = lines[0]
-    if "\t" in first:
-        return [[c.strip() for c in ln.split("\t")] for ln in lines]
-    if "," in first or ";" in first:
-        delim = "," if first.count(",") >= first.count(";") else ";"
-        try:
-            return [[c.strip() for c in row] for row in csv.reader(io.StringIO("\n".join(lines)),
-                                                                     delimiter=delim)]
-        except csv.Error as exc:   # e.g. a field over csv's 131072-character limit
-            raise AnnotationError(path, f"not an annotation table: {exc}") from None
-    # whitespace separated; the label (last column) may contain spaces only when there are
-    # at least two leading numeric columns (Audacity / .lab: start end label words...)
-    out = []
-    for ln in lines:
-        parts = ln.split()
-        if len(parts) > 3 and _is_num(parts[0]) and _is_num(parts[1]) and not _is_num(parts[2]):
-            parts = parts[:2] + [" ".join(parts[2:])]
-        out.append(parts)
-    return out
-
-
-def _is_num(s: str) -> bool:
-    try:
-        float(s)
-        return True
-    except ValueError:
-        return False
-
-
-def _floats(path: Path, rows: list[list[str]], col: int, *, allow_empty: bool = False) -> np.ndarray:
-    out = np.empty(len(rows), dtype=np.float64)
-    for i, row in enumerate(rows):
-        v = row[col] if col < len(row) else ""
-        if v == "" and allow_empty:
-            out[i] = np.nan
-            continue
-        try:
-            out[i] = float(v)
-        except ValueError:
-            raise AnnotationError(path, f"row {i + 1}, column {col + 1}: {v!r} is not a number"
-                                  ) from None
-    return out
-
-
 def _companion(path: Path, layer: str, companion: str) -> Path | None:
+    """``<dir>/<companion>.csv`` beside ``<dir>/<layer>.csv``, ``x.<companion>.csv`` beside
+    ``x.<layer>.csv``; None when there is none."""
     name = path.name
     suffix = f"{layer}.csv"
-    if name.endswith(suffix):
+    if name == suffix or name.endswith("." + suffix):
         p = path.with_name(name[: -len(suffix)] + f"{companion}.csv")
         return p if p.is_file() else None
     return None
@@ -245,10 +234,42 @@ def _companion(path: Path, layer: str, companion: str) -> Path | None:
 
 def _layer_of_header(header: list[str]) -> str | None:
     h = [c.strip().lower() for c in header]
-    for layer, cols in HEADERS.items():
+    for layer, cols in {**HEADERS, **OLD_HEADERS}.items():
         if h == cols:
             return layer
     return None
+
+
+def _full_companion(path: Path, layer: str) -> Result | None:
+    """The ``<layer>_full.csv`` beside a plain f0 or key file, read; None when absent."""
+    comp = _companion(path, layer, f"{layer}_full")
+    if comp is None:
+        return None
+    rows = _rows(comp)
+    if _layer_of_header(rows[0]) != f"{layer}_full":
+        return None
+    return _read_layer(comp, f"{layer}_full", rows[1:])
+
+
+def pitch_track_from_hz(times_s: np.ndarray, freqs_hz: np.ndarray) -> PitchTrack:
+    """f0 from a time column (s) and a Hz column (<= 0: unvoiced; a negative value keeps its
+    magnitude as the pitch guess). Tools that write only the voiced frames (Sonic Visualiser,
+    Tony, our f0.csv) leave gaps: where two frames are more than 1.5 hops apart (hop = median
+    spacing), an unvoiced frame goes one hop after the first and one hop before the second,
+    so that resampling (Compare, mir_eval) never bridges a gap as voiced."""
+    t = np.asarray(times_s, dtype=np.float64)
+    f = np.asarray(freqs_hz, dtype=np.float64)
+    if len(t) > 2:
+        d = np.diff(t)
+        hop = float(np.median(d))
+        gaps = np.flatnonzero(d > 1.5 * hop) if hop > 0 else np.zeros(0, dtype=np.int64)
+        if len(gaps):
+            extra = np.unique(np.r_[t[gaps] + hop, t[gaps + 1] - hop])
+            order = np.argsort(np.r_[t, extra], kind="stable")
+            t, f = np.r_[t, extra][order], np.r_[f, np.zeros(len(extra))][order]
+    voiced = f > 0
+    return PitchTrack(times_s=t, freqs_hz=np.abs(f), voiced=voiced,
+                      confidence=voiced.astype(np.float64))
 
 
 def read_csv_layer(path: str | Path) -> Result:
@@ -270,8 +291,15 @@ def _check_width(path: Path, rows: list[list[str]], n: int) -> None:
 
 
 def _read_layer(path: Path, layer: str, rows: list[list[str]]) -> Result:
-    _check_width(path, rows, len(HEADERS[layer]) - (1 if layer in ("notes", "embedding") else 0))
+    header = {**HEADERS, **OLD_HEADERS}[layer]
+    _check_width(path, rows, len(header) - (1 if layer in ("notes", "embedding", "beats") else 0))
+    if layer in ("f0", "key"):
+        full = _full_companion(path, layer)
+        if full is not None:
+            return full
     if layer == "f0":
+        return pitch_track_from_hz(_floats(path, rows, 0), _floats(path, rows, 1))
+    if layer == "f0_full":
         conf = _floats(path, rows, 3, allow_empty=True)
         return PitchTrack(times_s=_floats(path, rows, 0), freqs_hz=_floats(path, rows, 1),
                           voiced=_floats(path, rows, 2).astype(bool), confidence=conf)
@@ -301,6 +329,18 @@ def _read_layer(path: Path, layer: str, rows: list[list[str]]) -> Result:
     if layer == "notes_bends":
         raise AnnotationError(path, "a bends file alone has no notes; read the notes.csv beside it")
     if layer == "key":
+        try:
+            lk = [parse_key_label(r[2]) for r in rows]
+        except ValueError as exc:
+            raise AnnotationError(path, f"bad key label: {exc}") from None
+        if not lk:
+            raise AnnotationError(path, "no key segments")
+        ls, le = _floats(path, rows, 0), _floats(path, rows, 1)
+        gk = _dominant(ls, le, lk)
+        return Key(tonic_pc=gk[0], mode=gk[1], confidence=1.0, local_start_s=ls, local_end_s=le,
+                   local_tonic_pc=np.array([k[0] for k in lk], dtype=np.int64),
+                   local_mode=[k[1] for k in lk], local_confidence=np.ones(len(lk)))
+    if layer == "key_full":
         glob = [r for r in rows if r[0].strip().lower() == "global"]
         loc = [r for r in rows if r[0].strip().lower() == "local"]
         try:
@@ -318,14 +358,17 @@ def _read_layer(path: Path, layer: str, rows: list[list[str]]) -> Result:
         return Key(tonic_pc=gk[0], mode=gk[1], confidence=float(gconf), local_start_s=ls,
                    local_end_s=le, local_tonic_pc=np.array([k[0] for k in lk], dtype=np.int64),
                    local_mode=[k[1] for k in lk], local_confidence=lconf)
-    if layer in ("beats", "tempo"):
+    if layer in ("beats", "beats_v1", "tempo"):
         if layer == "tempo":
             comp = _companion(path, "tempo", "beats")
             if comp is None:
                 raise AnnotationError(path, "a tempo file alone has no beats; read beats.csv")
             return read_csv_layer(comp)
         t = _floats(path, rows, 0)
-        pos = _floats(path, rows, 1).astype(np.int64)
+        if layer == "beats":
+            pos = _positions_of(path, [r[1] if len(r) > 1 else "" for r in rows])
+        else:
+            pos = _floats(path, rows, 1).astype(np.int64)
         beats = Beats(times_s=t, positions=pos, tempo_bpm=0.0)
         comp = _companion(path, "beats", "tempo")
         if comp is not None:

@@ -37,7 +37,10 @@ from workstation.core.errors import AnnotationError
 from workstation.core.types import Beats, Key, Notes, PitchTrack, Result
 from workstation.core.units import hz_to_midi, parse_key_label
 
-from .csv_io import DEFAULT_VELOCITY, _dominant, _floats, _is_num, _rows
+from .csv_io import DEFAULT_VELOCITY, _dominant, pitch_track_from_hz
+from .tables import float_column as _floats
+from .tables import is_number as _is_num
+from .tables import read_rows as _rows
 
 #: Plausible pitch range, MIDI (16.4 Hz .. 8.4 kHz), and longest plausible note, s.
 PITCH_RANGE = (12.0, 120.0)
@@ -262,9 +265,7 @@ def guess_layer(path: str | Path, rows: list[list[str]] | None = None) -> dict[s
         if len(hz) and not np.all((hz >= 16.0) & (hz <= 8400.0)):
             raise AnnotationError(path, "time and value columns, but the values are neither beat "
                                   "positions (0..16) nor frequencies (16 Hz..8.4 kHz)")
-        voiced = v > 0
-        return {"pitch.f0": PitchTrack(times_s=t, freqs_hz=np.abs(v), voiced=voiced,
-                                       confidence=voiced.astype(np.float64))}
+        return {"pitch.f0": pitch_track_from_hz(t, v)}
     if n_num == 3 and np.all(cols[1] == cols[0]):   # point labels (start = end): bar.beat text
         bar_beat = [re.match(r"^\d+\.(\d+)$", r[2].strip()) for r in rows]
         if all(bar_beat) and max(int(m.group(1)) for m in bar_beat) <= 16:
@@ -428,10 +429,7 @@ def _from_header(path: Path, header: list[str], rows: list[list[str]]) -> dict[s
         level = col("level") if "level" in cols else None
         return {"notes": _checked_notes(path, t, end, pitch, level, "the named columns")}
     if "hz" in cols and not ({"end", "duration", "midi"} & set(cols)):
-        f = col("hz")
-        voiced = f > 0
-        return {"pitch.f0": PitchTrack(times_s=t, freqs_hz=np.abs(f), voiced=voiced,
-                                       confidence=voiced.astype(np.float64))}
+        return {"pitch.f0": pitch_track_from_hz(t, col("hz"))}
     if set(cols) <= {"time", "position", "level"}:
         pos = col("position").astype(np.int64) if "position" in cols else None
         return {"beats": _beats_from(t, pos)}

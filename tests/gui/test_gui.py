@@ -358,7 +358,7 @@ def test_readout_and_playback_fallback(qtbot, window):
 
 
 def test_export_current_track_to_jams(qtbot, window, tmp_path):
-    from workstation.export.jams_io import read_jams
+    from workstation.export.jams_read import read_jams
     data = _open_first(qtbot, window)
     out = tmp_path / "out.jams"
     window.last_export = []

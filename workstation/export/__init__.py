@@ -11,7 +11,8 @@ pretty_midi).
 
 from .csv_io import read_annotation_file, read_csv_layer, write_csv
 from .guess import guess_layer
-from .jams_io import read_jams, validate_document, write_jams
+from .jams_io import validate_document, write_jams
+from .jams_read import read_jams
 from .m3u import PlaylistEntry, read_m3u, write_m3u
 from .midi import read_midi, read_midi_beats, write_midi
 

@@ -440,7 +440,7 @@ def _read_any(path: Path) -> dict[str, Result]:
     if named is not None:
         return named
     if ext in (".jams", ".jamz"):
-        from .jams_io import read_jams
+        from .jams_read import read_jams
         return read_jams(path)
     if ext in (".mid", ".midi", ".smf", ".kar"):
         from .midi import has_tempo_map, read_midi, read_midi_beats

@@ -385,15 +385,16 @@ def bench_beats(limit):
 
 # -------------------------------------------------------------------------------------- tags
 def bench_tags(limit):
-    """Tags on the real recordings mapped to our vocabulary (train_tags.eval_items): per file
+    """Tags on the real recordings mapped to our vocabulary (train_tags_eval.eval_items): per file
     the top tags; per group hit@1 / hit@3 (a true instrument tag is the first / among the first
     three instrument tags); per tag ROC-AUC over the files whose status for it is known (tags
     with at least 2 positives and 2 negatives, macro mean); genre hit@1 on the GTZAN clips
     whose genre is in the vocabulary. Rows: ours (the learned CNN) and a nearest-centroid
     baseline on the DSP embedding statistics fitted on the same synthetic corpus; chance."""
     from workstation.training import train_tags as tt
+    from workstation.training import train_tags_eval as tte
 
-    items = tt.eval_items(ed.DEFAULT_ROOT)
+    items = tte.eval_items(ed.DEFAULT_ROOT)
     if not items:
         table("Tags", ("data", "method", "result"), [("evaldata", "-", "absent")])
         return
@@ -401,7 +402,7 @@ def bench_tags(limit):
     for it in items:
         groups.setdefault(it.group, []).append(it)
     items = [it for g in groups.values() for it in g[:limit]]
-    base = tt.fit_centroid_baseline()
+    base = tte.fit_centroid_baseline()
     inst = list(tt.INSTRUMENT_TAGS)
     genres = sorted(set(tt.GENRE_TAGS.values()))
     scores = {"ours (tags CNN)": [], "DSP stats nearest centroid": []}
@@ -416,7 +417,7 @@ def bench_tags(limit):
         secs["ours (tags CNN)"] += time.perf_counter() - t0
         s_ours = dict(zip(r.labels, (float(v) for v in r.scores)))
         t0 = time.perf_counter()
-        s_base = dict(zip(base.labels, base.scores(tt.dsp_statistics(x, frontend()))))
+        s_base = dict(zip(base.labels, base.scores(tte.dsp_statistics(x, frontend()))))
         secs["DSP stats nearest centroid"] += time.perf_counter() - t0
         scores["ours (tags CNN)"].append(s_ours)
         scores["DSP stats nearest centroid"].append(s_base)

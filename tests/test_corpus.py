@@ -13,9 +13,10 @@ from workstation.core import constants as C
 from workstation.core.pitch import pyin
 from workstation.core.units import midi_to_hz
 from workstation.training import augment as A
-from workstation.training.corpus import (
-    Corpus, CorpusError, CorpusSpec, build_corpus, item_seed, main, make_item, music21_available, pitch_roll,
-)
+from workstation.training.corpus import Corpus, build_corpus, main
+from workstation.training.corpus_item import make_item, pitch_roll
+from workstation.training.corpus_scores import music21_available
+from workstation.training.corpus_spec import CorpusError, CorpusSpec, item_seed
 
 CLEAN = A.AugmentProbs(p_eq=0.0, p_reverb=0.0, p_noise=0.0)
 # bowed strings and saxes: sustained (vibrato, glissandi) and bendy (scoops, bend-ups, falls)
@@ -158,7 +159,7 @@ def test_bad_soundfont_degrades(tmp_path, caplog):
     bad.write_bytes(b"RIFF not a soundfont at all" * 10)
     for name in (str(bad), str(tmp_path / "missing.sf2")):
         spec = CorpusSpec(duration_s=(6.0, 6.5), kinds=(("mono", 1.0),), soundfonts=(name,), augment=CLEAN)
-        with caplog.at_level(logging.WARNING, logger="workstation.training.corpus"):
+        with caplog.at_level(logging.WARNING, logger="workstation.training.corpus_render"):
             caplog.clear()
             it = make_item(1, spec)
         assert it.soundfont == "TimGM6mb.sf2"
@@ -258,7 +259,7 @@ def test_reverb_noise_level():
 def test_drum_track_of_a_slow_short_item_in_two():
     """A 2/4 line is drummed in 4/4: the kit is composed long enough for three 4/4 bars (it
     used to raise 'too short for 3 bars' for slow, short items; CorpusSpec(seed=1) item 136)."""
-    from workstation.training.corpus import _drum_track
+    from workstation.training.corpus_compose import _drum_track
     part, style, _ = _drum_track(np.random.default_rng(0), 57.0, 2, 11.1)
     assert len(part.onsets_s) > 0 and part.onsets_s.max() < 11.1 - 0.3 + 1e-9
     assert style in ("pop", "rock", "ballad", "swing", "bossa")

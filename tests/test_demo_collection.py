@@ -12,7 +12,7 @@ import soundfile as sf
 
 from workstation.core.constants import HOP_LENGTH, SAMPLE_RATE
 from workstation.core.units import midi_to_hz, parse_key_label
-from workstation.training import demo
+from workstation.training import demo, demo_compose, demo_piece, demo_render, demo_theory
 
 DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo"
 NAMESPACES = {"note_midi", "pitch_contour", "key_mode", "beat_position", "beat", "tempo", "tag_open"}
@@ -220,24 +220,24 @@ def test_vibrato_labels_follow_the_audio(collection, decoded):
 
 
 def test_compose_is_deterministic_and_seeds_differ():
-    a, b = demo.compose(7), demo.compose(7)
+    a, b = demo_compose.compose(7), demo_compose.compose(7)
     assert a.fingerprint() == b.fingerprint()
     for k, v in a.label_arrays().items():
         assert np.array_equal(v, b.label_arrays()[k]), k
-    assert demo.compose(8).fingerprint() != a.fingerprint()
-    prints = {demo.compose(s, style="pop", key="C:major", tempo_bpm=100).fingerprint() for s in range(5)}
+    assert demo_compose.compose(8).fingerprint() != a.fingerprint()
+    prints = {demo_compose.compose(s, style="pop", key="C:major", tempo_bpm=100).fingerprint() for s in range(5)}
     assert len(prints) == 5
     # overriding one parameter leaves the other draws alone
-    c = demo.compose(7, tempo_bpm=a.tempo_bpm)
+    c = demo_compose.compose(7, tempo_bpm=a.tempo_bpm)
     assert c.fingerprint() == a.fingerprint()
 
 
 @pytest.mark.parametrize("seed", range(12))
 def test_compose_is_coherent(seed):
-    p = demo.compose(seed)
+    p = demo_compose.compose(seed)
     assert 20 <= p.duration_s <= 40 and 70 <= p.tempo_bpm <= 160 and p.beats_per_bar in (3, 4)
-    assert [q.role for q in p.parts] == list(demo.ROLES) and p.parts[3].is_drum
-    scale = set(demo._scale(p.tonic_pc, p.mode)) | ({(p.tonic_pc + 11) % 12} if p.mode == "minor" else set())
+    assert [q.role for q in p.parts] == list(demo_piece.ROLES) and p.parts[3].is_drum
+    scale = set(demo_theory._scale(p.tonic_pc, p.mode)) | ({(p.tonic_pc + 11) % 12} if p.mode == "minor" else set())
     for part in p.pitched_parts:
         assert len(part) > 0
         assert np.all(part.offsets_s > part.onsets_s) and part.offsets_s.max() <= p.duration_s - 1.0
@@ -249,7 +249,7 @@ def test_compose_is_coherent(seed):
     assert np.all(m.onsets_s[1:] >= m.offsets_s[:-1] - 1e-9), "melody must be monophonic"
     # chords sound the labelled chord: each comping note is a tone of the chord in effect
     for c in p.chords:
-        pcs = {(c.root_pc + i) % 12 for i in demo._QUALITIES[c.quality]}
+        pcs = {(c.root_pc + i) % 12 for i in demo_theory._QUALITIES[c.quality]}
         comp = p.parts[1]
         inside = (comp.onsets_s >= c.start_s - 1e-9) & (comp.onsets_s < c.end_s)
         assert set(int(x) % 12 for x in comp.pitch_midi[inside]) <= pcs
@@ -263,7 +263,7 @@ def test_compose_is_coherent(seed):
 
 
 def test_f0_frames_follow_bends():
-    p = demo.compose(3, vibrato=True, programs={"melody": 73}, style="ballad")
+    p = demo_compose.compose(3, vibrato=True, programs={"melody": 73}, style="ballad")
     m = p.melody
     assert len(m.bend_values) > 50 and np.abs(m.bend_values).max() > 300
     track = p.f0_frames(sr=SAMPLE_RATE, hop_length=HOP_LENGTH)
@@ -278,7 +278,7 @@ def test_f0_frames_follow_bends():
     assert np.mean(np.abs(dev) < 1e-6) > 0.2  # plain attacks and short notes stay unbent
     # bends reset to zero at the end of each bent note
     assert m.bend_values[-1] == 0
-    plain = demo.compose(3, vibrato=False, programs={"melody": 73}, style="ballad")
+    plain = demo_compose.compose(3, vibrato=False, programs={"melody": 73}, style="ballad")
     assert len(plain.melody.bend_values) == 0
     f = plain.f0_frames().freqs_hz
     assert np.allclose(f[f > 0], midi_to_hz(np.round(69 + 12 * np.log2(f[f > 0] / 440))))
@@ -296,25 +296,25 @@ def test_f0_frames_follow_bends():
 
 
 def test_render_is_pure_and_normalised():
-    p = demo.compose(11, duration_s=20.0, style="pop", key="G:major")
+    p = demo_compose.compose(11, duration_s=20.0, style="pop", key="G:major")
     before = p.fingerprint()
-    y = demo.render(p, sr=SAMPLE_RATE, sf2_path=demo.BUNDLED_SF2)
+    y = demo_render.render(p, sr=SAMPLE_RATE, sf2_path=demo_render.BUNDLED_SF2)
     assert p.fingerprint() == before
     assert y.dtype == np.float32 and y.shape == (int(20.0 * SAMPLE_RATE),)
     rms = float(np.sqrt(np.mean(y.astype(np.float64) ** 2)))
     assert np.abs(y).max() <= 10 ** (-1 / 20) + 1e-6 and 0.03 < rms < 0.2
-    y2 = demo.render(p, sr=SAMPLE_RATE, sf2_path=demo.BUNDLED_SF2, stereo=True)
+    y2 = demo_render.render(p, sr=SAMPLE_RATE, sf2_path=demo_render.BUNDLED_SF2, stereo=True)
     assert y2.shape == (2, y.size)
     # the same piece renders (nearly) the same twice
-    y3 = demo.render(p, sr=SAMPLE_RATE, sf2_path=demo.BUNDLED_SF2)
+    y3 = demo_render.render(p, sr=SAMPLE_RATE, sf2_path=demo_render.BUNDLED_SF2)
     assert np.corrcoef(y, y3)[0, 1] > 0.99
     # a missing soundfont falls back to the bundled one
-    y4 = demo.render(p, sr=SAMPLE_RATE, sf2_path="/nonexistent/font.sf2")
+    y4 = demo_render.render(p, sr=SAMPLE_RATE, sf2_path="/nonexistent/font.sf2")
     assert np.corrcoef(y, y4)[0, 1] > 0.99
 
 
 def test_jams_roundtrip_of_a_fresh_piece(tmp_path):
-    p = demo.compose(21, duration_s=22.0)
+    p = demo_compose.compose(21, duration_s=22.0)
     path = tmp_path / "x.jams"
     demo.save_jams(demo.to_jams(p), path)
     jam = jams.load(str(path), validate=True)

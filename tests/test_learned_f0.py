@@ -17,7 +17,7 @@ from workstation.core import constants as C
 from workstation.core.errors import ModelError, WorkstationError
 from workstation.inference import weights
 from workstation.inference.models.pesto import Audio2F0, PestoNet, local_average_bin
-from workstation.training import train_f0
+from workstation.training import train_f0, train_f0_data
 
 SR = C.SAMPLE_RATE
 NAME = train_f0.MODEL_NAME
@@ -229,8 +229,8 @@ def test_recipe_is_deterministic(temporal_layers):
     ref = PestoNet(filter_scale=train_f0.F0Config.filter_scale)
     dbs, midis, vs = [], [], []
     for _ in range(2):
-        y, f0, v = train_f0.synth_tone_clip(rng, duration_s=1.0, moving=bool(temporal_layers))
-        dbs.append(train_f0._cqt_frames(y, ref))
+        y, f0, v = train_f0_data.synth_tone_clip(rng, duration_s=1.0, moving=bool(temporal_layers))
+        dbs.append(train_f0_data._cqt_frames(y, ref))
         midis.append(np.where(v, 69 + 12 * np.log2(f0 / 440.0), 0.0).astype(np.float32))
         vs.append(v)
     n = sum(len(d) for d in dbs)

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from sim_library import DRUMS, TONES, sim_collection  # noqa: F401  (session fixture)
 
-from workstation.analysis.similarity import (Filters, Region, SimilarityError, SimilaritySearch,
-                                             TrackMeta, key_relation, tempo_closeness)
+from workstation.analysis.similarity import SimilaritySearch
+from workstation.analysis.similarity_types import (Filters, Region, SimilarityError, TrackMeta, key_relation,
+                                                   tempo_closeness)
 from workstation.export.playlist import (read_m3u8, read_playlist_jams, write_m3u8,
                                          write_playlist_jams)
 from workstation.library import Library

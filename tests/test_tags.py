@@ -34,8 +34,9 @@ def fe():
 
 def _phrase(program: int, *, drums: bool = False, seconds: float = 8.0, seed: int = 0) -> np.ndarray:
     """A short phrase rendered with FluidSynth (the bundled TimGM6mb soundfont)."""
-    from workstation.training import demo
-    from workstation.training.corpus import Track, render_track
+    from workstation.training import demo_render
+    from workstation.training.corpus_compose import Track
+    from workstation.training.corpus_render import render_track
 
     rng = np.random.default_rng(seed)
     if drums:  # a rock beat: kick, hi-hat, snare, hi-hat in eighths
@@ -49,8 +50,8 @@ def _phrase(program: int, *, drums: bool = False, seconds: float = 8.0, seed: in
     tr = Track(name="x", role="melody", program=program, is_drum=drums, onsets_s=t, offsets_s=off,
                pitch_midi=p.astype(np.int64), velocity=np.full(len(t), 90, np.int64))
     try:
-        y = render_track(tr, int(seconds * SR), sf2=demo.BUNDLED_SF2)
-    except demo.RenderError as exc:
+        y = render_track(tr, int(seconds * SR), sf2=demo_render.BUNDLED_SF2)
+    except demo_render.RenderError as exc:
         pytest.skip(f"FluidSynth cannot render here: {exc}")
     return (0.5 * y / np.abs(y).max()).astype(np.float32)
 
@@ -102,7 +103,8 @@ def test_roc_auc_known_answers():
 
 def test_labels_of_a_corpus_item():
     """Family activity follows the notes; solo / style come from the item."""
-    from workstation.training.corpus import CorpusSpec, make_item
+    from workstation.training.corpus_item import make_item
+    from workstation.training.corpus_spec import CorpusSpec
 
     item = make_item(7, CorpusSpec(n_items=1, duration_s=(8.0, 8.0), kinds=(("full", 1.0),)))
     act, tags = item_labels(item)
@@ -305,7 +307,7 @@ def test_real_piano_recordings_are_tagged_piano(evaldata, fe):
     """The FMP AudioLabs piano recordings (real, never trained on): 'piano' among the top
     three instrument tags of most of them."""
     from workstation.training.evaldata import load_audio
-    from workstation.training.train_tags import eval_items
+    from workstation.training.train_tags_eval import eval_items
 
     items = [it for it in eval_items(evaldata) if it.audio.parent.name == "fmp_audiolabs_piano"]
     if not items:

@@ -345,7 +345,7 @@ def _search(lib):
 def cmd_similar(args) -> int:
     import json
 
-    from workstation.analysis.similarity import Filters, Region
+    from workstation.analysis.similarity_types import Filters, Region
 
     lib = _open_library(args)
     track = _resolve_track(lib, args.track)
@@ -367,7 +367,7 @@ def cmd_similar(args) -> int:
 
 
 def cmd_playlist(args) -> int:
-    from workstation.analysis.similarity import Filters
+    from workstation.analysis.similarity_types import Filters
     from workstation.export.playlist import write_playlist
 
     lib = _open_library(args)

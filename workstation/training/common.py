@@ -32,13 +32,14 @@ def timing_metrics(info: dict, t0: float, device: str) -> dict:
 def corpus_features(path: Path, spec, *, workers: int, compute) -> dict:
     """The arrays a recipe derives from a training corpus, cached in ``path`` (.npz, written
     atomically): read from there when present; else the corpus ``spec``
-    (``workstation.training.corpus.CorpusSpec``) is built, or reused, in its default folder and
+    (``workstation.training.corpus_spec.CorpusSpec``) is built, or reused, in its default folder and
     ``compute(corpus)`` (a ``Corpus``) returns the dict of arrays."""
     import time
 
     import numpy as np
 
-    from workstation.training.corpus import Corpus, build_corpus, default_dir
+    from workstation.training.corpus import Corpus, build_corpus
+    from workstation.training.corpus_spec import default_dir
 
     log = logging.getLogger("workstation.training")
     if path.is_file():

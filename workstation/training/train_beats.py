@@ -74,7 +74,7 @@ def prepare_data(cfg: BeatsConfig) -> dict:
     Returns dict(x [N_MELS, total] uint8 (``BeatNet.level_db``, 0..255), starts, lengths,
     beats_s (concatenated), beat_pos, beat_starts, beat_counts, tempo_bpm, audio_s)."""
     from workstation.inference.frontend import FrontEnd
-    from workstation.training.corpus import CorpusSpec
+    from workstation.training.corpus_spec import CorpusSpec
 
     spec = CorpusSpec(n_items=cfg.items, seed=cfg.corpus_seed, duration_s=tuple(cfg.duration_s))
     path = _cache_dir() / f"data_v{DATA_VERSION}_{spec.spec_hash()}.npz"

@@ -67,7 +67,8 @@ def training_data(cfg: CrepeFtConfig) -> dict[str, np.ndarray]:
     float32 melody pitch (0 = none)}. Built once, cached under the user cache."""
     from workstation.core.audio import resample
     from workstation.training.common import cache_dir
-    from workstation.training.corpus import Corpus, CorpusSpec, build_corpus, default_dir
+    from workstation.training.corpus import Corpus, build_corpus
+    from workstation.training.corpus_spec import CorpusSpec, default_dir
 
     spec = CorpusSpec(n_items=cfg.items, seed=cfg.corpus_seed, duration_s=(10.0, 16.0))
     path = cache_dir("crepe-ft") / f"windows_{spec.spec_hash()}.npz"

@@ -98,7 +98,7 @@ def _cache_dir() -> Path:
 
 def corpus_specs(cfg: EmbeddingConfig) -> list:
     """The corpora trained on: the standard one (``items``, ``corpus_seed``), then ``extra``."""
-    from workstation.training.corpus import CorpusSpec
+    from workstation.training.corpus_spec import CorpusSpec
 
     return [CorpusSpec(n_items=n, seed=sd, duration_s=tuple(cfg.duration_s))
             for n, sd in [(cfg.items, cfg.corpus_seed), *cfg.extra]]
@@ -133,7 +133,8 @@ def _prepare_corpus(spec, workers: int) -> dict:
 
     Returns dict(x [N_MELS // BAND_POOL, total] float16 dB, starts, lengths, audio_s)."""
     from workstation.inference.frontend import FrontEnd
-    from workstation.training.corpus import Corpus, build_corpus, default_dir
+    from workstation.training.corpus import Corpus, build_corpus
+    from workstation.training.corpus_spec import default_dir
 
     cdir = default_dir(spec)
     path = _cache_dir() / f"data_v{DATA_VERSION}_{spec.spec_hash()}_p{BAND_POOL}.npz"
@@ -172,7 +173,8 @@ def prepare_labels(spec, data: dict) -> dict:
     voice activity and per-item solo / style tags), cached beside the features.
 
     Returns dict(act [len(INSTRUMENT_TAGS), total] bool, item_tags [n_items, len(ITEM_TAGS)])."""
-    from workstation.training.corpus import Corpus, default_dir
+    from workstation.training.corpus import Corpus
+    from workstation.training.corpus_spec import default_dir
     from workstation.training.train_tags import INSTRUMENT_TAGS, ITEM_TAGS, item_labels
 
     path = _cache_dir() / f"labels_v{LABELS_VERSION}_{spec.spec_hash()}.npz"

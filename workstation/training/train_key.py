@@ -84,7 +84,7 @@ def prepare_data(cfg: KeyConfig) -> dict:
     Returns dict(x [MAP_BINS + 2 * margin, total blocks] float16 with ``margin = 5 * max_shift``
     bins each side, starts, lengths (blocks), tonic_pc, minor (0/1), tuning_cents, audio_s)."""
     from workstation.inference.frontend import FrontEnd
-    from workstation.training.corpus import CorpusSpec
+    from workstation.training.corpus_spec import CorpusSpec
 
     spec = CorpusSpec(n_items=cfg.items, seed=cfg.corpus_seed, duration_s=tuple(cfg.duration_s))
     margin = cfg.max_shift * C.BINS_PER_SEMITONE
@@ -274,7 +274,8 @@ def dsp_validation(cfg: KeyConfig, items) -> dict:
     """The DSP key analyzer on the same held-out items (for the manifest's comparison)."""
     from workstation.analysis.base import get_analyzer
     from workstation.analysis.pipeline import analyze_array
-    from workstation.training.corpus import Corpus, CorpusSpec, default_dir
+    from workstation.training.corpus import Corpus
+    from workstation.training.corpus_spec import CorpusSpec, default_dir
 
     spec = CorpusSpec(n_items=cfg.items, seed=cfg.corpus_seed, duration_s=tuple(cfg.duration_s))
     corpus = Corpus(default_dir(spec))

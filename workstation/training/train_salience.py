@@ -68,7 +68,7 @@ def _cache_dir() -> Path:
 def _targets(item, *, sigma_bins: float, onset_frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(salience, melody, onset) targets, uint8 0..255 [shape=(C.N_BINS, n_frames)] each."""
     from workstation.core.units import hz_to_midi
-    from workstation.training.corpus import pitch_roll
+    from workstation.training.corpus_item import pitch_roll
 
     n = item.n_frames
     sal = gaussian_blur_bins(pitch_roll(item), sigma_bins=sigma_bins)
@@ -99,7 +99,7 @@ def prepare_data(cfg: SalienceConfig) -> dict:
     Returns dict(x [6, N_BINS, total] uint8, y [3, N_BINS, total] uint8, starts, lengths,
     corpus_dir, audio_s)."""
     from workstation.inference.frontend import FrontEnd
-    from workstation.training.corpus import CorpusSpec, default_dir
+    from workstation.training.corpus_spec import CorpusSpec, default_dir
 
     spec = CorpusSpec(n_items=cfg.items, seed=cfg.corpus_seed, duration_s=tuple(cfg.duration_s))
     cdir = default_dir(spec)

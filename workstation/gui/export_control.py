@@ -120,6 +120,7 @@ class ExportController:
                                    on_done=partial(self.render_png, out_dir=out_dir))
         if not formats:
             return None
+        w.edit_control.flush()  # corrections not saved yet go first (same task thread)
         return w.tasks.submit("export", export_tracks, w.library, w.specs,
                               [int(t) for t in track_ids if t is not None], str(out_dir), formats,
                               int(midi_grid), on_done=self._exported, key="export")
@@ -134,6 +135,7 @@ class ExportController:
         if fmt == "png":
             self.export_png(path)
             return None
+        w.edit_control.flush()  # corrections not saved yet go first (same task thread)
         return w.tasks.submit("export", export_one, w.library, w.specs, w.current_track_id,
                               str(path), fmt, on_done=self._exported, key="export")
 

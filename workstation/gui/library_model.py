@@ -59,6 +59,12 @@ class TrackRow:
     n_done: int = 0
     n_total: int = 0
     paused: bool = False
+    edited: tuple = ()   # the layers corrected by hand ('notes', 'beats', …)
+
+    @property
+    def edited_text(self) -> str:
+        """The mark of a track with layers corrected by hand: '✎ notes, beats' (or '')."""
+        return f"✎ {', '.join(self.edited)}" if self.edited else ""
 
     @property
     def status_text(self) -> str:
@@ -141,6 +147,7 @@ def load_rows(library, analyzer_keys: Sequence[AnalyzerKey], track_ids: Sequence
     by_hash: dict[str, dict] = {}
     user_tags: dict[int, list[str]] = {}
     wanted = None if track_ids is None else {int(i) for i in track_ids}
+    edited = library.edited_layers()
     for tid, tag in library.user_tags():
         if wanted is None or tid in wanted:
             user_tags.setdefault(tid, []).append(tag)
@@ -148,7 +155,7 @@ def load_rows(library, analyzer_keys: Sequence[AnalyzerKey], track_ids: Sequence
     for t in tracks:
         row = TrackRow(t.id, t.path, t.content_hash, t.title or Path(t.path).stem,
                        t.artist or "", t.duration_s, n_total=len(analyzer_keys),
-                       tags=getattr(t, "genre", None) or "")
+                       tags=getattr(t, "genre", None) or "", edited=tuple(edited.get(t.id, ())))
         if t.status != "ok":
             row.status, row.error = t.status, (t.error or t.status)
             rows.append(row)
@@ -377,7 +384,7 @@ class LibraryModel(QAbstractTableModel):
             if c == COL_TEMPO:
                 return "" if r.tempo_bpm is None else f"{r.tempo_bpm:.1f}"
             if c == COL_STATUS:
-                return r.status_text
+                return f"{r.status_text}  {r.edited_text}" if r.edited else r.status_text
         elif role == SORT_ROLE:
             return self.sort_key(r, c)
         elif role == TRACK_ID_ROLE:
@@ -385,7 +392,8 @@ class LibraryModel(QAbstractTableModel):
         elif role == PROGRESS_ROLE:
             return r.progress
         elif role == Qt.ItemDataRole.ToolTipRole:
-            return f"{r.path}\n{r.status_text}" if c == COL_STATUS else r.path
+            return (f"{r.path}\n{r.status_text}" + (f"\ncorrected by hand: {', '.join(r.edited)}"
+                                                      if r.edited else "")) if c == COL_STATUS else r.path
         elif role == Qt.ItemDataRole.ForegroundRole and c == COL_STATUS:
             col = _STATUS_COLOURS.get(r.status)
             return QBrush(QColor(col)) if col else None
@@ -471,6 +479,7 @@ class TrackFilterProxy(QSortFilterProxyModel):
             hay = self._hay.get(r.track_id)
             if hay is None or hay[0] is not r:
                 hay = (r, " ".join((r.title, r.artist, r.key_label, r.tags, r.status_text,
+                                    "edited" if r.edited else "",
                                     format_duration(r.duration_s), os.path.basename(r.path))).lower())
                 self._hay[r.track_id] = hay
             return all(w in hay[1] for w in q["words"])

@@ -10,6 +10,7 @@ work behind them, each in a module of its own:
 - ``SimilarityController`` (similarity_control.py): similar tracks, map, playlists;
 - ``TagController`` (tag_control.py): hand-given tags and their suggestions;
 - ``ExportController`` (export_control.py): results and PNG exports;
+- ``EditController`` (edit_control.py): the *Edit* menu, correcting notes, undo, saving;
 - ``PlaybackController`` (playback_control.py): playback, loop, hearing the notes;
 - ``LibraryActions`` (library_table.py): the table's context menu;
 - view_settings.py: the view as the user left it.
@@ -35,6 +36,7 @@ from workstation.library import Library
 
 from .analysis_control import AnalysisController
 from .collection_control import CollectionController
+from .edit_control import EditController
 from .compare_panel import ComparePanel
 from .export_control import ExportController
 from .info_panel import InfoPanel
@@ -101,6 +103,7 @@ class MainWindow(QMainWindow):
         self.export_control = ExportController(self)
         self.playback_control = PlaybackController(self)
         self._build_actions()
+        self.edit_control = EditController(self)     # the Edit menu, before Analysis
         self.library_actions = LibraryActions(self)  # the table's context menu and Delete
         self.menu_analysis.addSeparator()            # listed in a menu, so F1 shows Delete too
         self.menu_analysis.addAction(self.library_actions.act_remove)
@@ -440,6 +443,8 @@ class MainWindow(QMainWindow):
         if getattr(self, "_shut", False):
             return
         self._shut = True
+        if hasattr(self, "edit_control"):
+            self.edit_control.close()                # unsaved edits first
         self.export_control.close()
         self.playback.stop()
         self.bridge.shutdown(timeout)

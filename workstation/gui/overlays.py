@@ -6,11 +6,9 @@
 - ``KeyBandItem``: local key segments as coloured blocks with their labels.
 - ``CursorLine``: the playback / position cursor.
 
-``draw_results`` fills one set of these items from a results dict (estimate or reference).
-
 Each keeps its data as numpy arrays (``times_s`` etc.) so tests can check that what is drawn
-is what the result holds. To add a layer: write an item here, then register it in
-``TrackView._build_layers``.
+is what the result holds. The layers of the track view (``layers.py``) draw with them: a new
+layer type writes its item here, if it needs a new one, and its ``Layer`` class there.
 """
 
 from __future__ import annotations
@@ -20,9 +18,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QLineF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
 
-from workstation.core.units import hz_to_midi, pitch_class_name
+from workstation.core.units import pitch_class_name
 
-from .panes import y_from_midi
 
 
 def _pen(colour: str, width: float = 1.0) -> QPen:
@@ -40,13 +37,18 @@ class NotesItem(pg.GraphicsObject):
         self.onsets_s = np.zeros(0)
         self.offsets_s = np.zeros(0)
         self.pitch_midi = np.zeros(0)
+        self.set_colour(colour, fill_alpha)
+        self._bounds = QRectF()
+        self._rects: list[QRectF] = []
+        self.setFlag(self.GraphicsItemFlag.ItemUsesExtendedStyleOption)
+
+    def set_colour(self, colour: str, fill_alpha: int = 90) -> None:
+        self.colour = colour
         self._pen = _pen(colour, 1.2)
         c = QColor(colour)
         c.setAlpha(fill_alpha)
         self._brush = QBrush(c)
-        self._bounds = QRectF()
-        self._rects: list[QRectF] = []
-        self.setFlag(self.GraphicsItemFlag.ItemUsesExtendedStyleOption)
+        self.update()
 
     def set_notes(self, onsets_s, offsets_s, pitch_midi, *, y_map=None) -> None:
         """Notes in s and MIDI; ``y_map`` (MIDI -> y, vectorised) places them on another
@@ -96,11 +98,17 @@ class VLinesItem(pg.GraphicsObject):
                  style=Qt.PenStyle.SolidLine):
         super().__init__()
         self.times_s = np.zeros(0)
-        self._pen = _pen(colour, width)
-        self._pen.setStyle(style)
+        self._width, self._style = width, style
+        self.set_colour(colour)
         self._y0, self._y1 = float(y0), float(y1)
         self._lines: list[QLineF] = []
         self.setFlag(self.GraphicsItemFlag.ItemUsesExtendedStyleOption)
+
+    def set_colour(self, colour: str) -> None:
+        self.colour = colour
+        self._pen = _pen(colour, self._width)
+        self._pen.setStyle(self._style)
+        self.update()
 
     def set_times(self, times_s, *, y0: float | None = None, y1: float | None = None) -> None:
         self.prepareGeometryChange()
@@ -219,47 +227,3 @@ def envelope_xy(env_min: np.ndarray, env_max: np.ndarray, hop_s: float,
     y = np.empty(2 * len(lo), dtype=np.float32)
     y[0::2], y[1::2] = lo, hi
     return x, y
-
-
-
-def draw_results(results: dict, curve: pg.PlotDataItem, notes_item: NotesItem, lines: tuple,
-                 lane_lines: tuple, band: KeyBandItem, *, unit: str, y_top: float,
-                 duration_s: float) -> None:
-    """Draw one set of results (analyzer id -> core result: 'pitch.f0', 'notes', 'beats',
-    'key'; an estimate or a reference) into its items, on a main pane whose y axis is in
-    ``unit`` ('midi', 'hz', 'mel') up to ``y_top``. ``lines`` / ``lane_lines``: (beats,
-    downbeats) items, or one item that then draws every beat (a reference); a missing
-    result clears its items. A key without local segments spans [0, duration_s] s."""
-    ymap = None if unit == "midi" else (lambda m: y_from_midi(unit, m))
-    f0 = results.get("pitch.f0")
-    if f0 is not None and len(f0.times_s):
-        voiced = np.asarray(f0.voiced, dtype=bool) if len(f0.voiced) else np.ones(len(f0.times_s), bool)
-        midi = hz_to_midi(np.where(voiced & (np.asarray(f0.freqs_hz) > 0), f0.freqs_hz, np.nan))
-        curve.setData(np.asarray(f0.times_s, dtype=np.float64),
-                      np.asarray(y_from_midi(unit, midi), dtype=np.float64))
-    else:
-        curve.setData([], [])
-    notes = results.get("notes")
-    if notes is not None:
-        notes_item.set_notes(notes.onsets_s, notes.offsets_s, notes.pitch_midi, y_map=ymap)
-    else:
-        notes_item.clear()
-    beats = results.get("beats")
-    if beats is None:
-        for it in (*lines, *lane_lines):
-            it.set_times([])
-    elif len(lines) == 1:
-        lines[0].set_times(beats.times_s, y0=0.0, y1=y_top)
-        lane_lines[0].set_times(beats.times_s)
-    else:
-        lines[0].set_times(beats.times_s[beats.positions != 1], y0=0.0, y1=y_top)
-        lines[1].set_times(beats.downbeats_s, y0=0.0, y1=y_top)
-        lane_lines[0].set_times(beats.times_s)
-        lane_lines[1].set_times(beats.downbeats_s)
-    key = results.get("key")
-    if key is None:
-        band.set_segments([], [], [], [])
-    elif len(key.local_start_s):
-        band.set_segments(key.local_start_s, key.local_end_s, key.local_tonic_pc, key.local_mode)
-    else:
-        band.set_segments([0.0], [duration_s], [key.tonic_pc], [key.mode])

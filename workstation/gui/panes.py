@@ -126,7 +126,13 @@ class TimeAxis(pg.AxisItem):
 #: Mouse gestures of the panes (gesture, what it does), for the docs and Help.
 MOUSE_GESTURES = (("Wheel", "Zoom time"), ("Ctrl+Wheel", "Zoom frequency (main pane)"),
                   ("Wheel over the note axis", "Zoom frequency"),
-                  ("Drag", "Pan (within the track and the image)"), ("Click", "Move the cursor"))
+                  ("Drag", "Pan (within the track and the image)"), ("Click", "Move the cursor"),
+                  ("Edit notes (E): click, Shift+click", "Select a note, add to the selection"),
+                  ("Edit notes: drag a note, its right edge", "Move it (time, semitones), resize it"),
+                  ("Edit notes: drag on empty space", "Select the notes in the box"),
+                  ("Edit notes: double-click", "Draw a new note"),
+                  ("Edit beats (B): click, drag, double-click", "Select, move, add beats"),
+                  ("Edit mode: middle-button drag", "Pan"))
 
 
 def readout_text(t_s: float, hz: float, value: str = "") -> str:
@@ -143,7 +149,23 @@ def readout_text(t_s: float, hz: float, value: str = "") -> str:
 class TimeZoomViewBox(pg.ViewBox):
     """A ViewBox whose mouse wheel zooms time (x) only; with Ctrl held the wheel zooms the
     y axis (frequency) only, where the pane lets the mouse move y. Dragging pans as usual
-    (within the limits set with ``setLimits``)."""
+    (within the limits set with ``setLimits``). A ``tool`` (e.g. ``note_tool.NoteTool``)
+    gets the clicks and drags first: its ``mouse_click(ev)`` / ``mouse_drag(ev)`` return
+    True when they took the event."""
+
+    tool = None
+
+    def mouseClickEvent(self, ev):
+        if self.tool is not None and self.tool.mouse_click(ev):
+            ev.accept()
+            return
+        super().mouseClickEvent(ev)
+
+    def mouseDragEvent(self, ev, axis=None):
+        if self.tool is not None and self.tool.mouse_drag(ev):
+            ev.accept()
+            return
+        super().mouseDragEvent(ev, axis=axis)
 
     def wheelEvent(self, ev, axis=None):
         ctrl = bool(ev.modifiers() & Qt.KeyboardModifier.ControlModifier)

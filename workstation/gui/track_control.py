@@ -55,6 +55,7 @@ class TrackController:
     def load_track(self, track_id: int) -> None:
         """Show a track: results and display features are prepared on the loader thread."""
         w = self.window
+        w.edit_control.flush()  # the edits of the track shown so far are saved first
         w.current_track_id = track_id
         w.map.mark(track_id)
         w.loader.drop_pending("track")
@@ -68,6 +69,7 @@ class TrackController:
         if data.track.id != w.current_track_id:
             return
         w.view.set_data(data)
+        w.edit_control.track_shown(data)
         w.info.set_data(data)
         w.reference_control.track_shown(data.track.id)
         self.request_compare()

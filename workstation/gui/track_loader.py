@@ -26,11 +26,15 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrackViewData:
-    """A track, its results by analyzer id, failure reasons by analyzer id, display features
-    (None with ``display_error`` when the file cannot be decoded) and load timings."""
+    """A track, its results by analyzer id (a layer corrected by hand in place of the
+    analysis: ``edits``, layer -> ``LayerEdit``; the analysis alone: ``analysis``), failure
+    reasons by analyzer id, display features (None with ``display_error`` when the file
+    cannot be decoded) and load timings."""
 
     track: object
     results: dict = field(default_factory=dict)
+    analysis: dict = field(default_factory=dict)
+    edits: dict = field(default_factory=dict)
     errors: dict = field(default_factory=dict)
     display: DisplayFeatures | None = None
     display_error: str = ""
@@ -184,7 +188,9 @@ def load_track_data(library, track_id: int, specs, *, with_display: bool = True)
     if track.status != "ok" or not track.content_hash:
         data.display_error = track.error or f"the file is {track.status}"
         return data
-    data.results = load_results(library, track, specs)
+    data.analysis = load_results(library, track, specs)
+    data.edits = library.edits(track.id)
+    data.results = {**data.analysis, **{k: e.result for k, e in data.edits.items()}}
     data.errors = analysis_errors(library, track, specs)
     t1 = time.perf_counter()
     data.timings["results_s"] = t1 - t0

@@ -14,8 +14,9 @@ The view only draws: ``set_data(TrackViewData)`` receives what a loader thread p
 another track starts at 0-30 s), ``set_image(DisplayImage)`` an image mode computed on request
 (``image_requested``), and ``set_references(results)`` the layers of an annotation file read
 elsewhere. A track without display features (undecodable, missing) shows a message naming the
-file and the reason in place of the panes. Layers are items in ``self.layers`` / ``self.ref_layers`` (name -> item list) switched by
-``set_layer_visible`` and ``set_references_visible``.
+file and the reason in place of the panes. Layers (``layers.py``) are ``Layer`` objects in
+``self.layers`` / ``self.ref_layers`` (name -> Layer: estimate and reference styles of the
+same types) switched by ``set_layer_visible`` and ``set_references_visible``.
 
 Mouse (``panes.MOUSE_GESTURES``, listed in Help > Keyboard shortcuts): the wheel zooms time
 only; Ctrl+wheel (or the wheel over the note axis) zooms frequency only; dragging pans, never
@@ -40,10 +41,12 @@ from workstation.core import constants as C
 
 from . import panes as P
 from .main_image import MainImage, image_source
-from .overlays import (CursorLine, KeyBandItem, NotesItem, VLinesItem, draw_results,
-                       envelope_xy)
+from .layers import (EDITED_COLOUR, ESTIMATE, LAYER_COLOURS, LAYER_NAMES, LAYER_TYPES,
+                     REF_LAYER_OF, REFERENCE, DrawContext, make_layers)
+from .overlays import CursorLine, envelope_xy
 from .track_loader import (EXTRA_IMAGE_MODES, DisplayImage, TrackViewData, failure_text,
                            same_track)
+from .view_nav import TimeNavigation
 from .view_toolbar import ViewToolbar, message_page
 
 #: Main-pane image modes, their menu labels and the y unit each is drawn in.
@@ -51,19 +54,12 @@ IMAGE_MODES = ("spectrogram", "linear", "mel", "hcqt", "salience")
 MODE_LABELS = {"spectrogram": "Spectrogram (log f)", "linear": "Spectrogram (linear f)",
                "mel": "Mel spectrogram", "hcqt": "HCQT", "salience": "Multi-f0 salience"}
 MODE_UNITS = {"spectrogram": "midi", "linear": "hz", "mel": "mel", "hcqt": "midi", "salience": "midi"}
-LAYER_NAMES = ("f0", "notes", "beats", "key")
-LAYER_COLOURS = {"f0": P.F0_COLOUR, "notes": P.NOTE_COLOUR, "beats": P.DOWNBEAT_COLOUR[:7],
-                 "key": "#b0b6c2"}
-#: Reference annotation layers by analyzer id -> track-view layer name.
-REF_LAYER_OF = {"pitch.f0": "f0", "notes": "notes", "beats": "beats", "key": "key"}
+__all__ = ["IMAGE_MODES", "MODE_LABELS", "MODE_UNITS", "LAYER_NAMES", "LAYER_COLOURS",
+           "REF_LAYER_OF", "DEFAULT_SPAN_S", "TrackView"]
 DEFAULT_SPAN_S = 30.0
-#: Key bands in the lane (y in 0..1): estimate alone, or estimate over reference.
-KEY_BAND = (0.45, 1.0)
-KEY_BAND_WITH_REF = (0.73, 1.0)
-REF_KEY_BAND = (0.45, 0.70)
 
 
-class TrackView(QWidget):
+class TrackView(TimeNavigation, QWidget):
     """Panes of one track. Signals: ``cursor_moved(float t_s)`` when the user clicks a time;
     ``range_changed(float x0, float x1)`` after every zoom/scroll; ``image_requested(str mode,
     float harmonic)`` when the chosen image mode needs a ``DisplayImage`` not yet given."""
@@ -71,6 +67,7 @@ class TrackView(QWidget):
     cursor_moved = Signal(float)
     range_changed = Signal(float, float)
     image_requested = Signal(str, float)
+    layers_drawn = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -98,6 +95,9 @@ class TrackView(QWidget):
         self.stack.addWidget(self.glw)
         self.stack.addWidget(self.empty)
         lay.addWidget(self.stack, 1)
+        self.legend = QLabel("")  # the layers corrected by hand
+        self.legend.setStyleSheet(f"color: {EDITED_COLOUR}; padding: 0 6px;")
+        lay.addWidget(self.legend)
         lay.addWidget(self.readout)
         self.clear()
 
@@ -105,7 +105,7 @@ class TrackView(QWidget):
     def _build_toolbar(self) -> None:
         self.toolbar = tb = ViewToolbar(
             [MODE_LABELS[m] for m in IMAGE_MODES],
-            {n: (label, LAYER_COLOURS[n]) for n, label in zip(LAYER_NAMES, ("f0", "Notes", "Beats", "Key"))})
+            {t.name: (t.label, t.colour) for t in LAYER_TYPES})
         self.mode_box, self.harmonic_box, self.message = tb.mode_box, tb.harmonic_box, tb.message
         self.layer_boxes, self.ref_box = tb.layer_boxes, tb.ref_box
         self.cmap_box, self.floor_box = tb.cmap_box, tb.floor_box
@@ -149,33 +149,21 @@ class TrackView(QWidget):
         self.glw.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
     def _build_layers(self) -> None:
-        self.f0_curve = pg.PlotDataItem(pen=pg.mkPen(P.F0_COLOUR, width=2), connect="finite")
-        self.f0_curve.setClipToView(True)
-        self.f0_curve.setZValue(20)
-        self.notes_item = NotesItem(P.NOTE_COLOUR)
-        self.notes_item.setZValue(10)
-        self.beat_lines = VLinesItem(P.BEAT_COLOUR, 1.0, y0=0, y1=128)
-        self.downbeat_lines = VLinesItem(P.DOWNBEAT_COLOUR, 1.6, y0=0, y1=128)
-        self.lane_downbeats = VLinesItem(P.DOWNBEAT_COLOUR, 1.0, y0=0.0, y1=0.35)
-        self.lane_beats = VLinesItem(P.BEAT_COLOUR, 1.0, y0=0.0, y1=0.2)
-        self.key_band = KeyBandItem(y0=KEY_BAND[0], y1=KEY_BAND[1])
-        # reference layers (a loaded annotation file), drawn in green
-        self.ref_f0_curve = pg.PlotDataItem(pen=pg.mkPen(P.REF_COLOUR, width=2,
-                                                         style=Qt.PenStyle.DashLine), connect="finite")
-        self.ref_f0_curve.setClipToView(True)
-        self.ref_f0_curve.setZValue(19)
-        self.ref_notes_item = NotesItem(P.REF_COLOUR, fill_alpha=35)
-        self.ref_notes_item.setZValue(9)
-        self.ref_beat_lines = VLinesItem(P.REF_BEAT_COLOUR, 1.2, y0=0, y1=128,
-                                         style=Qt.PenStyle.DashLine)
-        self.ref_lane_beats = VLinesItem(P.REF_COLOUR, 1.0, y0=0.2, y1=0.43)
-        self.ref_key_band = KeyBandItem(y0=REF_KEY_BAND[0], y1=REF_KEY_BAND[1])
-        for it in (self.f0_curve, self.notes_item, self.beat_lines, self.downbeat_lines,
-                   self.ref_f0_curve, self.ref_notes_item, self.ref_beat_lines):
-            self.main.addItem(it)
-        for it in (self.key_band, self.lane_beats, self.lane_downbeats, self.ref_key_band,
-                   self.ref_lane_beats):
-            self.lane.addItem(it)
+        """The layers (``layers.py``): estimates and references, the same types in two
+        styles, each adding its items to the main pane and the lane."""
+        self.layers = make_layers(ESTIMATE)
+        self.ref_layers = make_layers(REFERENCE)
+        panes = {"main": self.main, "lane": self.lane}
+        for layer in (*self.layers.values(), *self.ref_layers.values()):
+            layer.build(panes)
+        # the items by their old names (tests and exports read them)
+        L, R = self.layers, self.ref_layers
+        self.f0_curve, self.ref_f0_curve = L["f0"].curve, R["f0"].curve
+        self.notes_item, self.ref_notes_item = L["notes"].item, R["notes"].item
+        self.beat_lines, self.downbeat_lines = L["beats"].lines
+        self.lane_beats, self.lane_downbeats = L["beats"].lane_lines
+        self.ref_beat_lines, self.ref_lane_beats = R["beats"].lines[0], R["beats"].lane_lines[0]
+        self.key_band, self.ref_key_band = L["key"].band, R["key"].band
         self.lane.setYRange(0, 1, padding=0)
         self.overview_curve = pg.PlotDataItem(pen=pg.mkPen(P.WAVE_COLOUR, width=1))
         self.overview.addItem(self.overview_curve)
@@ -195,13 +183,6 @@ class TrackView(QWidget):
         self.cursors = [CursorLine() for _ in range(4)]
         for pane, cur in zip((self.overview, self.wave, self.main, self.lane), self.cursors):
             pane.addItem(cur)
-        self.layers = {"f0": [self.f0_curve], "notes": [self.notes_item],
-                       "beats": [self.beat_lines, self.downbeat_lines, self.lane_beats,
-                                 self.lane_downbeats],
-                       "key": [self.key_band]}
-        self.ref_layers = {"f0": [self.ref_f0_curve], "notes": [self.ref_notes_item],
-                           "beats": [self.ref_beat_lines, self.ref_lane_beats],
-                           "key": [self.ref_key_band]}
 
     # ------------------------------------------------------------------ data
     def clear(self, message: str | None = "Select a track in the list to see it here.") -> None:
@@ -217,6 +198,7 @@ class TrackView(QWidget):
         self.overview_curve.setData([], [])
         self.wave_curve.setData([], [])
         self.loop_region.setVisible(False)
+        self.show_edits({})
         self.message.setText("")
         self.readout.setText(" ")
         self.set_cursor(0.0)
@@ -242,6 +224,7 @@ class TrackView(QWidget):
         self.clear(None)
         self.stack.setCurrentWidget(self.glw)
         self.data = data
+        self.show_edits({k: e.revision for k, e in data.edits.items()})
         self.duration_s = max(data.duration_s, 1e-3)
         if keep:
             self._images = images
@@ -265,19 +248,39 @@ class TrackView(QWidget):
         else:
             self.set_x_range(0.0, min(self.duration_s, DEFAULT_SPAN_S))
 
+    def draw_context(self) -> DrawContext:
+        return DrawContext(self.y_unit, self._y_top(), self.duration_s)
+
     def _draw_overlays(self) -> None:
         """(Re)draw the estimate and reference layers on the current y axis."""
-        kw = dict(unit=self.y_unit, y_top=self._y_top(), duration_s=self.duration_s)
-        draw_results(self.data.results if self.data is not None else {}, self.f0_curve,
-                     self.notes_item, (self.beat_lines, self.downbeat_lines),
-                     (self.lane_beats, self.lane_downbeats), self.key_band, **kw)
-        draw_results(self.references, self.ref_f0_curve, self.ref_notes_item,
-                     (self.ref_beat_lines,), (self.ref_lane_beats,), self.ref_key_band, **kw)
-        self.key_band.set_band(*(KEY_BAND_WITH_REF if "key" in self.references else KEY_BAND))
+        ctx = self.draw_context()
+        results = self.data.results if self.data is not None else {}
+        for layers, res in ((self.layers, results), (self.ref_layers, self.references)):
+            for layer in layers.values():
+                layer.set_result(res.get(layer.result_id), ctx)
+        self.layers["key"].share_lane("key" in self.references)
         x0, x1 = self.x_range()
-        self.key_band.place_labels(x0, x1)
-        self.ref_key_band.place_labels(x0, x1)
+        for layer in (*self.layers.values(), *self.ref_layers.values()):
+            layer.draw_range(x0, x1)
         self._apply_visibility()
+        self.layers_drawn.emit()
+
+    def show_layer(self, name: str, result) -> None:
+        """Redraw the estimate layer ``name`` with ``result`` (an edit in progress): the
+        shown data's results hold it from now on."""
+        if self.data is not None:
+            self.data.results[self.layers[name].result_id] = result
+        self.layers[name].set_result(result, self.draw_context())
+        self.layers_drawn.emit()
+
+    def show_edits(self, revisions: dict) -> None:
+        """Say which layers are corrected by hand: layer id -> revision (0: not saved yet)."""
+        names = {layer.result_id: name for name, layer in self.layers.items()}
+        for layer in self.layers.values():
+            layer.set_edited(layer.result_id in revisions)
+        self.legend.setText("   ".join(
+            f"{names.get(k, k)}: corrected by hand ({f'revision {r}' if r else 'not saved yet'})"
+            for k, r in sorted(revisions.items())))
 
     def set_references(self, references: dict, source: str = "") -> None:
         """Draw the layers of a reference annotation (analyzer id -> core result, as
@@ -390,10 +393,8 @@ class TrackView(QWidget):
     # ------------------------------------------------------------------ layers
     def _apply_visibility(self) -> None:
         for name in LAYER_NAMES:
-            for it in self.layers[name]:
-                it.setVisible(self._layer_on[name])
-            for it in self.ref_layers[name]:
-                it.setVisible(self._layer_on[name] and self._ref_on)
+            self.layers[name].set_visible(self._layer_on[name])
+            self.ref_layers[name].set_visible(self._layer_on[name] and self._ref_on)
 
     def set_layer_visible(self, name: str, visible: bool) -> None:
         """Show or hide a layer (estimate and reference alike)."""
@@ -404,31 +405,7 @@ class TrackView(QWidget):
         self._apply_visibility()
 
     def layer_visible(self, name: str) -> bool:
-        return all(it.isVisible() for it in self.layers[name])
-
-    # ------------------------------------------------------------------ navigation
-    def x_range(self) -> tuple[float, float]:
-        x0, x1 = self.main.getViewBox().viewRange()[0]
-        return float(x0), float(x1)
-
-    def set_x_range(self, x0: float, x1: float) -> None:
-        self.main.setXRange(x0, x1, padding=0.0)
-
-    def zoom(self, factor: float, centre_s: float | None = None) -> None:
-        """Zoom in (factor > 1) or out (< 1) around ``centre_s`` (default: the middle)."""
-        x0, x1 = self.x_range()
-        c = (x0 + x1) / 2 if centre_s is None else centre_s
-        w = min(max((x1 - x0) / factor, 0.05), max(self.duration_s, 0.05))
-        a = c - (c - x0) / (x1 - x0) * w
-        a = min(max(a, 0.0), max(0.0, self.duration_s - w))
-        self.set_x_range(a, a + w)
-
-    def scroll(self, fraction: float) -> None:
-        """Move by ``fraction`` of the visible width (negative: back)."""
-        x0, x1 = self.x_range()
-        w = x1 - x0
-        a = min(max(x0 + fraction * w, 0.0), max(0.0, self.duration_s - w))
-        self.set_x_range(a, a + w)
+        return self.layers[name].visible()
 
     def _on_main_range(self, _vb, rng) -> None:
         t0 = time.perf_counter()
@@ -438,8 +415,8 @@ class TrackView(QWidget):
                 self.region.setRegion(rng)
             finally:
                 self._syncing = False
-        self.key_band.place_labels(float(rng[0]), float(rng[1]))
-        self.ref_key_band.place_labels(float(rng[0]), float(rng[1]))
+        for layer in (*self.layers.values(), *self.ref_layers.values()):
+            layer.draw_range(float(rng[0]), float(rng[1]))
         self._update_image_window()
         self.last_redraw_s = time.perf_counter() - t0
         self.range_changed.emit(float(rng[0]), float(rng[1]))
@@ -452,28 +429,7 @@ class TrackView(QWidget):
             finally:
                 self._syncing = False
 
-    # ------------------------------------------------------------------ loop region
-    def show_loop(self, loop: tuple[float, float] | None) -> None:
-        """Draw the playback loop (start, end) in s over the waveform, or hide it."""
-        if loop is None:
-            self.loop_region.setVisible(False)
-            return
-        self.loop_region.setRegion((float(loop[0]), float(loop[1])))
-        self.loop_region.setVisible(True)
-
-    # ------------------------------------------------------------------ cursor / readout
-    def set_cursor(self, t_s: float, *, follow: bool = False) -> None:
-        for c in self.cursors:
-            c.setValue(float(t_s))
-        if follow and self.data is not None:
-            x0, x1 = self.x_range()
-            if not (x0 <= t_s <= x1):
-                w = x1 - x0
-                self.set_x_range(t_s - 0.1 * w, t_s + 0.9 * w)
-
-    def cursor_s(self) -> float:
-        return float(self.cursors[0].value())
-
+    # ------------------------------------------------------------------ read-out, clicks
     def readout_at(self, t_s: float, y: float) -> str:
         """The read-out text for a point (t_s, y) of the main pane (y in the pane's unit):
         time, frequency, nearest note with cents, and the image value there (dB re the
@@ -493,6 +449,8 @@ class TrackView(QWidget):
         for pane in (self.main, self.wave, self.lane, self.overview):
             vb = pane.getViewBox()
             if vb.sceneBoundingRect().contains(ev.scenePos()):
+                if vb.tool is not None:  # an edit tool's click, not a seek
+                    return
                 t = min(max(vb.mapSceneToView(ev.scenePos()).x(), 0.0), self.duration_s)
                 self.set_cursor(t)
                 self.cursor_moved.emit(t)

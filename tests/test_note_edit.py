@@ -1,0 +1,95 @@
+"""Editing notes by hand, the model without Qt (``gui.note_edit``): every operation keeps the
+notes in order of onset, pitches whole, bends with their notes, and selects what it touched."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from workstation.core.types import Notes
+from workstation.gui import note_edit as E
+
+
+def _notes() -> Notes:
+    """Three notes: C4 0.0-0.5, E4 0.5-1.0, G4 1.0-1.5 s; a bend on the E."""
+    on = np.array([0.0, 0.5, 1.0])
+    return Notes(onsets_s=on, offsets_s=on + 0.5, pitch_midi=np.array([60, 64, 67]),
+                 velocity=np.array([70, 80, 90]), confidence=np.array([0.9, 0.8, 0.7]),
+                 bend_note=np.array([1, 1]), bend_times_s=np.array([0.6, 0.9]),
+                 bend_cents=np.array([10.0, -20.0]))
+
+
+def _sorted(n: Notes) -> bool:
+    return bool(np.all(np.diff(n.onsets_s) >= 0))
+
+
+def test_move_snaps_pitch_keeps_order_and_bends():
+    n, sel = E.move(_notes(), [1], 0.7, 2.4)           # E4 at 0.5 -> 1.2 s, 64 -> 66 (snapped)
+    assert _sorted(n)
+    assert list(n.pitch_midi) == [60, 67, 66] and sel == [2]
+    assert n.onsets_s[2] == pytest.approx(1.2) and n.offsets_s[2] == pytest.approx(1.7)
+    assert n.pitch_midi.dtype.kind == "i"
+    assert list(n.bend_note) == [2, 2]                  # the bend follows its note
+    np.testing.assert_allclose(n.bend_times_s, [1.3, 1.6])
+    assert n.velocity[2] == 80 and n.confidence[2] == pytest.approx(0.8)
+
+
+def test_move_stops_at_zero_and_the_midi_range():
+    n, sel = E.move(_notes(), [0, 1], -3.0, 100)
+    assert n.onsets_s.min() == 0.0 and n.pitch_midi.max() == 127
+    assert sorted(n.pitch_midi[sel]) == [123, 127]      # the group keeps its shape
+
+
+def test_resize_keeps_a_minimum_length_and_drops_bends_past_the_end():
+    n, sel = E.resize(_notes(), [1], -0.35)             # E4 ends at 0.65 s
+    assert n.offsets_s[1] == pytest.approx(0.65) and sel == [1]
+    np.testing.assert_allclose(n.bend_times_s, [0.6])   # the bend at 0.9 s is gone
+    n2, _ = E.resize(_notes(), [0], -5.0)
+    assert n2.offsets_s[0] - n2.onsets_s[0] == pytest.approx(E.MIN_DURATION_S)
+
+
+def test_add_and_delete():
+    n, sel = E.add(_notes(), 0.75, 71.6)
+    assert len(n) == 4 and _sorted(n) and n.pitch_midi[sel[0]] == 72
+    assert n.onsets_s[sel[0]] == pytest.approx(0.75)
+    assert n.offsets_s[sel[0]] == pytest.approx(0.75 + E.DEFAULT_DURATION_S)
+    assert n.velocity[sel[0]] == 80 and n.confidence[sel[0]] == 1.0
+    assert list(n.bend_note) == [1, 1]                  # E4 is still index 1
+    d, sel = E.delete(n, [1])                           # drop E4 and its bends
+    assert list(d.pitch_midi) == [60, 72, 67] and sel == [] and len(d.bend_note) == 0
+    d2, _ = E.delete(_notes(), [0])
+    assert list(d2.bend_note) == [0, 0]                 # bends re-indexed
+
+
+def test_split_and_merge_round_trip():
+    n, sel = E.split(_notes(), [1], 0.8)
+    assert len(n) == 4 and _sorted(n) and len(sel) == 2
+    np.testing.assert_allclose(n.onsets_s[sel], [0.5, 0.8])
+    np.testing.assert_allclose(n.offsets_s[sel], [0.8, 1.0])
+    assert list(n.bend_note) == [1, 2]                  # each bend goes with its half
+    m, msel = E.merge(n, sel)
+    assert len(m) == 3 and msel == [1]
+    np.testing.assert_allclose(m.onsets_s, _notes().onsets_s)
+    np.testing.assert_allclose(m.offsets_s, _notes().offsets_s)
+    assert list(m.bend_note) == [1, 1]
+    # a split outside every note changes nothing; merging different pitches neither
+    same, _ = E.split(_notes(), [0], 0.9)
+    assert len(same) == 3
+    other, _ = E.merge(_notes(), [0, 1])
+    assert len(other) == 3
+
+
+def test_hit_and_rubber_band():
+    n = _notes()
+    assert E.hit(n, 0.7, 64.3) == 1 and E.hit(n, 0.7, 62.0) is None
+    assert E.in_rect(n, 0.4, 1.2, 63, 70) == [1, 2]
+    assert E.in_rect(n, 1.2, 0.4, 70, 63) == [1, 2]     # corners in any order
+
+
+def test_note_edits_keeps_the_selection():
+    ed = E.NoteEdits(_notes())
+    ed.apply(E.move, [0], 2.0, 0)
+    assert ed.selected == [2] and ed.notes.onsets_s[2] == pytest.approx(2.0)
+    ed.set_state(_notes(), [0, 5])
+    assert ed.selected == [0]
+    assert len(E.NoteEdits(None).notes) == 0

@@ -1,0 +1,284 @@
+"""Correcting the shown track's notes and beats by hand: the *Edit* menu, the edit modes,
+one undo stack per track, and saving the corrected layers.
+
+- *Edit notes* (E) and *Edit beats* (B), also toolbar buttons, hand the main pane's mouse
+  to the ``note_tool.NoteTool`` or the ``beat_tool.BeatTool`` (one at a time); with both
+  off, clicks move the cursor as before.
+- Undo (Ctrl+Z), Redo (Ctrl+Shift+Z, Ctrl+Y): the shown track's ``QUndoStack`` (one per
+  track for both layers, in a ``QUndoGroup``; they live as long as the window).
+- Delete / Backspace, Select all (Ctrl+A) with the focus in the track view, on the layer
+  being edited; notes: Split at the cursor (S), Merge (M); beats: Double / Halve the tempo
+  (of the selection, or of every beat).
+- *Revert notes (beats) to the analysis…* asks first, then drops the stored edit
+  (``Library.revert_edit``) and shows the track again.
+
+Saving: ``SAVE_DELAY_MS`` after the last change (and at once when another track is shown
+or the window closes) each changed layer goes to ``Library.set_edit(track, layer, result,
+based_on=<the analysis's provenance>, source='window')`` on the library task thread;
+undoing every change of a track whose layer had no edit drops the edit instead. A failed
+save is shown in a dialog (``error_box``).
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+
+from PySide6.QtCore import QTimer, Qt
+from PySide6.QtGui import QAction, QKeySequence, QUndoGroup, QUndoStack
+from PySide6.QtWidgets import QMenu, QMessageBox, QToolButton
+
+from workstation.core.errors import WorkstationError
+
+from .beat_tool import BeatTool
+from .note_tool import NoteTool
+
+log = logging.getLogger(__name__)
+
+SAVE_DELAY_MS = 500
+#: Edit modes: layer -> (menu text, shortcut).
+MODES = {"notes": ("&Edit notes", "E"), "beats": ("Edit &beats", "B")}
+
+
+def save_layer(library, specs, track_id: int, layer: str, result, drop: bool):
+    """Store (or, ``drop``: revert) a corrected layer (task thread); (track id, layer,
+    revision: 0 when dropped)."""
+    if drop:
+        library.revert_edit(track_id, layer)
+        return track_id, layer, 0
+    from workstation.analysis.results import provenance
+    try:
+        based_on = provenance(specs).get(layer, {}).get("text", "")
+    except WorkstationError as e:   # the analysis's description is a nicety, not a must
+        log.warning("no provenance for %s: %s", layer, e)
+        based_on = ""
+    return track_id, layer, library.set_edit(track_id, layer, result, based_on=based_on,
+                                             source="window")
+
+
+def revert_layer(library, track_id: int, layer: str):
+    return track_id, layer, library.revert_edit(track_id, layer)
+
+
+class EditController:
+    """Editing in ``window`` (a ``MainWindow``): builds the *Edit* menu before *Analysis*."""
+
+    def __init__(self, window):
+        self._window = weakref.ref(window)
+        self.group = QUndoGroup(window)
+        self.stacks: dict[int, QUndoStack] = {}
+        self.tools = {"notes": NoteTool(window.view), "beats": BeatTool(window.view)}
+        for layer, tool in self.tools.items():
+            tool.changed.connect(lambda layer=layer: self._changed(layer))
+        self.tool = self.tools["notes"]
+        self.editing: str | None = None                  # the layer being edited
+        self.track_id: int | None = None
+        self.revisions: dict[int, dict[str, int]] = {}   # track -> layer -> revision (0: unsaved)
+        self._over_analysis: dict[tuple, bool] = {}      # (track, layer) -> no stored edit under it
+        self._dirty: dict[tuple, object] = {}            # (track, layer) -> result to save
+        self._saving: dict[tuple, object] = {}           # (track, layer) -> result being saved
+        self.error_box: QMessageBox | None = None
+        self._timer = QTimer(window)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(SAVE_DELAY_MS)
+        self._timer.timeout.connect(self.flush)
+        self._build_menu(window)
+
+    @property
+    def window(self):
+        return self._window()
+
+    @property
+    def active_tool(self):
+        return self.tools.get(self.editing)
+
+    # ------------------------------------------------------------------ menu
+    def _build_menu(self, w) -> None:
+        m = QMenu("&Edit", w)
+        w.menuBar().insertMenu(w.menu_analysis.menuAction(), m)
+        self.menu = m
+        self.act_undo = self.group.createUndoAction(w, "&Undo")
+        self.act_undo.setShortcuts([QKeySequence(QKeySequence.StandardKey.Undo)])
+        self.act_redo = self.group.createRedoAction(w, "&Redo")
+        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        for a in (self.act_undo, self.act_redo):
+            a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            m.addAction(a)
+            w.addAction(a)
+        m.addSeparator()
+        self.mode_actions = {}
+        for layer, (text, key) in MODES.items():
+            a = w._action(m, text, lambda on, layer=layer: self.set_editing(on, layer), key)
+            a.setCheckable(True)
+            self.mode_actions[layer] = a
+        self.act_edit_notes, self.act_edit_beats = self.mode_actions["notes"], self.mode_actions["beats"]
+        view = w.view
+
+        def in_view(text, slot, *keys):
+            a = QAction(text, view)
+            a.setShortcuts([QKeySequence(k) for k in keys])
+            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            a.triggered.connect(slot)
+            view.addAction(a)
+            m.addAction(a)
+            return a
+        self.act_delete = in_view("&Delete selected", lambda: self.active_tool.delete_selected(),
+                                  QKeySequence.StandardKey.Delete, "Backspace")
+        self.act_select_all = in_view("Select &all in the layer",
+                                      lambda: self.active_tool.select_all(), "Ctrl+A")
+        m.addSeparator()
+        notes, beats = self.tools["notes"], self.tools["beats"]
+        self.act_split = w._action(m, "&Split notes at the cursor",
+                                   lambda: notes.split_selected(view.cursor_s()), "S")
+        self.act_merge = w._action(m, "&Merge notes", notes.merge_selected, "M")
+        self.act_double = w._action(m, "D&ouble the tempo (selected beats)", beats.double_tempo)
+        self.act_halve = w._action(m, "&Halve the tempo (selected beats)", beats.halve_tempo)
+        m.addSeparator()
+        self.revert_actions = {layer: w._action(m, f"Re&vert {layer} to the analysis…",
+                                                lambda _=False, layer=layer: self.revert(layer))
+                               for layer in self.tools}
+        bar = view.toolbar.layout()
+        self.buttons = {}
+        for i, (layer, a) in enumerate(self.mode_actions.items()):
+            b = QToolButton()
+            b.setDefaultAction(a)
+            b.setToolTip(f"{a.text().replace('&', '')} ({a.shortcut().toString()}): select, move, "
+                         f"draw and delete {layer}")
+            bar.insertWidget(bar.indexOf(view.ref_box) + 1 + i, b)
+            self.buttons[layer] = b
+        self._enable()
+
+    def _enable(self) -> None:
+        e = self.editing
+        self.act_delete.setEnabled(e is not None)
+        self.act_select_all.setEnabled(e is not None)
+        for a in (self.act_split, self.act_merge):
+            a.setEnabled(e == "notes")
+        for a in (self.act_double, self.act_halve):
+            a.setEnabled(e == "beats")
+
+    def set_editing(self, on: bool, layer: str = "notes") -> None:
+        """Edit mode of ``layer`` on (the other off) or off (E, B)."""
+        on = bool(on) and self.window.view.data is not None
+        self.editing = layer if on else (None if self.editing == layer else self.editing)
+        for name, tool in self.tools.items():
+            if name != self.editing:
+                tool.set_active(False)
+            a = self.mode_actions[name]
+            if a.isChecked() != (name == self.editing):
+                a.setChecked(name == self.editing)
+        if self.editing is not None:
+            self.tools[self.editing].set_active(True)
+        self._enable()
+
+    # ------------------------------------------------------------------ the shown track
+    def stack(self, track_id: int) -> QUndoStack:
+        if track_id not in self.stacks:
+            self.stacks[track_id] = QUndoStack(self.group)
+        return self.stacks[track_id]
+
+    def track_shown(self, data) -> None:
+        """A track is shown (``TrackViewData``): edit its layers (the unsaved ones if any)."""
+        w = self.window
+        tid = data.track.id
+        if tid != self.track_id:
+            self.flush()
+        self.track_id = tid
+        stack = self.stack(tid)
+        self.group.setActiveStack(stack)
+        self.revisions[tid] = {k: e.revision for k, e in data.edits.items()}
+        for layer, tool in self.tools.items():
+            if stack.count() == 0:
+                self._over_analysis[(tid, layer)] = layer not in data.edits
+            result = self._dirty.get((tid, layer), self._saving.get((tid, layer)))
+            if result is not None:
+                w.view.show_layer(layer, result)
+                self.revisions[tid][layer] = 0
+            else:
+                result = data.results.get(tool.result_id)
+            tool.begin(result, stack)
+        w.view.show_edits(self.revisions[tid])
+        if data.display is None:
+            self.set_editing(False, self.editing or "notes")
+
+    def _changed(self, layer: str) -> None:
+        tid = self.track_id
+        if tid is None:
+            return
+        self._dirty[(tid, layer)] = self.tools[layer].result
+        self.revisions.setdefault(tid, {})[layer] = 0
+        self.window.view.show_edits(self.revisions[tid])
+        self._timer.start()
+
+    # ------------------------------------------------------------------ saving
+    def flush(self) -> None:
+        """Save every unsaved change now (task thread)."""
+        self._timer.stop()
+        w = self.window
+        for (tid, layer), result in list(self._dirty.items()):
+            stack = self.stacks.get(tid)
+            drop = (bool(self._over_analysis.get((tid, layer))) and stack is not None
+                    and stack.index() == 0)
+            self._saving[(tid, layer)] = result
+            w.tasks.submit("save edit", save_layer, w.library, w.specs, tid, layer, result, drop,
+                           on_done=self._saved, on_error=self._save_failed)
+        self._dirty.clear()
+
+    def _saved(self, answer) -> None:
+        tid, layer, revision = answer
+        if (tid, layer) not in self._dirty:
+            self._saving.pop((tid, layer), None)
+        revs = self.revisions.setdefault(tid, {})
+        if revision:
+            revs[layer] = revision
+        else:
+            revs.pop(layer, None)
+        w = self.window
+        if tid == self.track_id and (tid, layer) not in self._dirty:
+            w.view.show_edits(revs)
+        w.refresh_rows([tid])
+        w.status(f"{layer.capitalize()} saved (revision {revision})" if revision
+                 else f"{layer.capitalize()} back to the analysis")
+
+    def _save_failed(self, message: str) -> None:
+        self.error_box = box = QMessageBox(QMessageBox.Icon.Warning, "Cannot save the correction",
+                                           f"The corrected layer was not saved:\n\n{message}",
+                                           parent=self.window)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        box.open()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Save what is unsaved and wait for it (the window closes)."""
+        self.flush()
+        self.window.tasks.wait_idle(timeout)
+
+    # ------------------------------------------------------------------ revert
+    def _confirm(self, text: str) -> bool:
+        answer = QMessageBox.question(self.window, "Revert to the analysis", text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def revert(self, layer: str = "notes", *, confirm: bool = True) -> bool:
+        """Drop the shown track's corrected ``layer`` (after asking) and show the
+        analysis's again. The track's undo history goes with it."""
+        w = self.window
+        tid = self.track_id
+        if tid is None or w.view.data is None:
+            return False
+        if confirm and not self._confirm(f"Drop the {layer} corrected by hand for this track and "
+                                         f"show the analysis's {layer} again?\n\n"
+                                         "This cannot be undone."):
+            return False
+        self._dirty.pop((tid, layer), None)
+        self.stack(tid).clear()
+        w.tasks.submit("revert edit", revert_layer, w.library, tid, layer,
+                       on_done=self._reverted, on_error=self._save_failed)
+        return True
+
+    def _reverted(self, answer) -> None:
+        tid, layer, _ = answer
+        self._saving.pop((tid, layer), None)
+        self.revisions.get(tid, {}).pop(layer, None)
+        w = self.window
+        w.refresh_rows([tid])
+        if tid == w.current_track_id:
+            w.load_track(tid)

@@ -1,0 +1,147 @@
+"""The mouse on the notes layer in *Edit notes* mode (E).
+
+While the tool is on (``edit_tool.EditTool``), in the main pane:
+
+- click a note: select it (Shift or Ctrl: add it to the selection, or take it out);
+  click on empty space: select nothing; drag on empty space: select the notes in the box;
+- drag a note: move the selection in time (s) and pitch (whole semitones); drag a note's
+  right edge (the last ``EDGE_PX`` pixels): lengthen or shorten the selection;
+- double-click on empty space: a new note of ``note_edit.DEFAULT_DURATION_S`` there;
+- the window's *Edit* menu: delete, select all, split at the cursor, merge, undo, redo.
+
+The operations are ``note_edit``'s; the selection is drawn over the notes
+(``selection_item``), highlighted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workstation.core.units import hz_to_midi
+
+from . import note_edit as E
+from . import panes as P
+from .edit_tool import EDGE_PX, SELECTED_COLOUR, EditCommand, EditTool
+from .overlays import NotesItem
+
+__all__ = ["NoteTool", "EditCommand", "EDGE_PX"]
+
+
+class NoteTool(EditTool):
+    """Selecting and editing the notes of the shown track (``notes``, in onset order)."""
+
+    layer = "notes"
+    result_id = "notes"
+
+    def __init__(self, view):
+        self.selection_item = NotesItem(SELECTED_COLOUR, fill_alpha=110)
+        self.selection_item.setZValue(12)
+        view.main.addItem(self.selection_item)
+        super().__init__(view)
+
+    def empty(self):
+        return E.empty_notes()
+
+    def prepare(self, result):
+        return E.sort_notes(result) if len(result) else result
+
+    def same(self, a, b) -> bool:
+        return (len(a) == len(b) and np.array_equal(a.onsets_s, b.onsets_s)
+                and np.array_equal(a.offsets_s, b.offsets_s) and np.array_equal(a.pitch_midi, b.pitch_midi))
+
+    def size(self) -> int:
+        return len(self.result)
+
+    @property
+    def notes(self):
+        return self.result
+
+    def draw_selection(self, notes=None, sel=None) -> None:
+        n = self.result if notes is None else notes
+        sel = (self.selected if sel is None else sel) if self.active else []
+        self.selection_item.set_notes(n.onsets_s[sel], n.offsets_s[sel], n.pitch_midi[sel],
+                                      y_map=self.view.draw_context().y_map())
+
+    # ------------------------------------------------------------------ operations
+    def add_note(self, onset_s: float, pitch_midi: float,
+                 duration_s: float = E.DEFAULT_DURATION_S) -> bool:
+        return self.apply("Add note", E.add, onset_s, pitch_midi, duration_s)
+
+    def delete_selected(self) -> bool:
+        return bool(self.selected) and self.apply("Delete notes", E.delete, self.selected)
+
+    def move_selected(self, dt_s: float, dpitch: float) -> bool:
+        return bool(self.selected) and self.apply("Move notes", E.move, self.selected, dt_s, dpitch)
+
+    def resize_selected(self, d_offset_s: float) -> bool:
+        return bool(self.selected) and self.apply("Resize notes", E.resize, self.selected, d_offset_s)
+
+    def split_selected(self, t_s: float) -> bool:
+        return bool(self.selected) and self.apply("Split notes", E.split, self.selected, t_s)
+
+    def merge_selected(self) -> bool:
+        return len(self.selected) > 1 and self.apply("Merge notes", E.merge, self.selected)
+
+    # ------------------------------------------------------------------ the mouse
+    def _point(self, scene_pos) -> tuple[float, float]:
+        """(time in s, pitch in MIDI) under a scene position of the main pane."""
+        t, y = self.view_point(scene_pos)
+        unit = self.view.y_unit
+        return t, (y if unit == "midi" else float(hz_to_midi(max(P.hz_from_y(unit, y), 1e-3))))
+
+    def mouse_click(self, ev) -> bool:
+        """A click in the main pane (``TimeZoomViewBox``); True when handled."""
+        if not self.start_click(ev):
+            return False
+        t, pitch = self._point(ev.scenePos())
+        i = E.hit(self.notes, t, pitch)
+        if self.is_double(ev):
+            if i is None:
+                self.add_note(t, pitch)
+            return True
+        sel = set(self.selected) if self.extends(ev) else set()
+        if i is not None:
+            sel = sel ^ {i} if self.extends(ev) else {i}
+        self.select(sel)
+        return True
+
+    def mouse_drag(self, ev) -> bool:
+        """A drag in the main pane: move, resize or rubber-band; True when handled."""
+        if not self.taking(ev):
+            return False
+        if ev.isStart():
+            t0, p0 = self._point(ev.buttonDownScenePos())
+            i = E.hit(self.notes, t0, p0)
+            if i is None:
+                self._drag = ("band", t0, p0, self.view_point(ev.buttonDownScenePos()))
+            else:
+                if i not in self.selected:
+                    self.select((set(self.selected) if self.extends(ev) else set()) | {i})
+                near_end = self.notes.offsets_s[i] - t0 <= self.pixel_s(EDGE_PX)
+                self._drag = ("resize" if near_end else "move", t0, p0, None)
+        if self._drag is None:
+            return True
+        kind, t0, p0, start_xy = self._drag
+        t, p = self._point(ev.scenePos())
+        if kind == "band":
+            self.show_band(*start_xy, *self.view_point(ev.scenePos()), not ev.isFinish())
+            if ev.isFinish():
+                self.select(E.in_rect(self.notes, t0, t, p0, p))
+                self._drag = None
+            return True
+        start, sel = self.notes, self.selected
+        if kind == "move":
+            notes, new_sel = E.move(start, sel, t - t0, np.round(p - p0))
+        else:
+            notes, new_sel = E.resize(start, sel, t - t0)
+        if not ev.isFinish():   # a preview: drawn, not yet a command
+            self.view.layers[self.layer].set_result(notes, self.view.draw_context())
+            self.draw_selection(notes, new_sel)
+            return True
+        self._drag = None
+        if self.same(notes, start):   # back where it started: nothing to undo
+            self.view.layers[self.layer].set_result(start, self.view.draw_context())
+            self.draw_selection()
+        else:
+            self.push(f"{kind.title()} notes", (start, sel), (notes, new_sel))
+        return True

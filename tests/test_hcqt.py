@@ -82,3 +82,18 @@ def test_constant_q_bin_order_and_batch():
     assert y.shape[:2] == (2, 4)
     assert int(torch.argmax(y[0, :, mid])) == 1   # 55 Hz tone -> the 55 Hz bin
     assert int(torch.argmax(y[1, :, mid])) == 2   # 1760 Hz tone -> the 1760 Hz bin
+
+
+def test_a_subset_of_harmonics_equals_the_full_hcqts_channels():
+    """``FrontEnd.hcqt(x, harmonics=(h,))`` (the view's HCQT image) computes only that
+    channel, equal to it in the full HCQT."""
+    from workstation.inference.frontend import FrontEnd
+    x = np.random.default_rng(3).standard_normal(C.SAMPLE_RATE * 3).astype(np.float32) * 0.1
+    fe = FrontEnd("cpu")
+    full = fe.hcqt(x)
+    for i, h in enumerate(C.HARMONICS):
+        one = fe.hcqt(x, harmonics=(h,))
+        assert one.shape == (1,) + full.shape[1:]
+        np.testing.assert_allclose(one[0], full[i], rtol=0, atol=1e-5 * float(full[i].max()))
+    two = fe.hcqt(x, harmonics=(1.0, 3.0))
+    np.testing.assert_allclose(two, full[[1, 3]], rtol=0, atol=1e-5 * float(full.max()))

@@ -208,7 +208,7 @@ class LibraryActions:
         ids, n = result
         w = self.window
         if w.current_track_id in ids:
-            w.references.pop(w.current_track_id, None)
+            w.state.drop_reference(w.current_track_id)
             w.current_track_id = None
             w.similarity_control.similar_for = None
             w.playback.load(None)

@@ -49,6 +49,7 @@ from .references import ReferenceController
 from .settings import Settings
 from .similarity_control import SearchHandle, SimilarityController, embedding_spec
 from .similarity_panel import CollectionMap, SimilarityPanel
+from .state import SessionState
 from .tag_control import TagController
 from .track_control import TrackController
 from .track_view import IMAGE_MODES, MODE_LABELS, TrackView
@@ -72,11 +73,9 @@ class MainWindow(QMainWindow):
         self.library_root = Path(library_root) if library_root else self.settings.library_root
         self.library = Library.open(self.library_root)
         self.search = SearchHandle(self.library)  # SimilaritySearch, created on the task thread
+        self.state = SessionState()   # the shown track, references, edits, specs, run progress
         self.set_specs(specs_with_methods(self.settings))
         self.auto_analyse = self.settings.auto_analyse if auto_analyse is None else auto_analyse
-        self.current_track_id: int | None = None
-        #: Loaded reference annotations per track id: (results by analyzer id, file path).
-        self.references: dict[int, tuple[dict, str]] = {}
 
         self.setWindowTitle(f"Workstation — {self.library_root}")
         self.setAcceptDrops(True)
@@ -290,10 +289,30 @@ class MainWindow(QMainWindow):
             self.collection_control.open_dropped(paths)
 
     # ------------------------------------------------------------------ window state
+    @property
+    def current_track_id(self) -> int | None:
+        """The shown track (``state.track_id``)."""
+        return self.state.track_id
+
+    @current_track_id.setter
+    def current_track_id(self, track_id: int | None) -> None:
+        self.state.set_track(track_id)
+
+    @property
+    def references(self) -> dict[int, tuple[dict, str]]:
+        """Loaded reference annotations per track id: (results by analyzer id, file path)
+        (``state.references``; change them through ``state.set_reference`` /
+        ``drop_reference``)."""
+        return self.state.references
+
+    @property
+    def specs(self) -> list:
+        return self.state.specs
+
     def set_specs(self, specs) -> None:
         """The analyzers the window runs and shows (AnalyzerSpec list, dependencies included);
         a similarity search made from now on uses their embedding."""
-        self.specs = list(specs)
+        self.state.set_specs(specs)
         self.analyzer_keys = [(a.id, a.version, a.params_hash()) for a in (s.build() for s in self.specs)]
         self.search.embedding = embedding_spec(self.specs)
 

@@ -192,7 +192,7 @@ class ReferenceController(QObject):
         w = self.window
         tid = w.current_track_id
         if tid is not None:
-            w.references.pop(tid, None)
+            w.state.drop_reference(tid)
             self._epoch[tid] = self._epoch.get(tid, 0) + 1
             self._clears[tid] = self._clears.get(tid, 0) + 1
             w.tasks.submit(TAG_FORGET, forget_reference, w.library, tid)
@@ -237,7 +237,7 @@ class ReferenceController(QObject):
             w.status(f"Reading {name} failed: {result.error}")
             self.error_box = show_reference_error(w, result.path, result.error)
             return
-        w.references[tid] = (result.results, result.path)
+        w.state.set_reference(tid, result.results, result.path)
         if tid == w.current_track_id and w.view.data is not None:
             w.view.set_references(result.results, result.path)
             w.track_control.request_compare()

@@ -116,14 +116,13 @@ def display_image_from_audio(audio: np.ndarray, mode: str, *, harmonic: float = 
     if mode == "hcqt":
         if harmonic not in C.HARMONICS:
             raise ValueError(f"harmonic {harmonic}; one of {C.HARMONICS}")
-        h_index = list(C.HARMONICS).index(harmonic)
         n_rows = C.N_BINS
         ctx = int(np.ceil(C.CHUNK_BORDER_SECONDS * sr / hop))
         chunk = int(C.CHUNK_SECONDS * sr / hop)
         y = C.FMIN_MIDI + np.arange(n_rows) * 12.0 / C.BINS_PER_OCTAVE
 
         def part(seg):
-            return fe.hcqt(seg)[h_index] ** 2
+            return fe.hcqt(seg, harmonics=(harmonic,))[0] ** 2
     else:
         ctx = (C.N_FFT // 2 + hop - 1) // hop
         chunk = STFT_CHUNK_FRAMES

@@ -364,11 +364,14 @@ class HarmonicCQT:
 _CACHE: dict[tuple, HarmonicCQT] = {}
 
 
-def harmonic_cqt(device: str | torch.device = "cpu", *, scale: str = "reference") -> HarmonicCQT:
-    """The HCQT with the constants of ``core.constants``, built once per device and scale."""
-    key = (str(torch.device(device)), scale)
+def harmonic_cqt(device: str | torch.device = "cpu", *, scale: str = "reference",
+                 harmonics: tuple[float, ...] = C.HARMONICS) -> HarmonicCQT:
+    """The HCQT with the constants of ``core.constants``, built once per device, scale and
+    harmonics (a subset of ``C.HARMONICS`` computes only those channels, each equal to its
+    channel of the full HCQT)."""
+    key = (str(torch.device(device)), scale, tuple(float(h) for h in harmonics))
     if key not in _CACHE:
-        _CACHE[key] = HarmonicCQT(device=device, scale=scale)
+        _CACHE[key] = HarmonicCQT(device=device, scale=scale, harmonics=key[2])
     return _CACHE[key]
 
 

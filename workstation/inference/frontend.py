@@ -61,15 +61,16 @@ class FrontEnd:
         with torch.inference_mode():
             return (self._mel @ self._stft_power(audio)).cpu().numpy()
 
-    def hcqt(self, audio: np.ndarray) -> np.ndarray:
-        """Harmonic CQT magnitude [shape=(len(C.HARMONICS), C.N_BINS, n_frames)], float32.
+    def hcqt(self, audio: np.ndarray, harmonics: tuple[float, ...] = C.HARMONICS) -> np.ndarray:
+        """Harmonic CQT magnitude [shape=(len(harmonics), C.N_BINS, n_frames)], float32
+        (``harmonics``: ``C.HARMONICS`` or a subset of them, e.g. ``(1.0,)`` for the display).
 
         The fast multirate transform of ``inference.cqt`` (one pass over the union of the
         harmonics' bins); it reproduces ``hcqt_reference`` (nnAudio scale) within ~0.2 %
         relative L2 error, ~37x faster (~180x realtime on 2 cores)."""
         from workstation.inference.cqt import harmonic_cqt
         with torch.inference_mode():
-            return harmonic_cqt(self.device)(self._tensor(audio)).cpu().numpy()
+            return harmonic_cqt(self.device, harmonics=tuple(harmonics))(self._tensor(audio)).cpu().numpy()
 
 
 @functools.lru_cache(maxsize=4)

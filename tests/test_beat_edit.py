@@ -57,3 +57,29 @@ def test_hit_and_range():
     b = _beats()
     assert B.hit(b, 1.03, 0.05) == 2 and B.hit(b, 1.2, 0.05) is None
     assert B.in_range(b, 1.6, 0.9) == [2, 3]
+
+
+def test_set_downbeat_shifts_the_bar_lines_after_it():
+    b, sel = B.set_downbeat(_beats(), [3])           # beat 2 of bar 1 becomes a downbeat
+    assert sel == [3]
+    np.testing.assert_array_equal(b.positions, [3, 4, 1, 1, 2, 3, 4, 1, 2, 3, 4, 1])
+    assert b.meter == 4
+    same, sel = B.set_downbeat(_beats(), [2])        # already a downbeat, bars unchanged
+    assert same is _beats() or np.array_equal(same.positions, _beats().positions)
+    assert sel == [2]
+    free = Beats(times_s=np.arange(4) * 0.5, positions=np.zeros(4, np.int64), tempo_bpm=120.0)
+    b, _ = B.set_downbeat(free, [1])                 # no meter: only that beat
+    np.testing.assert_array_equal(b.positions == 1, [False, True, False, False])
+    assert B.set_downbeat(_beats(), [])[1] == []
+
+
+def test_shift_moves_the_grid_or_the_selection():
+    b, sel = B.shift(_beats(), None, 0.01)
+    np.testing.assert_allclose(b.times_s, _beats().times_s + 0.01)
+    assert sel == list(range(12))
+    np.testing.assert_array_equal(b.positions, _beats().positions)
+    b, sel = B.shift(_beats(), [4, 5], -0.01)
+    np.testing.assert_allclose(b.times_s[[4, 5]], [1.99, 2.49])
+    np.testing.assert_allclose(b.times_s[:4], _beats().times_s[:4])
+    b, _ = B.shift(_beats(), None, -0.2)             # no earlier than 0 s
+    assert b.times_s[0] == 0.0 and b.times_s[1] == pytest.approx(0.5)

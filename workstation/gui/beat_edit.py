@@ -149,3 +149,33 @@ def in_range(beats: Beats, t0: float, t1: float) -> list[int]:
     t0, t1 = sorted((float(t0), float(t1)))
     t = np.asarray(beats.times_s, dtype=np.float64)
     return [int(i) for i in np.flatnonzero((t >= t0) & (t <= t1))]
+
+
+def set_downbeat(beats: Beats, indices: Sequence[int]) -> tuple[Beats, list[int]]:
+    """Make the first of ``indices`` a downbeat and shift the bar lines after it: from that
+    beat on, every ``meter``-th beat is a downbeat (the downbeats before it stay; with no
+    meter known, only that beat becomes one). The beat is selected after."""
+    idx = _idx(indices)
+    t, db = _parts(beats)
+    if not len(idx) or not 0 <= idx[0] < len(t):
+        return beats, []
+    i = int(idx[0])
+    meter = int(getattr(beats, "meter", 0) or 0)
+    new = db.copy()
+    if meter > 0:
+        new[i:] = False
+        new[i::meter] = True
+    else:
+        new[i] = True
+    if np.array_equal(new, db):
+        return beats, [i]
+    return renumber(t, new, beats, [i])
+
+
+def shift(beats: Beats, indices: Sequence[int] | None, dt_s: float) -> tuple[Beats, list[int]]:
+    """Move the beats ``indices`` (None or empty: every beat, the whole grid) by ``dt_s`` s;
+    as ``move`` (no earlier than 0 s, never closer than ``MIN_GAP_S`` to another beat)."""
+    idx = _span(beats, indices)
+    if not len(idx) or float(dt_s) == 0.0:
+        return beats, [int(i) for i in idx]
+    return move(beats, idx, dt_s)

@@ -8,7 +8,9 @@ While the tool is on (``edit_tool.EditTool``), in the main pane:
 - drag a beat: move the selection in time;
 - double-click away from a beat: a new beat there;
 - the window's *Edit* menu: delete, select all, double or halve the tempo of the
-  selection (of every beat when none is selected), undo, redo.
+  selection (of every beat when none is selected), set the selected beat as a downbeat (D),
+  shift the selection or the whole grid (Shift+Left / Shift+Right: 10 ms; *Shift beats
+  by…*), tap beats along with playback (T), undo, redo.
 
 The operations are ``beat_edit``'s (positions, meter and tempo follow the beats); the
 selected beats are drawn over the layer as wide white lines (``selection_item``).
@@ -68,6 +70,19 @@ class BeatTool(EditTool):
 
     def halve_tempo(self) -> bool:
         return self.apply("Halve the tempo", B.halve_tempo, self.selected)
+
+    def set_downbeat(self) -> bool:
+        """The selected beat is a downbeat; the bar lines after it follow (D)."""
+        return bool(self.selected) and self.apply("Set downbeat", B.set_downbeat, self.selected)
+
+    def shift(self, dt_s: float) -> bool:
+        """Move the selected beats, or every beat (the grid) when none is, by ``dt_s`` s
+        (Shift+Left / Shift+Right: 10 ms)."""
+        return self.apply("Shift beats", B.shift, self.selected, dt_s)
+
+    def tap(self, t_s: float) -> bool:
+        """A beat tapped at ``t_s`` s (T during playback): one undo command per tap."""
+        return self.apply("Tap a beat", B.add, t_s)
 
     # ------------------------------------------------------------------ the mouse
     def mouse_click(self, ev) -> bool:

@@ -1,14 +1,16 @@
-"""Correcting the shown track's notes and beats by hand: the *Edit* menu, the edit modes,
-one undo stack per track, and saving the corrected layers.
+"""Correcting the shown track's notes, beats, f0 and key by hand: the *Edit* menu, the edit
+modes, one undo stack per track, and saving the corrected layers.
 
-- *Edit notes* (E) and *Edit beats* (B), also toolbar buttons, hand the main pane's mouse
-  to the ``note_tool.NoteTool`` or the ``beat_tool.BeatTool`` (one at a time); with both
-  off, clicks move the cursor as before.
+- *Edit notes* (E), *Edit beats* (B), *Edit f0* (F) and *Edit key* (K), also toolbar
+  buttons, hand the main pane's mouse to the ``note_tool.NoteTool``, ``beat_tool.BeatTool``,
+  ``f0_tool.F0Tool`` or ``key_tool.KeyTool`` (one at a time; the key tool takes the key
+  lane's too); with all off, clicks move the cursor as before. ``tools`` and the saved
+  edits are keyed by analyzer id ('notes', 'beats', 'pitch.f0', 'key').
 - Undo (Ctrl+Z), Redo (Ctrl+Shift+Z, Ctrl+Y): the shown track's ``QUndoStack`` (one per
   track for both layers, in a ``QUndoGroup``; they live as long as the window).
 - Delete / Backspace, Select all (Ctrl+A) with the focus in the track view, on the layer
-  being edited; notes: Split at the cursor (S), Merge (M); beats: Double / Halve the tempo
-  (of the selection, or of every beat).
+  being edited (f0: unvoice the region; key: merge the segment with the next); the actions
+  of one layer are ``edit_actions``'.
 - *Revert notes (beats) to the analysis…* asks first, then drops the stored edit
   (``Library.revert_edit``) and shows the track again.
 
@@ -16,7 +18,8 @@ Saving: ``SAVE_DELAY_MS`` after the last change (and at once when another track 
 or the window closes) each changed layer goes to ``Library.set_edit(track, layer, result,
 based_on=<the analysis's provenance>, source='window')`` on the library task thread;
 undoing every change of a track whose layer had no edit drops the edit instead. A failed
-save is shown in a dialog (``error_box``).
+save is shown in a dialog (``error_box``). An edit made over another analysis than the
+current one (its ``based_on`` differs from the provenance text) is named so in the legend.
 """
 
 from __future__ import annotations
@@ -31,13 +34,20 @@ from PySide6.QtWidgets import QMenu, QMessageBox, QToolButton
 from workstation.core.errors import WorkstationError
 
 from .beat_tool import BeatTool
+from .edit_actions import LABELS, build_layer_actions, stale_edits
+from .f0_tool import F0Tool
+from .key_tool import KeyTool
 from .note_tool import NoteTool
 
 log = logging.getLogger(__name__)
 
 SAVE_DELAY_MS = 500
-#: Edit modes: layer -> (menu text, shortcut).
-MODES = {"notes": ("&Edit notes", "E"), "beats": ("Edit &beats", "B")}
+#: Edit modes: layer -> (menu text, shortcut, the toolbar button's tool tip).
+MODES = {"notes": ("&Edit notes", "E", "select, move, draw and delete notes"),
+         "beats": ("Edit &beats", "B", "select, move, add, delete and tap beats"),
+         "pitch.f0": ("Edit &f0", "F", "select a time region and unvoice, voice, shift or "
+                      "snap it; Alt+drag draws the f0"),
+         "key": ("Edit &key", "K", "select, split, merge and set local keys; drag a boundary")}
 
 
 def save_layer(library, specs, track_id: int, layer: str, result, drop: bool):
@@ -67,13 +77,17 @@ class EditController:
         self._window = weakref.ref(window)
         self.group = QUndoGroup(window)
         self.stacks: dict[int, QUndoStack] = {}
-        self.tools = {"notes": NoteTool(window.view), "beats": BeatTool(window.view)}
+        v = window.view
+        self.tools = {"notes": NoteTool(v), "beats": BeatTool(v), "pitch.f0": F0Tool(v),
+                      "key": KeyTool(v)}
         for layer, tool in self.tools.items():
             tool.changed.connect(lambda layer=layer: self._changed(layer))
         self.tool = self.tools["notes"]
         self.editing: str | None = None                  # the layer being edited
         self.track_id: int | None = None
         self.revisions: dict[int, dict[str, int]] = {}   # track -> layer -> revision (0: unsaved)
+        self.stale: dict[int, dict[str, str]] = {}       # track -> layer -> the analysis now
+        self._provenance = None                          # (analyzer keys, provenance)
         self._over_analysis: dict[tuple, bool] = {}      # (track, layer) -> no stored edit under it
         self._dirty: dict[tuple, object] = {}            # (track, layer) -> result to save
         self._saving: dict[tuple, object] = {}           # (track, layer) -> result being saved
@@ -107,11 +121,12 @@ class EditController:
             w.addAction(a)
         m.addSeparator()
         self.mode_actions = {}
-        for layer, (text, key) in MODES.items():
+        for layer, (text, key, _tip) in MODES.items():
             a = w._action(m, text, lambda on, layer=layer: self.set_editing(on, layer), key)
             a.setCheckable(True)
             self.mode_actions[layer] = a
         self.act_edit_notes, self.act_edit_beats = self.mode_actions["notes"], self.mode_actions["beats"]
+        self.act_edit_f0, self.act_edit_key = self.mode_actions["pitch.f0"], self.mode_actions["key"]
         view = w.view
 
         def in_view(text, slot, *keys):
@@ -127,14 +142,9 @@ class EditController:
         self.act_select_all = in_view("Select &all in the layer",
                                       lambda: self.active_tool.select_all(), "Ctrl+A")
         m.addSeparator()
-        notes, beats = self.tools["notes"], self.tools["beats"]
-        self.act_split = w._action(m, "&Split notes at the cursor",
-                                   lambda: notes.split_selected(view.cursor_s()), "S")
-        self.act_merge = w._action(m, "&Merge notes", notes.merge_selected, "M")
-        self.act_double = w._action(m, "D&ouble the tempo (selected beats)", beats.double_tempo)
-        self.act_halve = w._action(m, "&Halve the tempo (selected beats)", beats.halve_tempo)
+        self.layer_actions = build_layer_actions(self, w, m)
         m.addSeparator()
-        self.revert_actions = {layer: w._action(m, f"Re&vert {layer} to the analysis…",
+        self.revert_actions = {layer: w._action(m, f"Re&vert {LABELS[layer]} to the analysis…",
                                                 lambda _=False, layer=layer: self.revert(layer))
                                for layer in self.tools}
         bar = view.toolbar.layout()
@@ -142,8 +152,7 @@ class EditController:
         for i, (layer, a) in enumerate(self.mode_actions.items()):
             b = QToolButton()
             b.setDefaultAction(a)
-            b.setToolTip(f"{a.text().replace('&', '')} ({a.shortcut().toString()}): select, move, "
-                         f"draw and delete {layer}")
+            b.setToolTip(f"{a.text().replace('&', '')} ({a.shortcut().toString()}): {MODES[layer][2]}")
             bar.insertWidget(bar.indexOf(view.ref_box) + 1 + i, b)
             self.buttons[layer] = b
         self._enable()
@@ -152,13 +161,12 @@ class EditController:
         e = self.editing
         self.act_delete.setEnabled(e is not None)
         self.act_select_all.setEnabled(e is not None)
-        for a in (self.act_split, self.act_merge):
-            a.setEnabled(e == "notes")
-        for a in (self.act_double, self.act_halve):
-            a.setEnabled(e == "beats")
+        salience = self.tools["pitch.f0"].salience is not None
+        for a, layer in self.layer_actions:
+            a.setEnabled(e == layer and (salience or a not in self.snap_actions))
 
     def set_editing(self, on: bool, layer: str = "notes") -> None:
-        """Edit mode of ``layer`` on (the other off) or off (E, B)."""
+        """Edit mode of ``layer`` on (the others off) or off (E, B, F, K)."""
         on = bool(on) and self.window.view.data is not None
         self.editing = layer if on else (None if self.editing == layer else self.editing)
         for name, tool in self.tools.items():
@@ -197,9 +205,51 @@ class EditController:
             else:
                 result = data.results.get(tool.result_id)
             tool.begin(result, stack)
-        w.view.show_edits(self.revisions[tid])
+        self.stale[tid] = stale_edits(data.edits, self.current_provenance())
+        w.view.show_edits(self.revisions[tid], self.stale[tid])
         if data.display is None:
             self.set_editing(False, self.editing or "notes")
+        self._enable()
+
+    def current_provenance(self) -> dict:
+        """``analysis.results.provenance`` of the window's analyzers (kept while they stay)."""
+        w = self.window
+        keys = tuple(w.analyzer_keys)
+        if self._provenance is None or self._provenance[0] != keys:
+            from workstation.analysis.results import provenance
+            try:
+                prov = provenance(w.specs)
+            except WorkstationError as e:
+                log.warning("no provenance: %s", e)
+                prov = {}
+            self._provenance = (keys, prov)
+        return self._provenance[1]
+
+    # ------------------------------------------------------------------ beats extras
+    def tap_position(self) -> float | None:
+        """Where playback is now, s (None: not playing)."""
+        p = self.window.playback
+        return p.position_s() if p.playing else None
+
+    def tap(self) -> bool:
+        """*Tap a beat* (T): a beat at the playback position, one undo command per tap."""
+        t = self.tap_position()
+        if t is None:
+            self.window.status("Tap along: start playback (Space), then press T on each beat")
+            return False
+        return self.tools["beats"].tap(t)
+
+    def ask_shift_ms(self) -> float | None:
+        """The amount for *Shift beats by…*, ms (None: cancelled); tests replace it."""
+        from PySide6.QtWidgets import QInputDialog
+        ms, ok = QInputDialog.getDouble(self.window, "Shift beats",
+                                        "Move the selected beats (all when none is selected) by, ms:",
+                                        0.0, -5000.0, 5000.0, 1)
+        return ms if ok else None
+
+    def shift_beats_dialog(self) -> bool:
+        ms = self.ask_shift_ms()
+        return ms is not None and self.tools["beats"].shift(ms / 1000.0)
 
     def _changed(self, layer: str) -> None:
         tid = self.track_id
@@ -207,7 +257,7 @@ class EditController:
             return
         self._dirty[(tid, layer)] = self.tools[layer].result
         self.revisions.setdefault(tid, {})[layer] = 0
-        self.window.view.show_edits(self.revisions[tid])
+        self.window.view.show_edits(self.revisions[tid], self.stale.get(tid))
         self._timer.start()
 
     # ------------------------------------------------------------------ saving
@@ -233,12 +283,13 @@ class EditController:
             revs[layer] = revision
         else:
             revs.pop(layer, None)
+        self.stale.get(tid, {}).pop(layer, None)   # saved over the analysis of now
         w = self.window
         if tid == self.track_id and (tid, layer) not in self._dirty:
-            w.view.show_edits(revs)
+            w.view.show_edits(revs, self.stale.get(tid))
         w.refresh_rows([tid])
-        w.status(f"{layer.capitalize()} saved (revision {revision})" if revision
-                 else f"{layer.capitalize()} back to the analysis")
+        name = LABELS.get(layer, layer).capitalize()
+        w.status(f"{name} saved (revision {revision})" if revision else f"{name} back to the analysis")
 
     def _save_failed(self, message: str) -> None:
         self.error_box = box = QMessageBox(QMessageBox.Icon.Warning, "Cannot save the correction",
@@ -264,8 +315,9 @@ class EditController:
         tid = self.track_id
         if tid is None or w.view.data is None:
             return False
-        if confirm and not self._confirm(f"Drop the {layer} corrected by hand for this track and "
-                                         f"show the analysis's {layer} again?\n\n"
+        name = LABELS.get(layer, layer)
+        if confirm and not self._confirm(f"Drop the {name} corrected by hand for this track and "
+                                         f"show the analysis's {name} again?\n\n"
                                          "This cannot be undone."):
             return False
         self._dirty.pop((tid, layer), None)

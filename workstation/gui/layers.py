@@ -126,6 +126,11 @@ class F0Layer(Layer):
                                19 if self.reference else 20)
         self.curve.setClipToView(True)
 
+    def set_edited(self, edited: bool) -> None:
+        super().set_edited(edited)
+        if not self.reference:
+            self.curve.setPen(pg.mkPen(EDITED_COLOUR if edited else P.F0_COLOUR, width=2))
+
     def draw(self, f0, ctx: DrawContext) -> None:
         if not len(f0.times_s):
             return self.clear()

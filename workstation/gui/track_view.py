@@ -273,14 +273,17 @@ class TrackView(TimeNavigation, QWidget):
         self.layers[name].set_result(result, self.draw_context())
         self.layers_drawn.emit()
 
-    def show_edits(self, revisions: dict) -> None:
-        """Say which layers are corrected by hand: layer id -> revision (0: not saved yet)."""
+    def show_edits(self, revisions: dict, stale: dict | None = None) -> None:
+        """Say which layers are corrected by hand: layer id -> revision (0: not saved yet);
+        ``stale``: layer id -> the analysis now, for edits made over another analysis."""
         names = {layer.result_id: name for name, layer in self.layers.items()}
+        stale = stale or {}
         for layer in self.layers.values():
             layer.set_edited(layer.result_id in revisions)
         self.legend.setText("   ".join(
             f"{names.get(k, k)}: corrected by hand ({f'revision {r}' if r else 'not saved yet'})"
-            for k, r in sorted(revisions.items())))
+            + (f" — the analysis has changed since (now {stale[k]}; Edit ▸ Revert to take it)"
+               if k in stale else "") for k, r in sorted(revisions.items())))
 
     def set_references(self, references: dict, source: str = "") -> None:
         """Draw the layers of a reference annotation (analyzer id -> core result, as

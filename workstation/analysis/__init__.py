@@ -1,5 +1,5 @@
 """Analyzers, the per-track pipeline, the job scheduler and the worker process."""
 
-from .base import Analyzer, FeatureChunk, TrackInfo, get_analyzer, register, registry
+from .base import Analyzer, FeatureChunk, ResultKey, TrackInfo, get_analyzer, register, registry
 
-__all__ = ["Analyzer", "FeatureChunk", "TrackInfo", "get_analyzer", "register", "registry"]
+__all__ = ["Analyzer", "FeatureChunk", "ResultKey", "TrackInfo", "get_analyzer", "register", "registry"]

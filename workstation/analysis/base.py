@@ -34,7 +34,7 @@ import hashlib
 import json
 import threading
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generator, Iterable, Iterator
+from typing import Any, ClassVar, Generator, Iterable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -130,6 +130,17 @@ class FeatureChunk:
         return (self.frame_start + np.arange(self.n_frames)) * (C.HOP_LENGTH / self.sr)
 
 
+
+class ResultKey(NamedTuple):
+    """What a stored result is keyed by, with the track's content hash: the analyzer id, its
+    code version and the hash of its parameters (which covers the weights' sha256 of the
+    models it runs). A tuple, so ``library.get_analysis(content_hash, *key)``."""
+
+    analyzer_id: str
+    version: int
+    params_hash: str
+
+
 class Analyzer:
     """Base class of every analyzer (see the module docstring for the contract).
 
@@ -160,6 +171,15 @@ class Analyzer:
         if self.params.get("method") == "learned" and "model" in self.params:
             return (str(self.params["model"]),)
         return ()
+
+    @property
+    def result_key(self) -> ResultKey:
+        """This analyzer's ``ResultKey`` (computed once per instance: parameters do not
+        change after construction)."""
+        key = self.__dict__.get("_result_key")
+        if key is None:
+            key = self.__dict__["_result_key"] = ResultKey(self.id, self.version, self.params_hash())
+        return key
 
     def params_hash(self) -> str:
         """Short stable hash of the parameters (part of the result cache key). With a learned

@@ -17,7 +17,7 @@ def load_results(library, track, specs: list[AnalyzerSpec]) -> dict[str, Result]
     out: dict[str, Result] = {}
     for spec in specs:
         a = spec.build()
-        key = (a.id, a.version, a.params_hash())
+        key = a.result_key
         rec = library.get_analysis(track.content_hash, *key)
         if rec is None or rec.status != "done":
             continue
@@ -34,7 +34,7 @@ def analysis_errors(library, track, specs: list[AnalyzerSpec]) -> dict[str, str]
     out: dict[str, str] = {}
     for spec in specs:
         a = spec.build()
-        rec = library.get_analysis(track.content_hash, a.id, a.version, a.params_hash())
+        rec = library.get_analysis(track.content_hash, *a.result_key)
         if rec is not None and rec.status == "failed":
             out[a.id] = rec.error or "failed"
     return out
@@ -65,7 +65,7 @@ def provenance(specs: list[AnalyzerSpec]) -> dict[str, dict]:
         method = str(a.params.get("method", "")) if a.params.get("method") is not None else ""
         out[a.id] = {"tool": f"Workstation {__version__}", "analyzer": a.id,
                      "analyzer_version": a.version, "method": method,
-                     "params_hash": a.params_hash(), "models": models,
+                     "params_hash": a.result_key.params_hash, "models": models,
                      "inputs": list(a.requires)}
     for p in out.values():
         words = [p["tool"], f"{p['analyzer']} v{p['analyzer_version']}"]

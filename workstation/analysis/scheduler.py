@@ -204,10 +204,10 @@ class Scheduler:
                 a = spec.build()
             except Exception:
                 continue
-            rec = self.library.get_analysis(job.content_hash, a.id, a.version, a.params_hash())
+            rec = self.library.get_analysis(job.content_hash, *a.result_key)
             if (rec is None and only is None) or (rec is not None and rec.status != "done"
                                                    and (only is None or rec.status == only)):
-                self.library.set_analysis(job.content_hash, a.id, a.version, a.params_hash(),
+                self.library.set_analysis(job.content_hash, *a.result_key,
                                           status=status, error=error)
 
     def _raise_if_start_failed(self) -> None:
@@ -233,7 +233,7 @@ def jobs_for(library, specs: list[AnalyzerSpec], track_ids: list[int] | None = N
              *, force: bool = False) -> list[Job]:
     """Jobs for the tracks (default: every track with status 'ok') that still miss a result."""
     built = [s.build() for s in specs]
-    keys = [(a.id, a.version, a.params_hash()) for a in built]
+    keys = [a.result_key for a in built]
     if force:
         tracks = [library.track(t) for t in track_ids] if track_ids else library.tracks(status="ok")
         for t in tracks:

@@ -70,7 +70,7 @@ class SimilaritySearch:
         self.library = library
         self.spec = embedding
         a = embedding.build()
-        self.key = (a.id, a.version, a.params_hash())
+        self.key = a.result_key
         self.auto_sync = auto_sync
         self._lock = threading.RLock()
         self._meta: dict[int, TrackMeta] = {}

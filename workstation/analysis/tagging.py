@@ -81,7 +81,7 @@ def _vectors(library, embedding: AnalyzerSpec) -> tuple[np.ndarray, np.ndarray]:
     from workstation.library.index import open_index
 
     a = embedding.build()
-    index, _ = open_index(library, a.id, a.version, a.params_hash())
+    index, _ = open_index(library, *a.result_key)
     if len(index) == 0:
         raise TaggingError(f"{library.root}: no track has an embedding yet: analyse the collection "
                            "first ('workstation analyze DIR')")

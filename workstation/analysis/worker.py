@@ -53,7 +53,7 @@ def process_job(job: Job, library, frontend, emit, *, cancel=None, running=None,
         return
     store = library.store
     h = job.content_hash
-    key = {a.id: (a.id, a.version, a.params_hash()) for a in analyzers}
+    key = {a.id: a.result_key for a in analyzers}
 
     todo: list[Analyzer] = []
     cached: dict[str, Any] = {}

@@ -142,7 +142,7 @@ def _export(lib, specs, tracks, out_dir: Path, fmts: list[str], midi_grid: int =
             if spec.id not in results:
                 missing += 1
                 a = spec.build()
-                rec = lib.get_analysis(t.content_hash, a.id, a.version, a.params_hash())
+                rec = lib.get_analysis(t.content_hash, *a.result_key)
                 why = (rec.error if rec is not None and rec.error else
                        f"not analysed yet ({rec.status if rec is not None else 'never run'})")
                 print(f"{t.path}: no {spec.id} layer exported: {why}", file=sys.stderr)

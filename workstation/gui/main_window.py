@@ -10,7 +10,8 @@ work behind them, each in a module of its own:
 - ``SimilarityController`` (similarity_control.py): similar tracks, map, playlists;
 - ``TagController`` (tag_control.py): hand-given tags and their suggestions;
 - ``ExportController`` (export_control.py): results and PNG exports;
-- ``EditController`` (edit_control.py): the *Edit* menu, correcting notes, undo, saving;
+- ``EditController`` (edit_control.py): the *Edit* menu, correcting notes, beats, f0 and
+  key, undo, saving;
 - ``PlaybackController`` (playback_control.py): playback, loop, hearing the notes;
 - ``LibraryActions`` (library_table.py): the table's context menu;
 - view_settings.py: the view as the user left it.
@@ -313,7 +314,7 @@ class MainWindow(QMainWindow):
         """The analyzers the window runs and shows (AnalyzerSpec list, dependencies included);
         a similarity search made from now on uses their embedding."""
         self.state.set_specs(specs)
-        self.analyzer_keys = [(a.id, a.version, a.params_hash()) for a in (s.build() for s in self.specs)]
+        self.analyzer_keys = [s.build().result_key for s in self.specs]
         self.search.embedding = embedding_spec(self.specs)
 
     def status(self, text: str) -> None:

@@ -7,6 +7,7 @@ module is what the GUI and the result cache read (neither needs torch for it).""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from pathlib import Path
@@ -21,18 +22,31 @@ MODELS_DIR: Path = Path(os.environ.get("WORKSTATION_MODELS_DIR") or
 MANIFEST_NAME = "manifest.json"
 
 
+#: Parsed manifests by path: (mtime_ns, size, entries); re-read only when the file changes.
+_READ: dict[Path, tuple[int, int, list]] = {}
+
+
 def read_manifest(models_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
-    """The manifest's entries (an empty list when there is no manifest yet)."""
+    """The manifest's entries (an empty list when there is no manifest yet); each call gets
+    its own copy. The file is parsed again only when its modification time or size changed
+    (result keys ask for weight digests several times per track)."""
     path = Path(models_dir or MODELS_DIR) / MANIFEST_NAME
-    if not path.exists():
-        return []
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        st = path.stat()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
         raise ModelError(f"{path}: cannot read the model manifest ({exc})") from exc
-    if not isinstance(data, list):
-        raise ModelError(f"{path}: the model manifest must be a JSON list of entries")
-    return data
+    cached = _READ.get(path)
+    if cached is None or cached[:2] != (st.st_mtime_ns, st.st_size):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ModelError(f"{path}: cannot read the model manifest ({exc})") from exc
+        if not isinstance(data, list):
+            raise ModelError(f"{path}: the model manifest must be a JSON list of entries")
+        cached = _READ[path] = (st.st_mtime_ns, st.st_size, data)
+    return copy.deepcopy(cached[2])
 
 
 def manifest_entry(name: str, models_dir: str | os.PathLike | None = None) -> dict[str, Any]:

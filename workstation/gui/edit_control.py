@@ -85,7 +85,6 @@ class EditController:
         self.tool = self.tools["notes"]
         self.editing: str | None = None                  # the layer being edited
         self.track_id: int | None = None
-        self.revisions: dict[int, dict[str, int]] = {}   # track -> layer -> revision (0: unsaved)
         self.stale: dict[int, dict[str, str]] = {}       # track -> layer -> the analysis now
         self._provenance = None                          # (analyzer keys, provenance)
         self._over_analysis: dict[tuple, bool] = {}      # (track, layer) -> no stored edit under it
@@ -96,6 +95,7 @@ class EditController:
         self._timer.setSingleShot(True)
         self._timer.setInterval(SAVE_DELAY_MS)
         self._timer.timeout.connect(self.flush)
+        window.state.edits_changed.connect(self._show_edits)
         self._build_menu(window)
 
     @property
@@ -194,19 +194,20 @@ class EditController:
         self.track_id = tid
         stack = self.stack(tid)
         self.group.setActiveStack(stack)
-        self.revisions[tid] = {k: e.revision for k, e in data.edits.items()}
+        revs = {k: e.revision for k, e in data.edits.items()}
         for layer, tool in self.tools.items():
             if stack.count() == 0:
                 self._over_analysis[(tid, layer)] = layer not in data.edits
             result = self._dirty.get((tid, layer), self._saving.get((tid, layer)))
             if result is not None:
                 w.view.show_layer(layer, result)
-                self.revisions[tid][layer] = 0
+                revs[layer] = 0
             else:
                 result = data.results.get(tool.result_id)
             tool.begin(result, stack)
         self.stale[tid] = stale_edits(data.edits, self.current_provenance())
-        w.view.show_edits(self.revisions[tid], self.stale[tid])
+        w.state.set_edits(tid, revs)
+        self._show_edits(tid, revs)   # the view was just given the stored ones
         if data.display is None:
             self.set_editing(False, self.editing or "notes")
         self._enable()
@@ -256,9 +257,24 @@ class EditController:
         if tid is None:
             return
         self._dirty[(tid, layer)] = self.tools[layer].result
-        self.revisions.setdefault(tid, {})[layer] = 0
-        self.window.view.show_edits(self.revisions[tid], self.stale.get(tid))
+        self._set_revision(tid, layer, 0)
         self._timer.start()
+
+    # ------------------------------------------------------------------ the state's edits
+    def _set_revision(self, tid: int, layer: str, revision: int | None) -> None:
+        """Put ``layer``'s revision (0: unsaved; None: no correction) in the session state."""
+        state = self.window.state
+        revs = state.edits(tid)
+        if revision is None:
+            revs.pop(layer, None)
+        else:
+            revs[layer] = revision
+        state.set_edits(tid, revs)
+
+    def _show_edits(self, tid: int, revisions: dict) -> None:
+        """The view's legend and styles follow the state's edits of the shown track."""
+        if tid == self.track_id:
+            self.window.view.show_edits(revisions, self.stale.get(tid))
 
     # ------------------------------------------------------------------ saving
     def flush(self) -> None:
@@ -278,15 +294,11 @@ class EditController:
         tid, layer, revision = answer
         if (tid, layer) not in self._dirty:
             self._saving.pop((tid, layer), None)
-        revs = self.revisions.setdefault(tid, {})
-        if revision:
-            revs[layer] = revision
-        else:
-            revs.pop(layer, None)
         self.stale.get(tid, {}).pop(layer, None)   # saved over the analysis of now
+        pending = (tid, layer) in self._dirty       # changed again since: still unsaved
+        self._set_revision(tid, layer, (0 if pending else revision) if revision else None)
         w = self.window
-        if tid == self.track_id and (tid, layer) not in self._dirty:
-            w.view.show_edits(revs, self.stale.get(tid))
+        self._show_edits(tid, w.state.edits(tid))
         w.refresh_rows([tid])
         name = LABELS.get(layer, layer).capitalize()
         w.status(f"{name} saved (revision {revision})" if revision else f"{name} back to the analysis")
@@ -329,7 +341,7 @@ class EditController:
     def _reverted(self, answer) -> None:
         tid, layer, _ = answer
         self._saving.pop((tid, layer), None)
-        self.revisions.get(tid, {}).pop(layer, None)
+        self._set_revision(tid, layer, None)
         w = self.window
         w.refresh_rows([tid])
         if tid == w.current_track_id:

@@ -4,7 +4,10 @@
 
 Builds a temporary library on one file of resources/demo, analyses it with the real worker
 (every registered analyzer), opens the window, selects the track and grabs the window;
-``--reference`` also loads the track's ground-truth JAMS as reference layers.
+``--reference`` also loads the track's ground-truth JAMS as reference layers; ``--edited``
+corrects the notes by hand first (through the window's note tool, as a person would: the
+short notes of the shown span deleted, the longest one moved up a semitone), so the picture
+shows the corrected layer (orange) over the analysis it corrects (grey outlines).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ def main() -> int:
     ap.add_argument("--reference", action="store_true",
                     help="load the track's ground-truth .jams as a reference layer and show the Compare tab")
     ap.add_argument("--span", type=float, default=20.0, help="seconds shown")
+    ap.add_argument("--edited", action="store_true",
+                    help="correct some notes by hand (Edit notes) before the picture")
     ap.add_argument("--similar", action="store_true",
                     help="analyse the whole demo collection and show the Similar tab; prints the "
                          "time of a similarity query for every track")
@@ -104,6 +109,24 @@ def main() -> int:
             wait(lambda: len(win.map.track_ids) > 0, 60)
             win.side_tabs.setCurrentWidget(win.similar_panel)
         win.view.set_x_range(1.0, 1.0 + args.span)
+        if args.edited:
+            import numpy as np
+            ec = win.edit_control
+            ec.set_editing(True, "notes")
+            tool = ec.tools["notes"]
+            n = tool.notes
+            shown = (n.onsets_s >= 1.0) & (n.offsets_s <= 1.0 + args.span)
+            dur = n.offsets_s - n.onsets_s
+            tool.select(np.flatnonzero(shown & (dur < 0.15)))
+            tool.delete_selected()
+            n = tool.notes
+            shown = np.flatnonzero((n.onsets_s >= 1.0) & (n.offsets_s <= 1.0 + args.span))
+            if len(shown):
+                tool.select([shown[np.argmax((n.offsets_s - n.onsets_s)[shown])]])
+                tool.move_selected(0.0, 1.0)
+            ec.flush()
+            wait(lambda: win.tasks.idle and "revision" in win.view.legend.text(), 30)
+            print(f"notes corrected by hand: {win.view.legend.text()}")
         win.view.set_cursor(6.0)
         QTimer.singleShot(0, lambda: None)
         for _ in range(20):

@@ -293,3 +293,15 @@ def test_readout_gives_the_value_under_the_mouse(qtbot, window):
     assert f"sal {values[row, 10]:.3f}" in v.readout_at(10 * d.hop_s, 69.0)
     assert v.main_image.bar.axis.labelText == "salience"
     assert "sal" not in v.readout_at(10 * d.hop_s, 5.0)  # below the image: no value
+
+
+def test_layer_colours_keep_their_alpha(qapp):
+    """Colours are written #RRGGBBAA in ``panes``; beat lines are faint white, not the
+    opaque yellow-white that Qt's #AARRGGBB reading of the same text gives."""
+    from workstation.gui import panes as P
+    from workstation.gui.layers import BeatsLayer
+    beat, down = BeatsLayer().lines
+    c = beat._pen.color()
+    assert (c.red(), c.green(), c.blue(), c.alpha()) == (255, 255, 255, int(P.BEAT_COLOUR[7:], 16))
+    c = down._pen.color()
+    assert (c.red(), c.green(), c.blue(), c.alpha()) == (255, 143, 163, int(P.DOWNBEAT_COLOUR[7:], 16))

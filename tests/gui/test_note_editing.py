@@ -290,6 +290,13 @@ def test_edit_survives_a_new_window_and_revert_restores_the_analysis(qtbot, lib_
         ec.tool.select([0])
         ec.act_delete.trigger()                       # drop C4
         assert list(win.view.notes_item.pitch_midi) == [64, 67, 72]
+        # the analysis stays visible, faintly, under the correction (before it is saved too)
+        under = win.view.under_layers["notes"]
+        assert list(under.item.pitch_midi) == list(PITCH) and under.visible()
+        assert win.view.under_layers["beats"].result is None   # beats are not corrected
+        win.view.set_layer_visible("notes", False)
+        assert not under.visible()
+        win.view.set_layer_visible("notes", True)
     finally:
         win.close()                                   # saves at once on close
     assert list(_stored(lib_root).pitch_midi) == [64, 67, 72]
@@ -302,6 +309,7 @@ def test_edit_survives_a_new_window_and_revert_restores_the_analysis(qtbot, lib_
         assert not v.layers["beats"].edited
         assert "✎ notes" in win2.model.index(0, COL_STATUS).data()
         np.testing.assert_array_equal(v.data.analysis["notes"].pitch_midi, PITCH)
+        np.testing.assert_array_equal(v.under_layers["notes"].item.pitch_midi, PITCH)
         # Revert asks first; No keeps the edit
         win2.edit_control._confirm = lambda text: False
         assert not win2.edit_control.revert()
@@ -310,6 +318,7 @@ def test_edit_survives_a_new_window_and_revert_restores_the_analysis(qtbot, lib_
         qtbot.waitUntil(lambda: list(v.notes_item.pitch_midi) == list(PITCH), timeout=20_000)
         assert win2.library.edits(win2.current_track_id) == {}
         assert v.legend.text() == "" and v.notes_item.colour != EDITED_COLOUR
+        assert v.under_layers["notes"].result is None and len(v.under_layers["notes"].item.pitch_midi) == 0
         qtbot.waitUntil(lambda: "✎" not in win2.model.index(0, COL_STATUS).data(), timeout=10_000)
     finally:
         win2.shutdown()

@@ -3,8 +3,10 @@
 A ``Layer`` shows one analyzer result (``result_id``: 'pitch.f0', 'notes', 'beats', 'key')
 with its own items (``overlays``). The analysis estimate, a loaded reference annotation and
 a layer corrected by hand are instances of the same class with a different ``style``
-('estimate', 'reference'; an edited layer is an estimate whose result is the edit, drawn in
-``EDITED_COLOUR`` after ``set_edited(True)`` and named in the view's legend). ``TrackView`` holds them in ``layers`` / ``ref_layers``
+('estimate', 'reference', 'analysis'): an edited layer is an estimate whose result is the
+edit, drawn in ``EDITED_COLOUR`` after ``set_edited(True)`` and named in the view's legend,
+with the analysis it corrects drawn faintly under it (style 'analysis', ``ANALYSIS_COLOUR``)
+so that what was changed stays visible. ``TrackView`` holds them in ``layers`` / ``ref_layers``
 (ordered dicts, name -> Layer) and loops over them; a new layer type is one class here and
 one line in ``LAYER_TYPES``.
 
@@ -27,9 +29,12 @@ from workstation.core.units import hz_to_midi
 from . import panes as P
 from .overlays import KeyBandItem, NotesItem, VLinesItem
 
-ESTIMATE, REFERENCE = "estimate", "reference"
+ESTIMATE, REFERENCE, ANALYSIS = "estimate", "reference", "analysis"
+STYLES = (ESTIMATE, REFERENCE, ANALYSIS)
+#: The colour of the analysis drawn under a correction (style 'analysis').
+ANALYSIS_COLOUR = "#9aa3ad"
 #: The colour of an estimate layer while it shows a correction by hand (``set_edited``).
-EDITED_COLOUR = "#ff9f43"
+EDITED_COLOUR = "#ff4fd8"
 #: Key bands in the lane (y in 0..1): estimate alone, or estimate over reference.
 KEY_BAND = (0.45, 1.0)
 KEY_BAND_WITH_REF = (0.73, 1.0)
@@ -60,8 +65,8 @@ class Layer:
     result_id = ""
 
     def __init__(self, style: str = ESTIMATE):
-        if style not in (ESTIMATE, REFERENCE):
-            raise ValueError(f"layer style {style!r}; one of {ESTIMATE!r}, {REFERENCE!r}")
+        if style not in STYLES:
+            raise ValueError(f"layer style {style!r}; one of {', '.join(STYLES)}")
         self.style = style
         self.items: list = []          # every graphics item of the layer
         self._placed: list = []        # (pane name, item)
@@ -71,6 +76,11 @@ class Layer:
     @property
     def reference(self) -> bool:
         return self.style == REFERENCE
+
+    @property
+    def under(self) -> bool:
+        """The analysis under a correction (style 'analysis')."""
+        return self.style == ANALYSIS
 
     def _add(self, pane: str, item, z: float | None = None):
         if z is not None:
@@ -121,14 +131,15 @@ class F0Layer(Layer):
     def __init__(self, style: str = ESTIMATE):
         super().__init__(style)
         pen = (pg.mkPen(P.REF_COLOUR, width=2, style=Qt.PenStyle.DashLine) if self.reference
+               else pg.mkPen(ANALYSIS_COLOUR, width=1.2, style=Qt.PenStyle.DotLine) if self.under
                else pg.mkPen(P.F0_COLOUR, width=2))
         self.curve = self._add("main", pg.PlotDataItem(pen=pen, connect="finite"),
-                               19 if self.reference else 20)
+                               19 if self.reference else 18 if self.under else 20)
         self.curve.setClipToView(True)
 
     def set_edited(self, edited: bool) -> None:
         super().set_edited(edited)
-        if not self.reference:
+        if self.style == ESTIMATE:
             self.curve.setPen(pg.mkPen(EDITED_COLOUR if edited else P.F0_COLOUR, width=2))
 
     def draw(self, f0, ctx: DrawContext) -> None:
@@ -151,12 +162,13 @@ class NotesLayer(Layer):
     def __init__(self, style: str = ESTIMATE):
         super().__init__(style)
         item = (NotesItem(P.REF_COLOUR, fill_alpha=35) if self.reference
+                else NotesItem(ANALYSIS_COLOUR, fill_alpha=0) if self.under
                 else NotesItem(P.NOTE_COLOUR))
-        self.item = self._add("main", item, 9 if self.reference else 10)
+        self.item = self._add("main", item, 9 if self.reference else 8 if self.under else 10)
 
     def set_edited(self, edited: bool) -> None:
         super().set_edited(edited)
-        if not self.reference:
+        if self.style == ESTIMATE:
             self.item.set_colour(EDITED_COLOUR if edited else P.NOTE_COLOUR)
 
     def draw(self, notes, ctx: DrawContext) -> None:
@@ -178,6 +190,10 @@ class BeatsLayer(Layer):
             self.lines = (self._add("main", VLinesItem(P.REF_BEAT_COLOUR, 1.2, y0=0, y1=128,
                                                        style=Qt.PenStyle.DashLine)),)
             self.lane_lines = (self._add("lane", VLinesItem(P.REF_COLOUR, 1.0, y0=0.2, y1=0.43)),)
+        elif self.under:
+            self.lines = (self._add("main", VLinesItem(ANALYSIS_COLOUR, 1.0, y0=0, y1=128,
+                                                       style=Qt.PenStyle.DotLine)),)
+            self.lane_lines = ()
         else:
             self.lines = (self._add("main", VLinesItem(P.BEAT_COLOUR, 1.0, y0=0, y1=128)),
                           self._add("main", VLinesItem(P.DOWNBEAT_COLOUR, 1.6, y0=0, y1=128)))
@@ -186,14 +202,15 @@ class BeatsLayer(Layer):
 
     def set_edited(self, edited: bool) -> None:
         super().set_edited(edited)
-        if not self.reference:
+        if self.style == ESTIMATE:
             for it, colour in zip(self.lines, (P.BEAT_COLOUR, P.DOWNBEAT_COLOUR)):
                 it.set_colour(EDITED_COLOUR if edited else colour)
 
     def draw(self, beats, ctx: DrawContext) -> None:
         if len(self.lines) == 1:
             self.lines[0].set_times(beats.times_s, y0=0.0, y1=ctx.y_top)
-            self.lane_lines[0].set_times(beats.times_s)
+            for it in self.lane_lines:
+                it.set_times(beats.times_s)
             return
         self.lines[0].set_times(beats.times_s[beats.positions != 1], y0=0.0, y1=ctx.y_top)
         self.lines[1].set_times(beats.downbeats_s, y0=0.0, y1=ctx.y_top)
@@ -216,6 +233,8 @@ class KeyLayer(Layer):
         self.band = self._add("lane", KeyBandItem(y0=y0, y1=y1))
 
     def draw(self, key, ctx: DrawContext) -> None:
+        if self.under:      # the lane has no room for a third band: the legend says it
+            return self.clear()
         if len(key.local_start_s):
             self.band.set_segments(key.local_start_s, key.local_end_s, key.local_tonic_pc,
                                    key.local_mode)

@@ -22,8 +22,14 @@ from workstation.core.units import pitch_class_name
 
 
 
+def qcolour(colour: str) -> QColor:
+    """A colour written ``#RRGGBB`` or ``#RRGGBBAA`` (alpha last, as in ``panes``; QColor
+    itself reads 8 digits as ``#AARRGGBB``)."""
+    return pg.mkColor(colour)
+
+
 def _pen(colour: str, width: float = 1.0) -> QPen:
-    p = QPen(QColor(colour))
+    p = QPen(qcolour(colour))
     p.setWidthF(width)
     p.setCosmetic(True)
     return p
@@ -45,7 +51,7 @@ class NotesItem(pg.GraphicsObject):
     def set_colour(self, colour: str, fill_alpha: int = 90) -> None:
         self.colour = colour
         self._pen = _pen(colour, 1.2)
-        c = QColor(colour)
+        c = qcolour(colour)
         c.setAlpha(fill_alpha)
         self._brush = QBrush(c)
         self.update()

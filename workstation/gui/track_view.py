@@ -15,8 +15,9 @@ another track starts at 0-30 s), ``set_image(DisplayImage)`` an image mode compu
 (``image_requested``), and ``set_references(results)`` the layers of an annotation file read
 elsewhere. A track without display features (undecodable, missing) shows a message naming the
 file and the reason in place of the panes. Layers (``layers.py``) are ``Layer`` objects in
-``self.layers`` / ``self.ref_layers`` (name -> Layer: estimate and reference styles of the
-same types) switched by ``set_layer_visible`` and ``set_references_visible``.
+``self.layers`` / ``self.ref_layers`` / ``self.under_layers`` (name -> Layer: estimate,
+reference and analysis-under-a-correction styles of the same types) switched by
+``set_layer_visible`` and ``set_references_visible``.
 
 Mouse (``panes.MOUSE_GESTURES``, listed in Help > Keyboard shortcuts): the wheel zooms time
 only; Ctrl+wheel (or the wheel over the note axis) zooms frequency only; dragging pans, never
@@ -41,8 +42,8 @@ from workstation.core import constants as C
 
 from . import panes as P
 from .main_image import MainImage, image_source
-from .layers import (EDITED_COLOUR, ESTIMATE, LAYER_COLOURS, LAYER_NAMES, LAYER_TYPES,
-                     REF_LAYER_OF, REFERENCE, DrawContext, make_layers)
+from .layers import (ANALYSIS, EDITED_COLOUR, ESTIMATE, LAYER_COLOURS, LAYER_NAMES,
+                     LAYER_TYPES, REF_LAYER_OF, REFERENCE, DrawContext, make_layers)
 from .overlays import CursorLine, envelope_xy
 from .track_loader import (EXTRA_IMAGE_MODES, DisplayImage, TrackViewData, failure_text,
                            same_track)
@@ -149,12 +150,15 @@ class TrackView(TimeNavigation, QWidget):
         self.glw.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
     def _build_layers(self) -> None:
-        """The layers (``layers.py``): estimates and references, the same types in two
-        styles, each adding its items to the main pane and the lane."""
+        """The layers (``layers.py``): estimates, references and the analysis under a
+        correction, the same types in three styles, each adding its items to the main pane
+        and the lane."""
         self.layers = make_layers(ESTIMATE)
         self.ref_layers = make_layers(REFERENCE)
+        self.under_layers = make_layers(ANALYSIS)
+        self._edited: set[str] = set()   # result ids shown as corrections
         panes = {"main": self.main, "lane": self.lane}
-        for layer in (*self.layers.values(), *self.ref_layers.values()):
+        for layer in (*self.layers.values(), *self.ref_layers.values(), *self.under_layers.values()):
             layer.build(panes)
         # the items by their old names (tests and exports read them)
         L, R = self.layers, self.ref_layers
@@ -259,6 +263,7 @@ class TrackView(TimeNavigation, QWidget):
             for layer in layers.values():
                 layer.set_result(res.get(layer.result_id), ctx)
         self.layers["key"].share_lane("key" in self.references)
+        self._draw_under(ctx)
         x0, x1 = self.x_range()
         for layer in (*self.layers.values(), *self.ref_layers.values()):
             layer.draw_range(x0, x1)
@@ -280,10 +285,20 @@ class TrackView(TimeNavigation, QWidget):
         stale = stale or {}
         for layer in self.layers.values():
             layer.set_edited(layer.result_id in revisions)
+        if set(revisions) != self._edited:
+            self._edited = set(revisions)
+            self._draw_under(self.draw_context())
         self.legend.setText("   ".join(
             f"{names.get(k, k)}: corrected by hand ({f'revision {r}' if r else 'not saved yet'})"
             + (f" — the analysis has changed since (now {stale[k]}; Edit ▸ Revert to take it)"
                if k in stale else "") for k, r in sorted(revisions.items())))
+
+    def _draw_under(self, ctx: DrawContext) -> None:
+        """Under each corrected layer, the analysis it corrects (``data.analysis``)."""
+        analysis = self.data.analysis if self.data is not None else {}
+        for layer in self.under_layers.values():
+            rid = layer.result_id
+            layer.set_result(analysis.get(rid) if rid in self._edited else None, ctx)
 
     def set_references(self, references: dict, source: str = "") -> None:
         """Draw the layers of a reference annotation (analyzer id -> core result, as
@@ -397,6 +412,7 @@ class TrackView(TimeNavigation, QWidget):
     def _apply_visibility(self) -> None:
         for name in LAYER_NAMES:
             self.layers[name].set_visible(self._layer_on[name])
+            self.under_layers[name].set_visible(self._layer_on[name])
             self.ref_layers[name].set_visible(self._layer_on[name] and self._ref_on)
 
     def set_layer_visible(self, name: str, visible: bool) -> None:

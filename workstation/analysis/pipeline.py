@@ -271,10 +271,11 @@ def analyze(audio: np.ndarray, analyzer: Analyzer, **kwargs) -> Result:
 
 
 def file_chunks(path: str, frontend, *, sr: int = C.SAMPLE_RATE, chunk_s: float = C.CHUNK_SECONDS,
-                border_s: float = C.CHUNK_BORDER_SECONDS, n_samples: int | None = None
-                ) -> Iterator[FeatureChunk]:
+                border_s: float = C.CHUNK_BORDER_SECONDS, n_samples: int | None = None,
+                info=None) -> Iterator[FeatureChunk]:
     """FeatureChunks streamed from an audio file: decoded, mixed to mono and resampled in
-    blocks, so memory stays bounded whatever the file's length."""
+    blocks, so memory stays bounded whatever the file's length. ``info``: the file's
+    ``core.audio.AudioInfo`` when the caller probed it already (else it is probed again)."""
     from workstation.core.audio import stream
     from workstation.core.chunking import chunk_stream
 
@@ -282,7 +283,7 @@ def file_chunks(path: str, frontend, *, sr: int = C.SAMPLE_RATE, chunk_s: float 
     pad = int(np.ceil(border_s * sr / hop)) * hop
     chunk_frames = max(1, int(round(chunk_s * sr / hop)))
     n_total = C.n_frames_for(n_samples) if n_samples else None
-    for i, ch in enumerate(chunk_stream(stream(path, sr=sr), n_samples_hint=n_samples,
+    for i, ch in enumerate(chunk_stream(stream(path, sr=sr, info=info), n_samples_hint=n_samples,
                                         chunk_frames=chunk_frames, pad=pad, hop_length=hop)):
         done = ch.frame_start + ch.n_frames
         progress = 1.0 if ch.is_last else (min(0.999, done / n_total) if n_total else 0.0)

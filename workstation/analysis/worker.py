@@ -137,7 +137,7 @@ def process_job(job: Job, library, frontend, emit, *, cancel=None, running=None,
         display = _display_builder(library, h, track)
 
         def chunks():
-            for chunk in file_chunks(job.path, frontend, n_samples=n_samples):
+            for chunk in file_chunks(job.path, frontend, n_samples=n_samples, info=info):
                 if display is not None:
                     display.add(chunk)
                 yield chunk

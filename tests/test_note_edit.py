@@ -93,3 +93,28 @@ def test_note_edits_keeps_the_selection():
     ed.set_state(_notes(), [0, 5])
     assert ed.selected == [0]
     assert len(E.NoteEdits(None).notes) == 0
+
+
+# ------------------------------------------------------------------------------ snapping
+
+def test_snap_times_quarter_beats_follow_the_local_period_and_stop_outside():
+    beats = [1.0, 2.0, 2.4]        # a period of 1 s, then of 0.4 s
+    t = [0.3, 1.0, 1.1, 1.13, 1.4, 1.9, 2.05, 2.12, 2.41, 3.0]
+    got = E.snap_times(t, beats)
+    want = [0.3,                   # before the first beat: as it is
+            1.0, 1.0, 1.25, 1.5, 2.0,
+            2.0, 2.1,              # quarters of 0.4 s: 2.0, 2.1, 2.2, 2.3, 2.4
+            2.41, 3.0]             # after the last beat: as it is
+    np.testing.assert_allclose(got, want)
+    np.testing.assert_allclose(E.snap_times([2.24], beats, division=2), [2.2])
+    np.testing.assert_allclose(E.snap_times(t, [1.0]), t)        # one beat: no grid
+    np.testing.assert_allclose(E.snap_times([1.6], [2.0, 1.0, 1.0]), [1.5])  # unsorted, repeated
+    assert E.snap_one(1.13, None) == 1.13 and E.snap_one(1.13, beats) == pytest.approx(1.25)
+
+
+def test_selection_alone_and_its_span_keep_bends():
+    sub, t0, t1 = E.selection(_notes(), [2, 1, 7])   # out of range ignored
+    assert list(sub.pitch_midi) == [64, 67] and (t0, t1) == (0.5, 1.5)
+    assert list(sub.bend_note) == [0, 0] and list(sub.bend_cents) == [10.0, -20.0]
+    empty, t0, t1 = E.selection(_notes(), [])
+    assert len(empty) == 0 and (t0, t1) == (0.0, 0.0)

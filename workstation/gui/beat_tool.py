@@ -100,9 +100,7 @@ class BeatTool(EditTool):
         self.select(sel)
         return True
 
-    def mouse_drag(self, ev) -> bool:
-        if not self.taking(ev):
-            return False
+    def drag(self, ev) -> bool:
         if ev.isStart():
             x0, y0 = self.view_point(ev.buttonDownScenePos())
             i = B.hit(self.beats, x0, self.pixel_s(EDGE_PX))

@@ -1,7 +1,8 @@
 """The comparison panel: mir_eval figures of the estimates against a loaded reference
 annotation, one row per (layer, figure). The figures come from
 ``workstation.analysis.compare.compare_results`` (computed on a task thread), the same
-functions ``benchmarks/accuracy.py`` prints."""
+functions ``benchmarks/accuracy.py`` prints. A layer corrected by hand is compared as
+corrected, and its rows say so ('Notes (corrected by hand)')."""
 
 from __future__ import annotations
 
@@ -13,6 +14,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QTableWid
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 LAYER_LABELS = {"pitch.f0": "Melody f0", "notes": "Notes", "beats": "Beats", "key": "Key"}
+
+
+def layer_label(layer_id: str, corrected: bool = False) -> str:
+    """The Layer column's text: 'Notes', or 'Notes (corrected by hand)'."""
+    name = LAYER_LABELS.get(layer_id, layer_id)
+    return f"{name} (corrected by hand)" if corrected else name
 
 
 class ComparePanel(QWidget):
@@ -44,18 +51,22 @@ class ComparePanel(QWidget):
                                     "Ctrl+L) to compare the estimates with it.") -> None:
         self.figures = {}
         self.source = ""
+        self.corrected: set[str] = set()
         self.table.setRowCount(0)
         self.label.setText(message)
 
     def set_figures(self, figures: dict[str, dict[str, float]], source: str = "",
-                    layers_without_estimate=()) -> None:
+                    layers_without_estimate=(), corrected=()) -> None:
+        """``corrected``: the layer ids whose estimate is a correction by hand (their rows
+        say so in the Layer column)."""
         self.figures = {k: dict(v) for k, v in figures.items()}
         self.source = source
+        self.corrected = set(corrected)
         rows = [(lid, name, val) for lid, figs in figures.items() for name, val in figs.items()]
         self.table.setRowCount(len(rows))
         for i, (lid, name, val) in enumerate(rows):
             text = "–" if val is None or (isinstance(val, float) and math.isnan(val)) else f"{val:.3f}"
-            for j, t in enumerate((LAYER_LABELS.get(lid, lid), name, text)):
+            for j, t in enumerate((layer_label(lid, lid in self.corrected), name, text)):
                 it = QTableWidgetItem(t)
                 if j == 2:
                     it.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

@@ -1,7 +1,8 @@
 """The *Edit* menu's actions that work on one layer being edited (``edit_control``): each
 is enabled only in that layer's edit mode.
 
-- notes (E): Split at the cursor (S), Merge (M);
+- notes (E): Split at the cursor (S), Merge (M), Play the selected notes (A: synthesised,
+  over the audio under them, from the first onset to the last offset);
 - beats (B): Double / Halve the tempo, Set downbeat (D), Shift the selection or the whole
   grid by 10 ms (Shift+Left / Shift+Right) or by a typed amount, Tap a beat during
   playback (T);
@@ -9,6 +10,9 @@ is enabled only in that layer's edit mode.
   (Ctrl+Up / Ctrl+Down), Snap to the nearest salience peak (P), to the next peak up / down
   (Shift+Up / Shift+Down; only when the track has a 'pitch.salience');
 - key (K): Set key… of the selected segment (Enter), Set global key… (Ctrl+K).
+
+Always on: *Snap notes to beats* (a toggle, remembered in the settings as
+``SNAP_SETTING``) and *Cancel the drag* (Escape, in the panes).
 
 Keys that other widgets use (arrows, Enter, letters one types) are shortcuts of the
 panes only (``view.glw``: the focus is there after a click in edit mode).
@@ -21,6 +25,8 @@ from PySide6.QtGui import QAction, QKeySequence
 
 #: How each edited layer (analyzer id) is named in menus and messages.
 LABELS = {"notes": "notes", "beats": "beats", "pitch.f0": "f0", "key": "key"}
+#: The settings key of *Snap notes to beats*.
+SNAP_SETTING = "view/snap_notes"
 #: Shift+Left / Shift+Right move beats by this much, s.
 NUDGE_S = 0.010
 
@@ -66,6 +72,7 @@ def build_layer_actions(ec, w, m) -> list[tuple[QAction, str]]:
     ec.act_split = add("notes", "&Split notes at the cursor",
                        lambda: notes.split_selected(view.cursor_s()), "S")
     ec.act_merge = add("notes", "&Merge notes", notes.merge_selected, "M")
+    ec.act_play_selected = add("notes", "&Play selected notes", ec.play_selected, "A")
     m.addSeparator()
     ec.act_double = add("beats", "D&ouble the tempo (selected beats)", beats.double_tempo)
     ec.act_halve = add("beats", "&Halve the tempo (selected beats)", beats.halve_tempo)
@@ -98,3 +105,23 @@ def build_layer_actions(ec, w, m) -> list[tuple[QAction, str]]:
                          panes_only=True)
     ec.act_set_global_key = add("key", "Set the &global key…", key.set_global_dialog, "Ctrl+K")
     return pairs
+
+
+def build_extra_actions(ec, w, m) -> None:
+    """*Snap notes to beats* (checkable, remembered in ``w.settings``) and *Cancel the
+    drag* (Escape, in the panes) of ``ec`` in menu ``m``."""
+    notes, view = ec.tools["notes"], w.view
+
+    def set_snap(on: bool) -> None:
+        notes.snap = bool(on)
+        w.settings.set(SNAP_SETTING, bool(on))
+    ec.act_snap_notes = a = w._action(m, "S&nap notes to beats", set_snap)
+    a.setCheckable(True)
+    a.setChecked(bool(w.settings.get(SNAP_SETTING, False, bool)))
+    notes.snap = a.isChecked()
+    ec.act_cancel_drag = c = QAction("Cancel the drag", view.glw)
+    c.setShortcut(QKeySequence("Escape"))
+    c.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+    c.triggered.connect(lambda: ec.active_tool is not None and ec.active_tool.cancel_drag())
+    view.glw.addAction(c)
+    m.addAction(c)

@@ -8,8 +8,8 @@ modes, one undo stack per track, and saving the corrected layers.
   edits are keyed by analyzer id ('notes', 'beats', 'pitch.f0', 'key').
 - Undo (Ctrl+Z), Redo (Ctrl+Shift+Z, Ctrl+Y): the shown track's ``QUndoStack`` (one per
   track for both layers, in a ``QUndoGroup``; they live as long as the window).
-- Delete / Backspace, Select all (Ctrl+A) with the focus in the track view, on the layer
-  being edited (f0: unvoice the region; key: merge the segment with the next); the actions
+- Delete / Backspace, Select all (Ctrl+A), Cancel the drag (Escape) with the focus in the
+  track view, on the layer being edited (f0: unvoice the region; key: merge the segment with the next); the actions
   of one layer are ``edit_actions``'.
 - *Revert notes (beats) to the analysis…* asks first, then drops the stored edit
   (``Library.revert_edit``) and shows the track again.
@@ -34,7 +34,7 @@ from PySide6.QtWidgets import QMenu, QMessageBox, QToolButton
 from workstation.core.errors import WorkstationError
 
 from .beat_tool import BeatTool
-from .edit_actions import LABELS, build_layer_actions, stale_edits
+from .edit_actions import LABELS, build_extra_actions, build_layer_actions, stale_edits
 from .f0_tool import F0Tool
 from .key_tool import KeyTool
 from .note_tool import NoteTool
@@ -144,6 +144,8 @@ class EditController:
         m.addSeparator()
         self.layer_actions = build_layer_actions(self, w, m)
         m.addSeparator()
+        build_extra_actions(self, w, m)
+        m.addSeparator()
         self.revert_actions = {layer: w._action(m, f"Re&vert {LABELS[layer]} to the analysis…",
                                                 lambda _=False, layer=layer: self.revert(layer))
                                for layer in self.tools}
@@ -251,6 +253,15 @@ class EditController:
     def shift_beats_dialog(self) -> bool:
         ms = self.ask_shift_ms()
         return ms is not None and self.tools["beats"].shift(ms / 1000.0)
+
+    def play_selected(self) -> bool:
+        """*Play selected notes* (A): the selected notes synthesised over the audio under
+        them, from the first onset to the last offset (``PlaybackController.play_notes``)."""
+        chosen = self.tools["notes"].selected_alone()
+        if chosen is None:
+            self.window.status("Select notes to play them (Edit notes, E)")
+            return False
+        return self.window.playback_control.play_notes(*chosen)
 
     def _changed(self, layer: str) -> None:
         tid = self.track_id

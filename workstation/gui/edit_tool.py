@@ -55,6 +55,7 @@ class EditTool(QObject):
         self.stack = None
         self.active = False
         self._drag = None
+        self._cancelled = False   # Escape dropped the drag: its last events are ignored
         self._last_click = None   # (time, screen position) of the last click
         self.band = QGraphicsRectItem()
         pen = QPen(QColor(P.ACCENT))
@@ -174,6 +175,34 @@ class EditTool(QObject):
         """Whether the tool takes a mouse event: on, a track shown, the left button."""
         return (self.active and self.view.data is not None
                 and ev.button() == Qt.MouseButton.LeftButton)
+
+    def drag(self, ev) -> bool:
+        """A drag the tool takes (``mouse_drag`` checked it): True when handled."""
+        raise NotImplementedError
+
+    def mouse_drag(self, ev) -> bool:
+        """A drag in the main pane (``TimeZoomViewBox``); after ``cancel_drag`` the rest of
+        that drag is swallowed. True when handled."""
+        if not self.taking(ev):
+            return False
+        if ev.isStart():
+            self._cancelled = False
+        elif self._cancelled:
+            self._cancelled = not ev.isFinish()
+            return True
+        return self.drag(ev)
+
+    def cancel_drag(self) -> bool:
+        """Escape: drop the drag in progress (its preview too); nothing is pushed on the
+        undo stack. False when no drag is in progress."""
+        if self._drag is None:
+            return False
+        self._drag = None
+        self._cancelled = True
+        self.band.setVisible(False)
+        self.view.layers[self.layer].set_result(self.result, self.view.draw_context())
+        self.draw_selection()
+        return True
 
     def start_click(self, ev) -> bool:
         """Common start of ``mouse_click``: False when the tool does not take the event."""

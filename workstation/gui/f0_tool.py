@@ -130,6 +130,14 @@ class F0Tool(EditTool):
         self.set_region(min(times_s), max(times_s))
         return done
 
+    def cancel_drag(self) -> bool:
+        """Escape: as ``EditTool.cancel_drag``; the region goes back to the one before."""
+        before = getattr(self, "_region_before", self.region)
+        if not super().cancel_drag():
+            return False
+        self.set_region(*(before or (None,)))
+        return True
+
     # ------------------------------------------------------------------ the mouse
     def _point(self, scene_pos) -> tuple[float, float]:
         """(time in s, frequency in Hz) under a scene position of the main pane."""
@@ -143,10 +151,9 @@ class F0Tool(EditTool):
         self.set_region(None)
         return True
 
-    def mouse_drag(self, ev) -> bool:
-        if not self.taking(ev):
-            return False
+    def drag(self, ev) -> bool:
         if ev.isStart():
+            self._region_before = self.region
             t0, hz0 = self._point(ev.buttonDownScenePos())
             alt = bool(ev.modifiers() & Qt.KeyboardModifier.AltModifier)
             self._drag = ("draw", [t0], [hz0]) if (self.drawing or alt) else ("band", t0)

@@ -140,9 +140,7 @@ class KeyTool(EditTool):
         self.select([] if i is None else [i])
         return True
 
-    def mouse_drag(self, ev) -> bool:
-        if not self.taking(ev):
-            return False
+    def drag(self, ev) -> bool:
         if ev.isStart():
             t0, _ = self.view_point(ev.buttonDownScenePos())
             i = K.boundary_at(self.key, t0, self.pixel_s(EDGE_PX))

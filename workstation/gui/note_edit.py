@@ -198,6 +198,47 @@ def in_rect(notes: Notes, t0: float, t1: float, p0: float, p1: float) -> list[in
     return [int(i) for i in np.flatnonzero((on <= t1) & (off >= t0) & (p + 0.5 >= p0) & (p - 0.5 <= p1))]
 
 
+def snap_times(times_s, beat_times_s, division: int = 4) -> np.ndarray:
+    """``times_s`` moved to the nearest point of the beat grid ``beat_times_s`` cut into
+    ``division`` parts between each two beats (the subdivision follows the local beat
+    period). Times before the first beat or after the last stay where they are, as do all
+    times when there are fewer than two beats."""
+    t = np.asarray(times_s, dtype=np.float64)
+    b = np.unique(np.asarray(beat_times_s, dtype=np.float64))
+    b = b[np.isfinite(b)]
+    if len(b) < 2 or int(division) < 1:
+        return t.copy()
+    frac = np.arange(int(division)) / int(division)
+    grid = np.append((b[:-1, None] + np.diff(b)[:, None] * frac[None, :]).ravel(), b[-1])
+    j = np.clip(np.searchsorted(grid, t), 1, len(grid) - 1)
+    lo, hi = grid[j - 1], grid[j]
+    nearest = np.where(np.abs(t - lo) <= np.abs(hi - t), lo, hi)
+    inside = (t >= b[0]) & (t <= b[-1])
+    return np.where(inside, nearest, t)
+
+
+def snap_one(t_s: float, beat_times_s, division: int = 4) -> float:
+    """``snap_times`` of one time; ``beat_times_s`` None: ``t_s`` as it is."""
+    if beat_times_s is None:
+        return float(t_s)
+    return float(snap_times([t_s], beat_times_s, division)[0])
+
+
+def selection(notes: Notes, indices: Sequence[int]) -> tuple[Notes, float, float]:
+    """The notes ``indices`` alone (with their bends, in onset order) and the span they
+    sound over: (notes, first onset s, last offset s); (empty, 0, 0) for no index."""
+    idx = _idx([i for i in indices if 0 <= int(i) < len(notes)])
+    if not len(idx):
+        return empty_notes(), 0.0, 0.0
+    on, off, pitch, vel, conf, bn, bt, bc = _parts(notes)
+    new_index = np.full(len(on), -1, np.int64)
+    new_index[idx] = np.arange(len(idx))
+    kb = new_index[bn] >= 0 if len(bn) else np.zeros(0, bool)
+    sub, _ = _make(on[idx], off[idx], pitch[idx], vel[idx], conf[idx], new_index[bn[kb]],
+                   bt[kb], bc[kb], [])
+    return sub, float(on[idx].min()), float(off[idx].max())
+
+
 class NoteEdits:
     """The notes of one track under edit (``notes``, in order of onset) and the selection
     (``selected``, indices into ``notes``). ``apply(fn, *args)`` runs one of this module's

@@ -7,6 +7,9 @@ While the tool is on (``edit_tool.EditTool``), in the main pane:
 - drag a note: move the selection in time (s) and pitch (whole semitones); drag a note's
   right edge (the last ``EDGE_PX`` pixels): lengthen or shorten the selection;
 - double-click on empty space: a new note of ``note_edit.DEFAULT_DURATION_S`` there;
+- with *Snap notes to beats* on (``snap``), moved onsets, resized offsets and drawn onsets
+  go to the nearest 1/4 of the shown beats' grid (``note_edit.snap_times``);
+- Escape during a drag drops it (``EditTool.cancel_drag``);
 - the window's *Edit* menu: delete, select all, split at the cursor, merge, undo, redo.
 
 The operations are ``note_edit``'s; the selection is drawn over the notes
@@ -34,6 +37,7 @@ class NoteTool(EditTool):
     result_id = "notes"
 
     def __init__(self, view):
+        self.snap = False   # *Snap notes to beats*: onsets and offsets on the 1/4-beat grid
         self.selection_item = NotesItem(SELECTED_COLOUR, fill_alpha=110)
         self.selection_item.setZValue(12)
         view.main.addItem(self.selection_item)
@@ -62,9 +66,24 @@ class NoteTool(EditTool):
         self.selection_item.set_notes(n.onsets_s[sel], n.offsets_s[sel], n.pitch_midi[sel],
                                       y_map=self.view.draw_context().y_map())
 
+    def grid(self):
+        """The beat times notes snap to: the shown beats (edited or not) while ``snap`` is
+        on, else None."""
+        data = self.view.data
+        beats = None if (not self.snap or data is None) else data.results.get("beats")
+        return None if beats is None else np.asarray(beats.times_s, np.float64)
+
+    def selected_alone(self):
+        """What *Play selected notes* plays: (the selected notes alone, first onset s, last
+        offset s); None with nothing selected."""
+        if not self.selected:
+            return None
+        return E.selection(self.notes, self.selected)
+
     # ------------------------------------------------------------------ operations
     def add_note(self, onset_s: float, pitch_midi: float,
                  duration_s: float = E.DEFAULT_DURATION_S) -> bool:
+        onset_s = E.snap_one(onset_s, self.grid())
         return self.apply("Add note", E.add, onset_s, pitch_midi, duration_s)
 
     def delete_selected(self) -> bool:
@@ -105,10 +124,8 @@ class NoteTool(EditTool):
         self.select(sel)
         return True
 
-    def mouse_drag(self, ev) -> bool:
+    def drag(self, ev) -> bool:
         """A drag in the main pane: move, resize or rubber-band; True when handled."""
-        if not self.taking(ev):
-            return False
         if ev.isStart():
             t0, p0 = self._point(ev.buttonDownScenePos())
             i = E.hit(self.notes, t0, p0)
@@ -118,22 +135,24 @@ class NoteTool(EditTool):
                 if i not in self.selected:
                     self.select((set(self.selected) if self.extends(ev) else set()) | {i})
                 near_end = self.notes.offsets_s[i] - t0 <= self.pixel_s(EDGE_PX)
-                self._drag = ("resize" if near_end else "move", t0, p0, None)
+                self._drag = ("resize" if near_end else "move", t0, p0, i)
         if self._drag is None:
             return True
-        kind, t0, p0, start_xy = self._drag
+        kind, t0, p0, extra = self._drag   # band: start point; else: the note
         t, p = self._point(ev.scenePos())
         if kind == "band":
-            self.show_band(*start_xy, *self.view_point(ev.scenePos()), not ev.isFinish())
+            self.show_band(*extra, *self.view_point(ev.scenePos()), not ev.isFinish())
             if ev.isFinish():
                 self.select(E.in_rect(self.notes, t0, t, p0, p))
                 self._drag = None
             return True
-        start, sel = self.notes, self.selected
-        if kind == "move":
-            notes, new_sel = E.move(start, sel, t - t0, np.round(p - p0))
-        else:
-            notes, new_sel = E.resize(start, sel, t - t0)
+        start, sel, i, grid = self.notes, self.selected, extra, self.grid()
+        if kind == "move":   # the dragged note's onset snaps; the others follow it
+            on = float(start.onsets_s[i])
+            notes, new_sel = E.move(start, sel, E.snap_one(on + t - t0, grid) - on, np.round(p - p0))
+        else:                # the dragged note's offset snaps; the others change as much
+            off = float(start.offsets_s[i])
+            notes, new_sel = E.resize(start, sel, E.snap_one(off + t - t0, grid) - off)
         if not ev.isFinish():   # a preview: drawn, not yet a command
             self.view.layers[self.layer].set_result(notes, self.view.draw_context())
             self.draw_selection(notes, new_sel)

@@ -131,12 +131,15 @@ MOUSE_GESTURES = (("Wheel", "Zoom time"), ("Ctrl+Wheel", "Zoom frequency (main p
                   ("Edit notes: drag a note, its right edge", "Move it (time, semitones), resize it"),
                   ("Edit notes: drag on empty space", "Select the notes in the box"),
                   ("Edit notes: double-click", "Draw a new note"),
+                  ("Edit notes: drag or draw with Snap notes to beats on",
+                   "Onsets and ends go to the nearest 1/4 beat"),
                   ("Edit beats (B): click, drag, double-click", "Select, move, add beats"),
                   ("Edit f0 (F): drag", "Select a time region (the Edit menu acts on it)"),
                   ("Edit f0: Alt+drag (or any drag after Shift+F)", "Draw the f0 along the mouse"),
                   ("Edit key (K): click, double-click (pane or key lane)",
                    "Select a key segment, split it there"),
                   ("Edit key: drag a boundary between two keys", "Move it"),
+                  ("Edit mode: Escape while dragging", "Cancel the drag (nothing changes)"),
                   ("Edit mode: middle-button drag", "Pan"))
 
 

@@ -1,7 +1,9 @@
 """Listening in the window: *Playback ▸ Play / pause* (Space), the loop over the visible
 range (L, Shift+L, its edges dragged over the waveform), the play cursor following the
 audio, and *Hear the notes with the audio* (N): the track with its notes synthesised over
-it, rendered to a WAV on the library task thread (``notes_mix``).
+it, rendered to a WAV on the library task thread (``notes_mix``). *Edit ▸ Play selected
+notes* (A) plays the selected notes alone over the audio under them the same way
+(``selection_mix``, ``play_notes``), then goes back to what played before.
 
 ``PlaybackController`` joins the window's ``Playback`` and its track view.
 """
@@ -24,6 +26,23 @@ def notes_mix(library, track, notes) -> tuple[int, str]:
     return track.id, str(out)
 
 
+#: *Play selected notes*: the audio under the notes this much quieter than in *Hear the
+#: notes* (the notes stand out), and the time after the last offset (the release), s.
+AUDITION_AUDIO_DB = -15.0
+AUDITION_TAIL_S = 0.15
+
+
+def selection_mix(library, track, notes, start_s: float, end_s: float):
+    """Render ``notes`` over the track's audio from ``start_s`` to ``end_s`` (plus the
+    release) to a WAV in the library's cache (task thread); (track id, path, start_s)."""
+    from workstation.export.sonify import write_notes_mix
+    out = Path(library.root) / "cache" / "playback" / f"{track.content_hash}-selection.wav"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_notes_mix(out, track.path, notes, start_s=start_s, end_s=end_s + AUDITION_TAIL_S,
+                    audio_gain_db=AUDITION_AUDIO_DB)
+    return track.id, str(out), float(start_s)
+
+
 class PlaybackController:
     """Playback, loop and *Hear the notes* of ``window`` (a ``MainWindow``, whose
     ``act_hear_notes`` is the checkable N action). ``last_notice``: the last "nothing will
@@ -32,7 +51,9 @@ class PlaybackController:
     def __init__(self, window):
         self._window = weakref.ref(window)  # no Python cycle through the window
         self.last_notice = None
+        self._audition = None   # the source override to go back to after *Play selected notes*
         playback, view = window.playback, window.view
+        playback.state_changed.connect(self._state_changed)
         playback.position_changed.connect(lambda t: view.set_cursor(t, follow=True))
         playback.unavailable.connect(window.status)
         playback.unavailable.connect(self._silent)
@@ -84,6 +105,7 @@ class PlaybackController:
         """A track's ``TrackViewData`` is shown: load its audio, show the loop, and render
         its notes when *Hear the notes* is on."""
         w = self.window
+        self._audition = None
         w.playback.load(data.track.path if data.track.status == "ok" else None)
         w.view.show_loop(w.playback.loop)
         if w.act_hear_notes.isChecked():
@@ -96,6 +118,7 @@ class PlaybackController:
         if w.act_hear_notes.isChecked() != on:
             w.act_hear_notes.setChecked(on)
         data = w.view.data
+        self._audition = None
         if not on:
             w.playback.set_source_override(None)
             return
@@ -115,6 +138,7 @@ class PlaybackController:
         if self._silent():
             return
         if track_id == w.current_track_id and w.act_hear_notes.isChecked():
+            self._audition = None
             w.playback.set_source_override(path)
             w.status("Playing the audio with the notes synthesised over it")
 
@@ -131,3 +155,52 @@ class PlaybackController:
         w.status(f"Nothing will play: {reason}")
         self.last_notice = show_no_audio_dialog(w, "The notes synthesised over the audio", reason)
         return True
+
+    # ------------------------------------------------------------------ Play selected notes
+    def play_notes(self, notes, start_s: float, end_s: float) -> bool:
+        """Play ``notes`` (the selection alone) synthesised over the audio under them, from
+        ``start_s`` to ``end_s`` (rendered on the task thread); without sound, say so in a
+        dialog (``last_notice``). False when nothing is going to play."""
+        w = self.window
+        data = w.view.data
+        if not w.playback.audible:
+            reason = w.playback.silent_reason
+            w.status(f"Nothing will play: {reason}")
+            self.last_notice = show_no_audio_dialog(w, "The selected notes", reason)
+            return False
+        if data is None or not len(notes):
+            return False
+        w.tasks.submit("selection_mix", selection_mix, w.library, data.track, notes, start_s, end_s,
+                       on_done=self._selection_mixed, key="selection_mix")
+        w.status(f"Rendering {len(notes)} selected note(s)…")
+        return True
+
+    def _selection_mixed(self, result) -> None:
+        w = self.window
+        track_id, path, start_s = result
+        if track_id != w.current_track_id or not w.playback.audible:
+            return
+        before = w.playback.source_override if self._audition is None else self._audition[0]
+        self._audition = None
+        w.playback.stop()
+        w.playback.set_source_override(path, offset_s=start_s)
+        self._audition = [before, False]   # (what to go back to, started playing)
+        w.playback.play(from_s=start_s)
+        w.status("Playing the selected notes")
+
+    def _state_changed(self, playing: bool) -> None:
+        """Once *Play selected notes* has played and stops, the track (or its notes mix)
+        plays again."""
+        if self._audition is None:
+            return
+        if playing:
+            self._audition[1] = True
+            return
+        if not self._audition[1]:
+            return
+        before, self._audition = self._audition[0], None
+        w = self.window
+        if before is None:
+            w.playback.set_source_override(None)
+        else:
+            w.playback.set_source_override(before[0], offset_s=before[1])

@@ -2,7 +2,8 @@
 on the track loader thread (``load_track_data``), the answer fills the track view and the
 info panel; other images (mel, HCQT, …) are computed there on request
 (``display_image``), and the comparison with a reference annotation (mir_eval figures,
-``compare``) on the library task thread.
+``compare``) on the library task thread, again when a correction by hand of the shown
+track is saved or dropped (its rows say the layer is corrected).
 
 ``TrackController`` asks for these (only the latest of each counts) and shows the answers.
 """
@@ -39,6 +40,7 @@ class TrackController:
         self._window = weakref.ref(window)  # no Python cycle through the window
         window.table.selectionModel().currentRowChanged.connect(self._current_row)
         window.view.image_requested.connect(self.request_image)
+        window.state.edits_changed.connect(self._edits_changed)
 
     @property
     def window(self):
@@ -107,12 +109,21 @@ class TrackController:
         if not refs or w.view.data is None:
             w.compare.clear()
             return
+        corrected = set(w.state.edits(tid))   # layers corrected by hand, saved or not
+        w.tasks.drop_pending("compare")
         w.tasks.submit("compare", compare, tid, dict(w.view.data.results), refs,
-                       on_done=self._compared, key="compare")
+                       on_done=lambda r: self._compared(r, corrected), key="compare")
 
-    def _compared(self, result) -> None:
+    def _edits_changed(self, track_id: int, _revisions) -> None:
+        """A correction of the shown track is saved, dropped or begun: compare again."""
+        w = self.window
+        if track_id == w.current_track_id and w.view.data is not None \
+                and w.view.data.track.id == track_id:
+            self.request_compare()
+
+    def _compared(self, result, corrected=()) -> None:
         w = self.window
         track_id, figures, missing = result
         if track_id == w.current_track_id:
             _, source = w.references.get(track_id, ({}, ""))
-            w.compare.set_figures(figures, source, missing)
+            w.compare.set_figures(figures, source, missing, corrected)

@@ -1,0 +1,332 @@
+"""Speed and memory of analysing a whole collection: a printed table, not a timed test.
+
+    .venv/bin/python benchmarks/collection.py [--clips 1000] [--seconds 30] [--clips-dir DIR]
+                                              [--device cpu|cuda] [--threads 2] [--peer-clips 20]
+
+1. renders ``--clips`` pieces of ``--seconds`` with the demo collection's composer and
+   renderer (``workstation.training.demo``: ``compose(seed, style=...)``, ``render`` with
+   FluidSynth, written as tagged FLAC 44.1 kHz stereo like ``build_collection``) into
+   ``--clips-dir`` (default ``~/.cache/workstation-bench/collection-<N>``); clips already
+   there are reused, so a second run only analyses;
+2. scans them into a fresh temporary library and analyses them as ``workstation analyze``
+   does: every analyzer, the default preset, ``Scheduler(lib, device=...).run(jobs_for(...))``
+   with its worker process. Only the analysis is timed (worker start-up and model loading
+   included, the scan and the rendering not);
+3. prints clips, audio hours, wall time, realtime factor (audio s / wall s), tracks per hour,
+   peak RSS of the worker (psutil if installed, else /proc/<pid>/status VmHWM of the
+   benchmark's spawned child) and of this process during the analysis, done/failed counts,
+   GPU utilisation (``--device cuda`` with nvidia-smi), and, beside it, basic-pitch 0.4
+   alone (the peer of benchmarks/peers.py) on the first ``--peer-clips`` clips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from throughput import table  # noqa: E402  (benchmarks/throughput.py)
+
+STYLES = ("pop", "rock", "ballad", "swing", "bossa", "waltz")
+SEED0 = 20_000
+SR, CHANNELS, FMT = 44100, 2, "flac"
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. the clips
+
+
+def clip_specs(n: int, seconds: float) -> list:
+    """One DemoSpec per clip: seed SEED0 + i, the styles in turn; key, tempo, instruments and
+    vibrato are drawn from the seed by ``compose``."""
+    from workstation.training.demo import DemoSpec
+    return [DemoSpec(i + 1, SEED0 + i, STYLES[i % len(STYLES)], None, None, float(seconds), (), None,
+                     FMT, SR, CHANNELS, "system") for i in range(n)]
+
+
+def clip_path(folder: Path, spec) -> Path:
+    return folder / f"{spec.number:05d}_{spec.style}_s{spec.seed}_{spec.duration_s:g}s.{spec.fmt}"
+
+
+def render_clips(folder: Path, specs: list) -> tuple[int, float]:
+    """Render the clips missing from ``folder`` -> (how many were rendered, seconds taken)."""
+    from workstation.training.demo import _write_audio
+    from workstation.training.demo_render import render
+
+    folder.mkdir(parents=True, exist_ok=True)
+    todo = [s for s in specs if not clip_path(folder, s).exists()]
+    t0 = time.perf_counter()
+    for k, spec in enumerate(todo):
+        piece = spec.compose()
+        y = render(piece, sr=spec.sr, sf2_path=spec.sf2(), stereo=spec.channels == 2)
+        final = clip_path(folder, spec)
+        part = final.with_name(final.name + ".part")  # never a half-written clip under its name
+        _write_audio(part, y, spec, piece)
+        os.replace(part, final)
+        if (k + 1) % 10 == 0 or k + 1 == len(todo):
+            el = time.perf_counter() - t0
+            print(f"rendered {k + 1}/{len(todo)} ({el / (k + 1):.2f} s per clip)", file=sys.stderr, flush=True)
+    return len(todo), time.perf_counter() - t0
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. memory and GPU samplers
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid:
+            out.append(int(d))
+    return out
+
+
+def _is_worker(pid: int) -> bool:
+    """The scheduler's spawned worker, not multiprocessing's resource tracker."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmd = fh.read().replace(b"\0", b" ")
+    except OSError:
+        return False
+    return b"spawn_main" in cmd and b"resource_tracker" not in cmd
+
+
+def _vm_hwm_mb(pid: int | str) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+class Sampler(threading.Thread):
+    """Samples the workers' peak RSS (every worker the scheduler starts, keyed by pid) and,
+    with ``gpu``, nvidia-smi's utilisation and memory, until ``stop()``."""
+
+    def __init__(self, gpu: bool, period: float = 0.25):
+        super().__init__(daemon=True)
+        self.period, self.gpu = period, gpu
+        self.worker_mb: dict[int, float] = {}
+        self.gpu_util: list[float] = []
+        self.gpu_mem: list[float] = []
+        self._halt = threading.Event()
+        try:
+            import psutil
+            self.psutil = psutil
+        except ImportError:
+            self.psutil = None
+        self.source = "psutil rss" if self.psutil else "/proc VmHWM"
+
+    def _sample_workers(self) -> None:
+        me = os.getpid()
+        if self.psutil is not None:
+            try:
+                procs = [(c.pid, c) for c in self.psutil.Process(me).children() if _is_worker(c.pid)]
+            except self.psutil.Error:
+                return
+            for pid, p in procs:
+                try:
+                    mb = p.memory_info().rss / 2**20
+                except self.psutil.Error:
+                    continue
+                self.worker_mb[pid] = max(self.worker_mb.get(pid, 0.0), mb)
+            return
+        for pid in _children(me):
+            if _is_worker(pid):
+                mb = _vm_hwm_mb(pid)
+                if mb is not None:  # VmHWM only grows: the last sample is the peak so far
+                    self.worker_mb[pid] = max(self.worker_mb.get(pid, 0.0), mb)
+
+    def _sample_gpu(self) -> None:
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu,memory.used",
+                                  "--format=csv,noheader,nounits", "-i", "0"],
+                                 capture_output=True, text=True, timeout=5).stdout
+            u, m = (float(v) for v in out.strip().splitlines()[0].split(","))
+        except (OSError, ValueError, IndexError, subprocess.SubprocessError):
+            return
+        self.gpu_util.append(u)
+        self.gpu_mem.append(m)
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self._sample_workers()
+            if self.gpu:
+                self._sample_gpu()
+            self._halt.wait(self.period)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. the analysis, as `workstation analyze` runs it
+
+
+def analyse(paths: list[Path], device: str, gpu: bool) -> dict:
+    from workstation.analysis.jobs import PRESETS, AnalyzerSpec, specs_for
+    from workstation.analysis.scheduler import Scheduler, jobs_for
+    from workstation.library import Library
+
+    with tempfile.TemporaryDirectory(prefix="workstation-bench-lib-") as root:
+        lib = Library.open(root)
+        t0 = time.perf_counter()
+        report = lib.scan(paths[0].parent)
+        scan_s = time.perf_counter() - t0
+        wanted = {str(p.resolve()) for p in paths}
+        tracks = [t for t in lib.tracks(status="ok") if t.path in wanted]
+        unreadable = len(paths) - len(tracks)
+        chosen = PRESETS["default"]  # as cli.main._with_methods with --preset default
+        specs = [AnalyzerSpec(s.id, (("method", chosen[s.id]),)) if s.id in chosen else s
+                 for s in specs_for(None)]
+        jobs = jobs_for(lib, specs, [t.id for t in tracks])
+        failures: list[str] = []
+
+        def on_event(ev):
+            if ev.kind in ("analyzer_failed", "track_failed", "worker_crashed") and len(failures) < 5:
+                failures.append(f"{ev.kind}: {ev.message}"[:200])
+
+        try:  # this process's peak RSS from here on (Linux: "5" resets VmHWM)
+            Path("/proc/self/clear_refs").write_text("5")
+            parent_note = "during the analysis"
+        except OSError:
+            parent_note = "whole run, rendering included"
+        sampler = Sampler(gpu)
+        sampler.start()
+        sched = Scheduler(lib, device=device)
+        t0 = time.perf_counter()
+        try:
+            counts = sched.run(jobs, on_event)
+        finally:
+            wall = time.perf_counter() - t0
+            sampler.stop()
+            sched.close()
+        parent_mb = _vm_hwm_mb("self") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        audio_s = sum(t.duration_s or 0.0 for t in tracks)
+        lib.close()
+    return dict(counts=counts, wall=wall, audio_s=audio_s, n=len(jobs), scan_s=scan_s,
+                unreadable=unreadable, scan_failed=report.failed, failures=failures, sampler=sampler,
+                parent_mb=parent_mb, parent_note=parent_note)
+
+
+def peer_basic_pitch(paths: list[Path]) -> tuple[str, float, float] | None:
+    """basic-pitch alone on ``paths`` -> (status, audio s, wall s); None where not installed.
+    Timed per clip around ``peers.basic_pitch_notes`` (its model loaded by a warm-up first)."""
+    from peers import basic_pitch_notes, peer
+
+    from workstation.core import constants as C
+    from workstation.core.audio import load
+
+    if not (peer("basic_pitch") and peer("onnxruntime")):
+        return None
+    audio_s = wall = 0.0
+    with contextlib.redirect_stdout(io.StringIO()):  # warm-up: the ONNX model loads
+        basic_pitch_notes(load(paths[0])[: 2 * C.SAMPLE_RATE])
+    for p in paths:
+        x = load(p)
+        t0 = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints a line per file
+            basic_pitch_notes(x)
+        wall += time.perf_counter() - t0
+        audio_s += len(x) / C.SAMPLE_RATE
+    return "ok", audio_s, wall
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--clips", type=int, default=1000)
+    p.add_argument("--seconds", type=float, default=30.0)
+    p.add_argument("--clips-dir", help="default ~/.cache/workstation-bench/collection-<N>")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--peer-clips", type=int, default=20, help="clips for basic-pitch (0: skip)")
+    args = p.parse_args()
+    if args.clips < 1 or args.seconds < 10:
+        p.error("--clips must be at least 1 and --seconds at least 10 (the composer needs 3 bars)")
+    # before torch loads here and before the worker is spawned (it inherits the environment)
+    os.environ["WORKSTATION_THREADS"] = str(args.threads)
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    import torch
+    torch.set_num_threads(args.threads)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        sys.exit("--device cuda: no CUDA device here")
+
+    suffix = "" if args.seconds == 30 else f"-{args.seconds:g}s"
+    folder = Path(args.clips_dir or f"~/.cache/workstation-bench/collection-{args.clips}{suffix}").expanduser()
+    specs = clip_specs(args.clips, args.seconds)
+    print(f"# Collection ({os.cpu_count()} CPUs visible, torch threads {args.threads}, "
+          f"torch {torch.__version__}, device {args.device})")
+    print(f"clips in {folder}", flush=True)
+    n_rendered, render_s = render_clips(folder, specs)
+    print(f"rendered {n_rendered} clips in {render_s:.1f} s"
+          + (f" ({render_s / n_rendered:.2f} s per clip)" if n_rendered else " (all reused)"), flush=True)
+    paths = [clip_path(folder, s) for s in specs]
+
+    r = analyse(paths, args.device, gpu=args.device == "cuda" and shutil.which("nvidia-smi") is not None)
+    c, s = r["counts"], r["sampler"]
+    rtf = r["audio_s"] / r["wall"]
+    worker = max(s.worker_mb.values()) if s.worker_mb else float("nan")
+    rows = [
+        ("clips analysed", f"{r['n']} (scan {r['scan_s']:.1f} s, not timed; unreadable {r['unreadable']})"),
+        ("audio hours", f"{r['audio_s'] / 3600:.3f}"),
+        ("wall time (analysis only)", f"{r['wall']:.1f} s"),
+        ("realtime factor", f"{rtf:.1f}x"),
+        ("tracks per hour", f"{r['n'] / r['wall'] * 3600:.0f}"),
+        (f"peak RSS worker ({s.source})",
+         f"{worker:.0f} MB" + (f" (max over {len(s.worker_mb)} workers)" if len(s.worker_mb) > 1 else "")),
+        (f"peak RSS parent ({r['parent_note']})", f"{r['parent_mb']:.0f} MB"),
+        ("tracks done / failed / cancelled", f"{c['done']} / {c['failed']} / {c['cancelled']}"),
+        ("analyzers failed / worker crashes", f"{c['analyzers_failed']} / {c['crashes']}"),
+    ]
+    if args.device == "cuda":
+        if s.gpu_util:
+            rows.append(("GPU utilisation mean / max (nvidia-smi)",
+                         f"{sum(s.gpu_util) / len(s.gpu_util):.0f}% / {max(s.gpu_util):.0f}%"))
+            rows.append(("GPU memory used max (nvidia-smi)", f"{max(s.gpu_mem):.0f} MiB"))
+        else:
+            rows.append(("GPU utilisation", "nvidia-smi absent or unreadable"))
+    if args.peer_clips > 0:
+        k = min(args.peer_clips, len(paths))
+        bp = peer_basic_pitch(paths[:k])
+        if bp is None:
+            rows.append((f"basic-pitch 0.4 alone (peer), first {k} clips", "not installed"))
+        else:
+            _, a, w = bp
+            rows.append((f"basic-pitch 0.4 alone (peer), first {k} clips",
+                         f"{a / w:.1f}x realtime ({w:.1f} s for {a:.0f} s of audio)"))
+    print(table(f"Collection analysis: {r['n']} clips of {args.seconds:g} s on {args.device} "
+                f"(every analyzer, default preset)", ("measure", "value"), rows))
+    for line in r["failures"]:
+        print(f"  {line}")
+    for path, why in r["scan_failed"][:5]:
+        print(f"  scan failed {path}: {why}")
+
+
+if __name__ == "__main__":
+    main()

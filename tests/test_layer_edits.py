@@ -57,8 +57,38 @@ def test_edits_are_stored_apart_and_survive_a_restart_and_a_reanalysis(one_track
         assert lib.edited_layers() == {t.id: ["beats", "notes"]}
         assert lib.revert_edit(t.id, "notes") and not lib.revert_edit(t.id, "notes")
         assert set(lib.edits(t.id)) == {"beats"}
-        lib.remove_tracks([t.id])                 # the edits go with the track
+        lib.remove_tracks([t.id])                 # removing the track keeps its corrections
         assert lib.edited_layers() == {}
+        lib.scan(wav.parent)                      # and scanning the file again brings them back
+        (t2,) = lib.tracks()
+        assert set(lib.edits(t2.id)) == {"beats"}
+        assert lib.edited_layers() == {t2.id: ["beats"]}
+
+
+def test_a_schema_6_catalogue_keeps_its_corrections(one_track):
+    """Corrections stored by track (schema 6) move to their recording's content hash."""
+    import sqlite3
+
+    from workstation.library.schema import MIGRATIONS, SCHEMA_VERSION, connect, migrate
+    tmp, wav = one_track
+    with Library.open(tmp / "lib") as lib:
+        lib.scan(wav.parent)
+        (t,) = lib.tracks()
+        db = lib.root / "library.sqlite"
+    assert SCHEMA_VERSION == 7 and db.is_file()
+    blob = __import__("workstation.library.user_data", fromlist=["_to_blob"])._to_blob(_notes((61,)))
+    conn = connect(db)
+    conn.execute("DROP TABLE layer_edits")                 # back to the schema 6 table
+    for stmt in MIGRATIONS[5]:
+        conn.execute(stmt)
+    conn.execute("INSERT INTO layer_edits VALUES (?, 'notes', 3, ?, 'old', 'window', 1.0)",
+                 (t.id, sqlite3.Binary(blob)))
+    conn.execute("PRAGMA user_version = 6")
+    assert migrate(conn) == 7
+    conn.close()
+    with Library.open(tmp / "lib") as lib:
+        e = lib.edits(t.id)["notes"]
+        assert e.revision == 3 and e.based_on == "old" and e.result.pitch_midi.tolist() == [61]
 
 
 def _run(tmp, *args) -> int:

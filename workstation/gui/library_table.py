@@ -182,7 +182,8 @@ class LibraryActions:
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
                           self.window)
         box.setInformativeText("The audio files stay on disk; scanning their folder again adds "
-                               "them back (with their analyses).")
+                               "them back, with their analyses and the layers you corrected "
+                               "by hand (both are kept with the recording).")
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         box.finished.connect(lambda _code, box=box, ids=ids: self._answered(box, ids))
         self.confirm = box

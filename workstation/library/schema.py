@@ -92,6 +92,26 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (track_id, layer)
         )""",
     ],
+    # 7: corrections belong to the recording (its content hash), like the analyses: removing
+    # a track from the library keeps them, and scanning the file again brings them back
+    [
+        """CREATE TABLE layer_edits_v7 (
+            content_hash TEXT NOT NULL,
+            layer        TEXT NOT NULL,
+            revision     INTEGER NOT NULL,
+            result       BLOB NOT NULL,
+            based_on     TEXT NOT NULL DEFAULT '',
+            source       TEXT NOT NULL DEFAULT '',
+            edited_at    REAL NOT NULL,
+            PRIMARY KEY (content_hash, layer)
+        )""",
+        """INSERT OR REPLACE INTO layer_edits_v7
+           SELECT t.content_hash, e.layer, e.revision, e.result, e.based_on, e.source, e.edited_at
+           FROM layer_edits e JOIN tracks t ON t.id = e.track_id
+           WHERE t.content_hash IS NOT NULL ORDER BY e.edited_at""",
+        "DROP TABLE layer_edits",
+        "ALTER TABLE layer_edits_v7 RENAME TO layer_edits",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

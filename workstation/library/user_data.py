@@ -3,10 +3,11 @@ analysis: hand-given tags, the reference annotation file of a track, and layers 
 by hand.
 
 ``UserData`` is a mixin of ``Library`` (it uses the library's ``_conn``, ``_write`` and
-``track``). An edited layer is stored whole, as the current revision of that layer for that
-track (``layer_edits``: the result as an ``.npz`` archive in a BLOB, its revision number,
-what it was made over and from): never over the analysis, so a re-analysis leaves it, and
-reverting drops it.
+``track``). An edited layer is stored whole, as the current revision of that layer of the
+recording (``layer_edits``, keyed like the analyses by the file's content hash: the result as
+an ``.npz`` archive in a BLOB, its revision number, what it was made over and from): never
+over the analysis, so a re-analysis leaves it, removing the track from the library keeps it
+(scanning the file again brings it back), and reverting drops it.
 """
 
 from __future__ import annotations
@@ -139,30 +140,42 @@ class UserData:
 
     # -- layers corrected by hand -----------------------------------------------------------
 
+    def _recording(self, track_id: int) -> str:
+        """The content hash a track's corrections are stored under; LibraryError for an
+        unknown track or one not hashed yet (unreadable)."""
+        t = self.track(track_id)  # a clear error for an unknown id
+        if not t.content_hash:
+            raise LibraryError(f"{t.path}: the file has not been read yet ({t.status}); "
+                               "it has no layers to correct")
+        return t.content_hash
+
     def set_edit(self, track_id: int, layer: str, result: Result, *, based_on: str = "",
                  source: str = "") -> int:
         """Store ``result`` as the edited ``layer`` of a track (replacing the previous
-        revision); returns its revision number. LibraryError for an unknown track or a layer
-        that cannot be edited."""
+        revision); returns its revision number. Corrections belong to the recording (the
+        track's content hash, like its analyses): a copy of the same file shares them, and
+        they stay when the track is removed from the library. LibraryError for an unknown
+        track or a layer that cannot be edited."""
         if layer not in EDITABLE_LAYERS:
             raise LibraryError(f"layer {layer!r} cannot be edited; one of {', '.join(EDITABLE_LAYERS)}")
-        self.track(track_id)  # a clear error for an unknown id
+        h = self._recording(track_id)
         blob = _to_blob(result)
         with self._write() as c:
-            row = c.execute("SELECT revision FROM layer_edits WHERE track_id = ? AND layer = ?",
-                            (int(track_id), layer)).fetchone()
+            row = c.execute("SELECT revision FROM layer_edits WHERE content_hash = ? AND layer = ?",
+                            (h, layer)).fetchone()
             revision = (int(row[0]) if row else 0) + 1
-            c.execute("INSERT OR REPLACE INTO layer_edits (track_id, layer, revision, result, "
+            c.execute("INSERT OR REPLACE INTO layer_edits (content_hash, layer, revision, result, "
                       "based_on, source, edited_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                      (int(track_id), layer, revision, blob, based_on, source, time.time()))
+                      (h, layer, revision, blob, based_on, source, time.time()))
         return revision
 
     def edits(self, track_id: int) -> dict[str, LayerEdit]:
         """The edited layers of a track by layer id. A stored layer that no longer reads is
         left out with a warning (it stays stored until reverted or saved again)."""
         rows = self._conn().execute(
-            "SELECT layer, revision, result, based_on, source, edited_at FROM layer_edits "
-            "WHERE track_id = ? ORDER BY layer", (int(track_id),)).fetchall()
+            "SELECT e.layer, e.revision, e.result, e.based_on, e.source, e.edited_at "
+            "FROM layer_edits e JOIN tracks t ON t.content_hash = e.content_hash "
+            "WHERE t.id = ? ORDER BY e.layer", (int(track_id),)).fetchall()
         out = {}
         for layer, revision, blob, based_on, source, edited_at in rows:
             try:
@@ -176,14 +189,19 @@ class UserData:
 
     def revert_edit(self, track_id: int, layer: str) -> bool:
         """Drop the edited ``layer`` of a track (back to the analysis); True if there was one."""
+        try:
+            h = self._recording(track_id)
+        except LibraryError:
+            return False
         with self._write() as c:
-            return c.execute("DELETE FROM layer_edits WHERE track_id = ? AND layer = ?",
-                             (int(track_id), layer)).rowcount > 0
+            return c.execute("DELETE FROM layer_edits WHERE content_hash = ? AND layer = ?",
+                             (h, layer)).rowcount > 0
 
     def edited_layers(self) -> dict[int, list[str]]:
         """Track id -> its edited layers, for every track that has one (the library's marks)."""
         out: dict[int, list[str]] = {}
         for tid, layer in self._conn().execute(
-                "SELECT track_id, layer FROM layer_edits ORDER BY track_id, layer"):
+                "SELECT t.id, e.layer FROM layer_edits e JOIN tracks t "
+                "ON t.content_hash = e.content_hash ORDER BY t.id, e.layer"):
             out.setdefault(int(tid), []).append(str(layer))
         return out

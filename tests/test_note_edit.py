@@ -79,6 +79,19 @@ def test_split_and_merge_round_trip():
     assert len(other) == 3
 
 
+def test_merge_across_an_unselected_note_of_the_same_pitch_takes_it_in():
+    """G4 at 0.0, 0.5 and 1.0 s; merging the first and last must not leave the middle one
+    under the merged note (a user found that overlap)."""
+    on = np.array([0.0, 0.5, 0.6, 1.0])
+    n = Notes(onsets_s=on, offsets_s=on + 0.3, pitch_midi=np.array([67, 67, 60, 67]),
+              velocity=np.array([50, 90, 70, 60]))
+    m, sel = E.merge(n, [0, 3])
+    g = m.pitch_midi == 67
+    assert g.sum() == 1 and m.onsets_s[g][0] == 0.0 and m.offsets_s[g][0] == pytest.approx(1.3)
+    assert m.velocity[g][0] == 90                       # the loudest, the middle one's
+    assert (m.pitch_midi == 60).sum() == 1 and len(sel) == 1
+
+
 def test_hit_and_rubber_band():
     n = _notes()
     assert E.hit(n, 0.7, 64.3) == 1 and E.hit(n, 0.7, 62.0) is None

@@ -152,7 +152,9 @@ def split(notes: Notes, indices: Sequence[int], t_s: float) -> tuple[Notes, list
 def merge(notes: Notes, indices: Sequence[int]) -> tuple[Notes, list[int]]:
     """Join the notes ``indices`` of the same pitch into one note per pitch, from the first
     onset to the last offset (the loudest velocity, the lowest confidence); the merged notes
-    are selected after. Notes alone at their pitch stay as they are."""
+    are selected after. Unselected notes of that pitch lying inside the merged span join it
+    too (else they would sit under it, overlapping). Notes alone at their pitch stay as they
+    are."""
     idx = _idx(indices)
     on, off, pitch, vel, conf, bn, bt, bc = _parts(notes)
     drop, kept = [], []
@@ -162,6 +164,8 @@ def merge(notes: Notes, indices: Sequence[int]) -> tuple[Notes, list[int]]:
         kept.append(first)
         if len(group) < 2:
             continue
+        inside = np.flatnonzero((pitch == p) & (on >= on[group].min()) & (on < off[group].max()))
+        group = np.union1d(group, inside)
         off[first] = off[group].max()
         vel[first] = vel[group].max()
         conf[first] = conf[group].min()

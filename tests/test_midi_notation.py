@@ -160,3 +160,25 @@ def test_cli_midi_grid_is_checked():
     for bad in ("5", "-4", "x"):
         with pytest.raises(argparse.ArgumentTypeError):
             midi_grid(bad)
+
+
+def test_local_key_changes_become_key_signatures_at_downbeats(tmp_path):
+    """A key corrected to C major, then G major from 9.39 s: the MIDI file carries both, the
+    change at the downbeat nearest 9.39 s; a short passing segment changes nothing."""
+    beats = _beats(0.5, first_position=1)
+    down = beats.downbeats_s
+    key = Key(tonic_pc=0, mode="major", confidence=1.0,
+              local_start_s=np.array([0.0, 9.39, 19.0]), local_end_s=np.array([9.39, 19.0, 21.0]),
+              local_tonic_pc=np.array([0, 7, 2]), local_mode=["major", "major", "minor"],
+              local_confidence=np.ones(3))
+    want = float(down[np.argmin(np.abs(down - 9.39))])
+    from workstation.export.midi import key_signatures
+    assert key_signatures(key, beats) == [(0.0, 0), (want, 7)]   # D minor lasts 2 s: ignored
+    path = write_midi(tmp_path / "k.mid", _notes_with_bends(), beats=beats, key=key)
+    _, _, keys, *_ = _meta(path)
+    assert keys == ["C", "G"]
+    pm = __import__("pretty_midi").PrettyMIDI(str(path))
+    assert abs(pm.key_signature_changes[1].time - want) < 1e-3
+    # without segments the global key; without beats the change stays where it is
+    assert key_signatures(Key(tonic_pc=9, mode="minor", confidence=1.0)) == [(0.0, 21)]
+    assert key_signatures(key, None) == [(0.0, 0), (9.39, 7)]

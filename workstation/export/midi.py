@@ -10,7 +10,8 @@ Writing (``write_midi``), for notation by default (MuseScore, Sibelius, a DAW's 
   tempo event is written only where the beats drift from the current tempo by more than a
   tolerance (0.1 beat, a fitted tempo per segment). Tempi are
   integers in microseconds per beat. Without beats: 120 BPM (or ``beats.tempo_bpm`` when
-  only the tempo is known). The key layer's global key becomes the key signature; one track,
+  only the tempo is known). The key layer becomes key signatures (its local keys, each change
+  at the nearest downbeat: ``key_signatures``); one track,
   named after its General MIDI program, holds every note.
 - ``performance=True`` keeps what playback needs: a tempo on every detected beat (each beat
   within 0.5 µs + half a tick of its time) and pitch bends. The bend range is set to ±2
@@ -200,6 +201,44 @@ def _cut_same_pitch_overlaps(on: np.ndarray, off: np.ndarray, pitch: np.ndarray)
 FIRST_BEAT_TEXT = "workstation: first detected beat"
 
 
+#: Local key segments shorter than this (s) change no key signature in the MIDI file.
+MIN_KEY_SEGMENT_S = 8.0
+
+
+def key_signatures(key: Key | None, beats: Beats | None = None) -> list[tuple[float, int]]:
+    """The key signatures of a key layer: [(time in s, pretty_midi key number: tonic pc,
+    +12 for minor)]. The key at 0 s is the first local segment's (the global key when there
+    are no segments); each later segment in another key changes it at its start, moved to the
+    nearest downbeat when the beats have bar positions (a notation program puts key changes
+    at bar lines). Consecutive segments in the same key make one signature, and a segment
+    shorter than ``MIN_KEY_SEGMENT_S`` changes nothing (a passing tonicisation, or a local
+    estimate that wavers, would clutter the score)."""
+    if key is None:
+        return []
+
+    def number(pc, mode) -> int | None:
+        return int(pc) + (12 if str(mode) == "minor" else 0) if 0 <= int(pc) < 12 else None
+
+    starts = np.asarray(key.local_start_s, dtype=np.float64)
+    lengths = np.asarray(key.local_end_s, dtype=np.float64) - starts
+    if not len(starts):
+        n = number(key.tonic_pc, key.mode)
+        return [] if n is None else [(0.0, n)]
+    down = np.asarray(beats.downbeats_s, dtype=np.float64) if beats is not None else np.zeros(0)
+    out: list[tuple[float, int]] = []
+    for i in np.argsort(starts, kind="stable"):
+        n = number(key.local_tonic_pc[i], key.local_mode[i])
+        if n is None or (out and (out[-1][1] == n or lengths[i] < MIN_KEY_SEGMENT_S)):
+            continue
+        t = 0.0 if not out else float(starts[i])
+        if out and len(down):
+            t = float(down[np.argmin(np.abs(down - t))])
+            if t <= out[-1][0]:
+                continue     # no downbeat between the two changes: keep the earlier key
+        out.append((t, n))
+    return out
+
+
 def write_midi(path: str | Path, notes: Notes, *, beats: Beats | None = None,
                key: Key | None = None, program: int = 0, performance: bool = False,
                tempo_tolerance: float | None = None, resolution: int = DEFAULT_RESOLUTION,
@@ -207,8 +246,8 @@ def write_midi(path: str | Path, notes: Notes, *, beats: Beats | None = None,
     """Write notes as a standard MIDI file (see the module docstring for the tempo map).
 
     notes: onsets/offsets in seconds, pitch_midi 0..127, velocity 1..127. beats: optional;
-    its times become the MIDI beat grid (``_tempo_map``). key: optional; its global key becomes
-    the key signature. program: General MIDI program 0..127; the track is named ``name`` or
+    its times become the MIDI beat grid (``_tempo_map``). key: optional; its local keys become
+    the key signatures (``key_signatures``). program: General MIDI program 0..127; the track is named ``name`` or
     the program's GM name. ``performance=False`` (for notation): one track on one channel, no
     pitch bends, a tempo event only where the beats drift more than ``tempo_tolerance``
     (default 0.1) beats from the current tempo; overlapping notes of one pitch are cut where
@@ -233,9 +272,8 @@ def write_midi(path: str | Path, notes: Notes, *, beats: Beats | None = None,
     for beat, numerator in signatures:
         pm.time_signature_changes.append(
             pretty_midi.TimeSignature(int(numerator), 4, pm.tick_to_time(beat * res)))
-    if key is not None and 0 <= int(key.tonic_pc) < 12:
-        pm.key_signature_changes.append(
-            pretty_midi.KeySignature(int(key.tonic_pc) + (12 if key.mode == "minor" else 0), 0.0))
+    for t_s, number in key_signatures(key, beats):
+        pm.key_signature_changes.append(pretty_midi.KeySignature(number, t_s))
     if provenance:
         pm.text_events.append(pretty_midi.Text(provenance, 0.0))
     if beats is not None and len(beats.times_s) >= 2:

@@ -9,31 +9,25 @@ on the GUI thread; ``apply_event`` updates single rows from worker events.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
 from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIndex,
                             QSortFilterProxyModel, Qt)
 from PySide6.QtGui import QBrush, QColor
 
-from workstation.core.units import key_label
+from .summary_cache import AnalyzerKey, SummaryCache, key_text
 
 log = logging.getLogger(__name__)
-
-AnalyzerKey = tuple[str, int, str]  # (analyzer id, version, params hash)
 
 COLUMNS = ("Title", "Artist", "Duration", "Key", "Tempo", "Tags", "Analysis")
 COL_TITLE, COL_ARTIST, COL_DURATION, COL_KEY, COL_TEMPO, COL_TAGS, COL_STATUS = range(len(COLUMNS))
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 TRACK_ID_ROLE = Qt.ItemDataRole.UserRole + 2
 PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 3
-SUMMARY_FILE = "gui_summary.json"
 
 _STATUS_COLOURS = {"failed": "#ff6b6b", "error": "#ff6b6b", "running": "#6bb8ff",
                    "done": "#8fd18f", "cancelled": "#d8b35a", "partial": "#d8b35a"}
@@ -86,53 +80,6 @@ def format_duration(seconds: float | None) -> str:
         return ""
     s = int(round(seconds))
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-
-
-# ---------------------------------------------------------------- summaries (key, tempo)
-
-class SummaryCache:
-    """Key label and tempo per result file, cached in ``<library>/gui_summary.json`` so that
-    opening a large collection does not read thousands of result files again."""
-
-    def __init__(self, library_root: Path):
-        self.path = Path(library_root) / SUMMARY_FILE
-        self.data: dict[str, object] = {}
-        self.dirty = False
-        try:
-            self.data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError) as e:
-            log.warning("%s: unreadable GUI summary cache (%s); rebuilding it", self.path, e)
-
-    def get(self, library, content_hash: str, key: AnalyzerKey, field: str):
-        ck = f"{content_hash}/{key[0]}/{key[1]}/{key[2]}"
-        if ck in self.data:
-            return self.data[ck]
-        res = library.store.load(content_hash, *key)
-        value = None
-        if res is not None:
-            if field == "key" and hasattr(res, "tonic_pc"):
-                value = key_label(int(res.tonic_pc), str(res.mode)).replace(":", " ")
-            elif field == "tempo" and hasattr(res, "tempo_bpm"):
-                value = float(res.tempo_bpm)
-            elif field == "tags" and hasattr(res, "labels"):
-                order = np.argsort(-np.asarray(res.scores, dtype=np.float64))[:3]
-                value = ", ".join(str(res.labels[i]) for i in order if float(res.scores[i]) >= 0.5)
-        self.data[ck] = value
-        self.dirty = True
-        return value
-
-    def save(self) -> None:
-        if not self.dirty:
-            return
-        from workstation.core.atomic import atomic_write
-        try:
-            with atomic_write(self.path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-                json.dump(self.data, f)
-            self.dirty = False
-        except OSError as e:
-            log.warning("%s: cannot write the GUI summary cache: %s", self.path, e)
 
 
 def load_rows(library, analyzer_keys: Sequence[AnalyzerKey], track_ids: Sequence[int] | None = None
@@ -191,6 +138,10 @@ def load_rows(library, analyzer_keys: Sequence[AnalyzerKey], track_ids: Sequence
             row.tempo_bpm = summaries.get(library, h, beats_key, "tempo")
         if tags_key and recs.get(tags_key) and recs[tags_key].status == "done":
             row.tags = summaries.get(library, h, tags_key, "tags") or row.tags
+        if {"key", "beats"} & set(row.edited):   # the columns show a correction by hand
+            ed = library.edits(t.id)
+            row.key_label = key_text(ed["key"].result) if "key" in ed else row.key_label
+            row.tempo_bpm = float(ed["beats"].result.tempo_bpm) if "beats" in ed else row.tempo_bpm
         mine = user_tags.get(t.id)
         if mine:   # hand-given tags first, then the analysed ones not among them
             rest = [x.strip() for x in row.tags.split(",") if x.strip() and x.strip().lower() not in mine]

@@ -166,3 +166,14 @@ def test_exports_say_what_made_each_layer(analysed):
     assert first.startswith("# Workstation") and "method crepe-tiny" in first and sha in first
     texts = [e.text for e in pretty_midi.PrettyMIDI(str(out / f"{stem}.mid")).text_events]
     assert any("notes v2" in t and "from pitch.salience: basic-pitch" in t for t in texts), texts
+
+
+def test_gui_command_takes_the_global_options_before_it():
+    """``workstation --library D gui`` opens the window on D, as ``workstation gui --library
+    D`` does (it failed with 'open the window with the `workstation gui` command')."""
+    from workstation.__main__ import _gui_args
+    assert _gui_args(["gui", "music"]) == ["music"]
+    assert _gui_args(["--library", "/l", "gui", "music"]) == ["--library", "/l", "music"]
+    assert _gui_args(["-v", "--library=/l", "gui"]) == ["-v", "--library=/l"]
+    assert _gui_args(["--library", "/l", "analyze", "gui"]) is None   # a folder named gui
+    assert _gui_args(["analyze", "x"]) is None and _gui_args([]) is None

@@ -213,7 +213,7 @@ def test_f0_region_unvoice_voice_octave_snap_undo_and_save(qtbot, win):
     qtbot.waitUntil(lambda: _saved(win, "pitch.f0") is not None
                     and _saved(win, "pitch.f0").freqs_hz[_frame(1.5)] == pytest.approx(330.0),
                     timeout=10_000)
-    qtbot.waitUntil(lambda: "f0: corrected by hand (revision" in v.legend.text(), timeout=5_000)
+    qtbot.waitUntil(lambda: "f0: corrected by hand (revision" in v.legend.toolTip(), timeout=5_000)
     e = win.library.edits(win.current_track_id)["pitch.f0"]
     assert e.source == "window" and "pitch.f0" in e.based_on
     np.testing.assert_array_equal(e.result.times_s, T)           # the frame grid kept
@@ -235,7 +235,7 @@ def test_f0_keys_reach_the_actions_from_the_panes(qtbot, win):
     # key mode: Enter sets the key of the segment at the cursor (none selected)
     ec.act_edit_key.trigger()
     key = ec.tools["key"]
-    key.ask_key = lambda title, current: "D major" if current == "A minor" else None
+    key.ask_key = lambda title, current, prompt="": "D major" if current == "A minor" else None
     v.set_cursor(4.0)
     v.glw.setFocus()
     qtbot.keyClick(v.glw, Qt.Key.Key_Return)
@@ -312,15 +312,15 @@ def test_key_select_move_split_merge_set_and_save(qtbot, lib_root):
         v.glw.setFocus()
         ec.act_delete.trigger()                                    # merged with the one before
         assert len(tool.key.local_start_s) == 2 and tool.key.local_end_s[1] == pytest.approx(6.0)
-        tool.ask_key = lambda title, current: "E minor"
+        tool.ask_key = lambda title, current, prompt="": "E minor"
         tool.select([0])
         ec.act_set_key.trigger()                                   # Enter
         assert (tool.key.local_tonic_pc[0], tool.key.local_mode[0]) == (4, "minor")
         assert tool.key.local_confidence[0] == 1.0 and v.key_band.labels[0] == "Em"
-        tool.ask_key = lambda title, current: "G major"
+        tool.ask_key = lambda title, current, prompt="": "G major"
         ec.act_set_global_key.trigger()                            # Ctrl+K
         assert (tool.key.tonic_pc, tool.key.mode, tool.key.confidence) == (7, "major", 1.0)
-        tool.ask_key = lambda title, current: None                 # cancelled: nothing
+        tool.ask_key = lambda title, current, prompt="": None                 # cancelled: nothing
         ec.act_set_key.trigger()
         stack = ec.stack(win.current_track_id)
         assert stack.count() == 5
@@ -344,10 +344,10 @@ def test_key_select_move_split_merge_set_and_save(qtbot, lib_root):
         assert k.local_tonic_pc.tolist() == [4, 9] and (k.tonic_pc, k.mode) == (7, "major")
         assert v.key_band.labels == ["Em", "Am"]                   # the edit, not the analysis
         assert v.f0_curve.getData()[1][_frame(1.5)] == pytest.approx(hz_to_midi(110.0))
-        assert "key: corrected by hand (revision 1)" in v.legend.text()
-        assert "f0: corrected by hand (revision 1)" in v.legend.text()
+        assert "key: corrected by hand (revision 1)" in v.legend.toolTip()
+        assert "f0: corrected by hand (revision 1)" in v.legend.toolTip()
         assert v.layers["f0"].edited and not v.layers["beats"].edited
-        assert "the analysis has changed" not in v.legend.text()
+        assert "the analysis has changed" not in v.legend.toolTip()
     finally:
         win2.shutdown()
 
@@ -409,17 +409,19 @@ def test_legend_says_when_the_analysis_changed_under_an_edit(qtbot, tmp_path):
     _with_edit(root, "old text")
     w = _open(qtbot, root)
     try:
-        legend = w.view.legend.text()
+        legend = w.view.legend.toolTip()
         assert "notes: corrected by hand (revision 1)" in legend
         assert "the analysis has changed since" in legend and "notes v" in legend
+        assert "⚠ analysis changed: notes" in w.view.legend.text()   # the short line says it too
         assert w.view.notes_item.pitch_midi.tolist() == [62]
         # a new save is made over the analysis of now: the remark goes
         w.edit_control.set_editing(True)
         w.edit_control.tools["notes"].select([0])
         w.edit_control.act_delete.trigger()
         w.edit_control.flush()
-        qtbot.waitUntil(lambda: "revision 2" in w.view.legend.text(), timeout=10_000)
-        assert "the analysis has changed" not in w.view.legend.text()
+        qtbot.waitUntil(lambda: "revision 2" in w.view.legend.toolTip(), timeout=10_000)
+        assert "the analysis has changed" not in w.view.legend.toolTip()
+        assert "⚠" not in w.view.legend.text()
     finally:
         w.shutdown()
 
@@ -429,7 +431,7 @@ def test_legend_is_quiet_when_the_edit_was_made_over_this_analysis(qtbot, tmp_pa
     _with_edit(root, provenance(_specs(root))["notes"]["text"])
     w = _open(qtbot, root)
     try:
-        legend = w.view.legend.text()
+        legend = w.view.legend.toolTip()
         assert "notes: corrected by hand (revision 1)" in legend
         assert "the analysis has changed" not in legend
     finally:

@@ -195,7 +195,7 @@ def test_mouse_select_move_resize_undo_redo_and_save(qtbot, win):
     # saved (debounced) into the catalogue, marked in the legend and the table
     qtbot.waitUntil(lambda: _saved_notes(win) is not None and 66 in _saved_notes(win).pitch_midi,
                     timeout=10_000)
-    qtbot.waitUntil(lambda: "notes: corrected by hand (revision" in v.legend.text(), timeout=5_000)
+    qtbot.waitUntil(lambda: "notes: corrected by hand (revision" in v.legend.toolTip(), timeout=5_000)
     e = win.library.edits(win.current_track_id)["notes"]
     assert e.source == "window" and "notes" in e.based_on
     qtbot.waitUntil(lambda: "✎ notes" in win.model.index(0, COL_STATUS).data(), timeout=10_000)
@@ -259,7 +259,7 @@ def test_edit_beats_with_the_mouse_and_tempo_actions(qtbot, win):
     qtbot.waitUntil(lambda: "beats" in win.library.edits(win.current_track_id), timeout=10_000)
     saved = win.library.edits(win.current_track_id)["beats"].result
     assert len(saved.times_s) == 13 and saved.tempo_bpm > 0
-    qtbot.waitUntil(lambda: "beats: corrected by hand (revision 1)" in v.legend.text(), timeout=5_000)
+    qtbot.waitUntil(lambda: "beats: corrected by hand (revision 1)" in v.legend.toolTip(), timeout=5_000)
     assert "notes" not in win.library.edits(win.current_track_id)
 
 
@@ -304,7 +304,7 @@ def test_edit_survives_a_new_window_and_revert_restores_the_analysis(qtbot, lib_
     try:
         v = win2.view
         assert list(v.notes_item.pitch_midi) == [64, 67, 72]  # the edit, not the analysis
-        assert "notes: corrected by hand (revision 1)" in v.legend.text()
+        assert "notes: corrected by hand (revision 1)" in v.legend.toolTip()
         assert v.layers["notes"].edited and v.notes_item.colour == EDITED_COLOUR
         assert not v.layers["beats"].edited
         assert "✎ notes" in win2.model.index(0, COL_STATUS).data()

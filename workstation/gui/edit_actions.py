@@ -1,8 +1,9 @@
 """The *Edit* menu's actions that work on one layer being edited (``edit_control``): each
 is enabled only in that layer's edit mode.
 
-- notes (E): Split at the cursor (S), Merge (M), Play the selected notes (A: synthesised,
-  over the audio under them, from the first onset to the last offset);
+- notes (E): Split at the mouse over the main pane, else at the cursor (S), Merge (M),
+  Play the selected notes (A: synthesised, over the audio under them, from the first onset
+  to the last offset);
 - beats (B): Double / Halve the tempo, Set downbeat (D), Shift the selection or the whole
   grid by 10 ms (Shift+Left / Shift+Right) or by a typed amount, Tap a beat during
   playback (T);
@@ -69,8 +70,7 @@ def build_layer_actions(ec, w, m) -> list[tuple[QAction, str]]:
         pairs.append((a, layer))
         return a
 
-    ec.act_split = add("notes", "&Split notes at the cursor",
-                       lambda: notes.split_selected(view.cursor_s()), "S")
+    ec.act_split = add("notes", "&Split notes at the mouse (or the cursor)", ec.split_notes, "S")
     ec.act_merge = add("notes", "&Merge notes", notes.merge_selected, "M")
     ec.act_play_selected = add("notes", "&Play selected notes", ec.play_selected, "A")
     m.addSeparator()

@@ -2,7 +2,8 @@
 modes, one undo stack per track, and saving the corrected layers.
 
 - *Edit notes* (E), *Edit beats* (B), *Edit f0* (F) and *Edit key* (K), also toolbar
-  buttons, hand the main pane's mouse to the ``note_tool.NoteTool``, ``beat_tool.BeatTool``,
+  buttons ('Notes ✎', …; the one on is drawn in the accent colour, ``MODE_BUTTON_STYLE``),
+  hand the main pane's mouse to the ``note_tool.NoteTool``, ``beat_tool.BeatTool``,
   ``f0_tool.F0Tool`` or ``key_tool.KeyTool`` (one at a time; the key tool takes the key
   lane's too); with all off, clicks move the cursor as before. ``tools`` and the saved
   edits are keyed by analyzer id ('notes', 'beats', 'pitch.f0', 'key').
@@ -17,7 +18,8 @@ modes, one undo stack per track, and saving the corrected layers.
 Saving: ``SAVE_DELAY_MS`` after the last change (and at once when another track is shown
 or the window closes) each changed layer goes to ``Library.set_edit(track, layer, result,
 based_on=<the analysis's provenance>, source='window')`` on the library task thread;
-undoing every change of a track whose layer had no edit drops the edit instead. A failed
+undoing every change of a track whose layer had no edit drops the edit instead. After
+each change the Info panel shows the edited data again (tempo, beats, keys). A failed
 save is shown in a dialog (``error_box``). An edit made over another analysis than the
 current one (its ``based_on`` differs from the provenance text) is named so in the legend.
 """
@@ -38,16 +40,22 @@ from .edit_actions import LABELS, build_extra_actions, build_layer_actions, stal
 from .f0_tool import F0Tool
 from .key_tool import KeyTool
 from .note_tool import NoteTool
+from .panes import ACCENT
 
 log = logging.getLogger(__name__)
 
 SAVE_DELAY_MS = 500
-#: Edit modes: layer -> (menu text, shortcut, the toolbar button's tool tip).
-MODES = {"notes": ("&Edit notes", "E", "select, move, draw and delete notes"),
-         "beats": ("Edit &beats", "B", "select, move, add, delete and tap beats"),
+#: Edit modes: layer -> (menu text, shortcut, the toolbar button's tool tip, its short text).
+MODES = {"notes": ("&Edit notes", "E", "select, move, draw and delete notes", "Notes ✎"),
+         "beats": ("Edit &beats", "B", "select, move, add, delete and tap beats", "Beats ✎"),
          "pitch.f0": ("Edit &f0", "F", "select a time region and unvoice, voice, shift or "
-                      "snap it; Alt+drag draws the f0"),
-         "key": ("Edit &key", "K", "select, split, merge and set local keys; drag a boundary")}
+                      "snap it; Alt+drag draws the f0", "f0 ✎"),
+         "key": ("Edit &key", "K", "select, split, merge and set local keys; drag a boundary",
+                 "Key ✎")}
+#: The edit mode buttons: the one that is on looks pressed (the accent colour).
+MODE_BUTTON_STYLE = (f"QToolButton {{ padding: 2px 6px; }} "
+                     f"QToolButton:checked {{ background: {ACCENT}; color: #0b0d12; "
+                     f"border: 1px solid #9ccaff; border-radius: 3px; font-weight: bold; }}")
 
 
 def save_layer(library, specs, track_id: int, layer: str, result, drop: bool):
@@ -121,9 +129,11 @@ class EditController:
             w.addAction(a)
         m.addSeparator()
         self.mode_actions = {}
-        for layer, (text, key, _tip) in MODES.items():
+        for layer, (text, key, tip, short) in MODES.items():
             a = w._action(m, text, lambda on, layer=layer: self.set_editing(on, layer), key)
             a.setCheckable(True)
+            a.setIconText(short)   # the toolbar button's text; the menu shows the full one
+            a.setToolTip(f"{text.replace('&', '')} ({key}): {tip}")
             self.mode_actions[layer] = a
         self.act_edit_notes, self.act_edit_beats = self.mode_actions["notes"], self.mode_actions["beats"]
         self.act_edit_f0, self.act_edit_key = self.mode_actions["pitch.f0"], self.mode_actions["key"]
@@ -137,7 +147,8 @@ class EditController:
             view.addAction(a)
             m.addAction(a)
             return a
-        self.act_delete = in_view("&Delete selected", lambda: self.active_tool.delete_selected(),
+        self.act_delete = in_view("&Delete selected (f0: unvoice; key: merge with the next)",
+                                  lambda: self.active_tool.delete_selected(),
                                   QKeySequence.StandardKey.Delete, "Backspace")
         self.act_select_all = in_view("Select &all in the layer",
                                       lambda: self.active_tool.select_all(), "Ctrl+A")
@@ -153,8 +164,8 @@ class EditController:
         self.buttons = {}
         for i, (layer, a) in enumerate(self.mode_actions.items()):
             b = QToolButton()
-            b.setDefaultAction(a)
-            b.setToolTip(f"{a.text().replace('&', '')} ({a.shortcut().toString()}): {MODES[layer][2]}")
+            b.setDefaultAction(a)   # text: the action's iconText; tool tip: its toolTip
+            b.setStyleSheet(MODE_BUTTON_STYLE)
             bar.insertWidget(bar.indexOf(view.ref_box) + 1 + i, b)
             self.buttons[layer] = b
         self._enable()
@@ -254,6 +265,13 @@ class EditController:
         ms = self.ask_shift_ms()
         return ms is not None and self.tools["beats"].shift(ms / 1000.0)
 
+    def split_notes(self) -> bool:
+        """*Split notes* (S): at the mouse when it is over the main pane, else at the cursor
+        (``NoteTool.split_here``); the status bar says what was split, or why nothing was."""
+        done, message = self.tools["notes"].split_here()
+        self.window.status(message)
+        return done
+
     def play_selected(self) -> bool:
         """*Play selected notes* (A): the selected notes synthesised over the audio under
         them, from the first onset to the last offset (``PlaybackController.play_notes``)."""
@@ -270,6 +288,9 @@ class EditController:
         self._dirty[(tid, layer)] = self.tools[layer].result
         self._set_revision(tid, layer, 0)
         self._timer.start()
+        w = self.window
+        if w.view.data is not None and w.view.data.track.id == tid:
+            w.info.refresh(w.view.data)   # the edit is in the shown data: tempo, keys, notes
 
     # ------------------------------------------------------------------ the state's edits
     def _set_revision(self, tid: int, layer: str, revision: int | None) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QObject, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QPen, QUndoCommand
+from PySide6.QtGui import QColor, QCursor, QGuiApplication, QPen, QUndoCommand
 from PySide6.QtWidgets import QGraphicsRectItem
 
 from . import panes as P
@@ -140,6 +140,19 @@ class EditTool(QObject):
     def view_point(self, scene_pos) -> tuple[float, float]:
         p = self.view.main.getViewBox().mapSceneToView(scene_pos)
         return float(p.x()), float(p.y())
+
+    def pointer_time(self) -> float | None:
+        """The time (s) under the mouse pointer while it is over the main pane, else None."""
+        glw = self.view.glw
+        vp = glw.viewport()
+        pos = vp.mapFromGlobal(QCursor.pos())
+        if not vp.isVisible() or not vp.rect().contains(pos):
+            return None
+        scene = glw.mapToScene(pos)
+        vb = self.view.main.getViewBox()
+        if not vb.sceneBoundingRect().contains(scene):
+            return None
+        return float(vb.mapSceneToView(scene).x())
 
     def pixel_s(self, n_px: float = EDGE_PX) -> float:
         """``n_px`` screen pixels in seconds at the present zoom."""

@@ -98,5 +98,12 @@ class InfoPanel(QWidget):
                          f"<div style='margin-left:4px'>{body}</div>")
         self.browser.setHtml("".join(parts))
 
+    def refresh(self, data: TrackViewData) -> None:
+        """``set_data`` again for the same track (after an edit), keeping the scroll position."""
+        bar = self.browser.verticalScrollBar()
+        at = bar.value()
+        self.set_data(data)
+        bar.setValue(at)
+
     def text(self) -> str:
         return self.browser.toPlainText()

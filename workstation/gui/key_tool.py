@@ -7,7 +7,8 @@ While the tool is on (``edit_tool.EditTool``), in the main pane or the key lane 
   keeps at least ``key_edit.MIN_SEGMENT_S``); other drags pan as usual;
 - double-click: split the segment there;
 - the window's *Edit* menu: merge the selected segment with the next (Delete), *Set key…*
-  (Enter) and *Set global key…* (Ctrl+K), each a list of the 24 keys.
+  (Enter; the dialog names the segment's span) and *Set global key…* (Ctrl+K), each a list
+  of the 24 keys.
 
 The operations are ``key_edit``'s; a key without local segments is edited as one segment
 over the whole track.
@@ -23,6 +24,13 @@ from workstation.core.types import Key
 
 from . import key_edit as K
 from .edit_tool import EDGE_PX, SELECTED_COLOUR, EditTool
+
+
+def clock(t_s: float) -> str:
+    """A time as m:ss.t ('0:09.4', '1:02.0')."""
+    tenths = int(round(max(float(t_s), 0.0) * 10))
+    m, rest = divmod(tenths, 600)
+    return f"{m}:{rest // 10:02d}.{rest % 10}"
 
 
 class KeyTool(EditTool):
@@ -103,12 +111,17 @@ class KeyTool(EditTool):
         return self.apply("Move key boundary", K.move_boundary, i, t_s)
 
     # ------------------------------------------------------------------ dialogs
-    def ask_key(self, title: str, current: str) -> str | None:
-        """One of the 24 keys from a list (None: cancelled); tests replace it."""
+    def ask_key(self, title: str, current: str, prompt: str = "Key:") -> str | None:
+        """One of the 24 keys from a list, under ``prompt`` (None: cancelled); tests replace it."""
         labels = [lab for lab, _, _ in K.KEYS]
         i = labels.index(current) if current in labels else 0
-        text, ok = QInputDialog.getItem(self.view, title, "Key:", labels, i, False)
+        text, ok = QInputDialog.getItem(self.view, title, prompt, labels, i, False)
         return text if ok else None
+
+    def segment_prompt(self, i: int) -> str:
+        """The dialog's label for segment ``i``: 'Key of the segment 0:09.4–0:24.0:'."""
+        s, e = float(self.key.local_start_s[i]), float(self.key.local_end_s[i])
+        return f"Key of the segment {clock(s)}–{clock(e)}:"
 
     def set_key_dialog(self) -> bool:
         """*Set key…* (Enter): the selected segment's key (none selected: the segment at the
@@ -120,12 +133,14 @@ class KeyTool(EditTool):
             self.select([i])
         i = self.selected[0]
         text = self.ask_key("Set the segment's key",
-                            K.label(self.key.local_tonic_pc[i], self.key.local_mode[i]))
+                            K.label(self.key.local_tonic_pc[i], self.key.local_mode[i]),
+                            self.segment_prompt(i))
         return text is not None and self.set_key(*K.parse(text))
 
     def set_global_dialog(self) -> bool:
         """*Set global key…* (Ctrl+K)."""
-        text = self.ask_key("Set the global key", K.label(self.key.tonic_pc, self.key.mode))
+        text = self.ask_key("Set the global key", K.label(self.key.tonic_pc, self.key.mode),
+                            "Key of the whole track:")
         return text is not None and self.set_global(*K.parse(text))
 
     # ------------------------------------------------------------------ the mouse

@@ -5,12 +5,15 @@ While the tool is on (``edit_tool.EditTool``), in the main pane:
 - click a note: select it (Shift or Ctrl: add it to the selection, or take it out);
   click on empty space: select nothing; drag on empty space: select the notes in the box;
 - drag a note: move the selection in time (s) and pitch (whole semitones); drag a note's
-  right edge (the last ``EDGE_PX`` pixels): lengthen or shorten the selection;
+  right edge (``resize_zone_s``: the last ``EDGE_PX`` pixels, at most the right third of the
+  note as drawn, so that a short note can still be moved): lengthen or shorten the
+  selection; a drag that ends where it started changes nothing;
 - double-click on empty space: a new note of ``note_edit.DEFAULT_DURATION_S`` there;
 - with *Snap notes to beats* on (``snap``), moved onsets, resized offsets and drawn onsets
   go to the nearest 1/4 of the shown beats' grid (``note_edit.snap_times``);
 - Escape during a drag drops it (``EditTool.cancel_drag``);
-- the window's *Edit* menu: delete, select all, split at the cursor, merge, undo, redo.
+- the window's *Edit* menu: delete, select all, split (at the mouse when it is over the main
+  pane, else at the cursor: ``split_here``), merge, undo, redo.
 
 The operations are ``note_edit``'s; the selection is drawn over the notes
 (``selection_item``), highlighted.
@@ -27,7 +30,10 @@ from . import panes as P
 from .edit_tool import EDGE_PX, SELECTED_COLOUR, EditCommand, EditTool
 from .overlays import NotesItem
 
-__all__ = ["NoteTool", "EditCommand", "EDGE_PX"]
+__all__ = ["NoteTool", "EditCommand", "EDGE_PX", "SAME_TOL_S"]
+
+#: Times closer than this (s) are the same time: a drag back to its start changes nothing.
+SAME_TOL_S = 1e-6
 
 
 class NoteTool(EditTool):
@@ -50,8 +56,12 @@ class NoteTool(EditTool):
         return E.sort_notes(result) if len(result) else result
 
     def same(self, a, b) -> bool:
-        return (len(a) == len(b) and np.array_equal(a.onsets_s, b.onsets_s)
-                and np.array_equal(a.offsets_s, b.offsets_s) and np.array_equal(a.pitch_midi, b.pitch_midi))
+        """Whether two note lists are the same, float noise (``SAME_TOL_S``) aside."""
+        if len(a) != len(b):
+            return False
+        return bool(np.allclose(a.onsets_s, b.onsets_s, rtol=0.0, atol=SAME_TOL_S)
+                    and np.allclose(a.offsets_s, b.offsets_s, rtol=0.0, atol=SAME_TOL_S)
+                    and np.array_equal(a.pitch_midi, b.pitch_midi))
 
     def size(self) -> int:
         return len(self.result)
@@ -98,6 +108,22 @@ class NoteTool(EditTool):
     def split_selected(self, t_s: float) -> bool:
         return bool(self.selected) and self.apply("Split notes", E.split, self.selected, t_s)
 
+    def split_here(self) -> tuple[bool, str]:
+        """*Split* (S): the selected notes at the mouse's time while the mouse is over the
+        main pane, else at the playback cursor; (split or not, what to say in the status bar)."""
+        t, where = self.pointer_time(), "the mouse"
+        if t is None:
+            t, where = self.view.cursor_s(), "the cursor"
+        at = f"{where} ({t:.2f} s)"
+        if not self.selected:
+            return False, f"Nothing split: select the notes to split first, then press S at {where}"
+        before = len(self.notes)
+        if self.split_selected(t):
+            n = len(self.notes) - before
+            return True, f"Split {n} note{'s' if n != 1 else ''} at {at}"
+        return False, (f"Nothing split: no selected note sounds at {at} "
+                       f"(at least {E.MIN_DURATION_S * 1000:.0f} ms from its start and end)")
+
     def merge_selected(self) -> bool:
         return len(self.selected) > 1 and self.apply("Merge notes", E.merge, self.selected)
 
@@ -107,6 +133,12 @@ class NoteTool(EditTool):
         t, y = self.view_point(scene_pos)
         unit = self.view.y_unit
         return t, (y if unit == "midi" else float(hz_to_midi(max(P.hz_from_y(unit, y), 1e-3))))
+
+    def resize_zone_s(self, i: int) -> float:
+        """How far from note ``i``'s end (s) a press resizes it rather than moving it: the
+        last ``EDGE_PX`` pixels, at most the right third of the note."""
+        width = float(self.notes.offsets_s[i] - self.notes.onsets_s[i])
+        return min(self.pixel_s(EDGE_PX), width / 3.0)
 
     def mouse_click(self, ev) -> bool:
         """A click in the main pane (``TimeZoomViewBox``); True when handled."""
@@ -134,7 +166,7 @@ class NoteTool(EditTool):
             else:
                 if i not in self.selected:
                     self.select((set(self.selected) if self.extends(ev) else set()) | {i})
-                near_end = self.notes.offsets_s[i] - t0 <= self.pixel_s(EDGE_PX)
+                near_end = self.notes.offsets_s[i] - t0 <= self.resize_zone_s(i)
                 self._drag = ("resize" if near_end else "move", t0, p0, i)
         if self._drag is None:
             return True
@@ -147,7 +179,9 @@ class NoteTool(EditTool):
                 self._drag = None
             return True
         start, sel, i, grid = self.notes, self.selected, extra, self.grid()
-        if kind == "move":   # the dragged note's onset snaps; the others follow it
+        if abs(t - t0) < self.pixel_s(0.5) and np.round(p - p0) == 0:
+            notes, new_sel = start, list(sel)   # back where it started (snapping aside)
+        elif kind == "move":   # the dragged note's onset snaps; the others follow it
             on = float(start.onsets_s[i])
             notes, new_sel = E.move(start, sel, E.snap_one(on + t - t0, grid) - on, np.round(p - p0))
         else:                # the dragged note's offset snaps; the others change as much

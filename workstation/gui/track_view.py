@@ -41,6 +41,7 @@ from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 from workstation.core import constants as C
 
 from . import panes as P
+from .edit_legend import EditLegend
 from .main_image import MainImage, image_source
 from .layers import (ANALYSIS, EDITED_COLOUR, ESTIMATE, LAYER_COLOURS, LAYER_NAMES,
                      LAYER_TYPES, REF_LAYER_OF, REFERENCE, DrawContext, make_layers)
@@ -96,8 +97,7 @@ class TrackView(TimeNavigation, QWidget):
         self.stack.addWidget(self.glw)
         self.stack.addWidget(self.empty)
         lay.addWidget(self.stack, 1)
-        self.legend = QLabel("")  # the layers corrected by hand
-        self.legend.setStyleSheet(f"color: {EDITED_COLOUR}; padding: 0 6px;")
+        self.legend = EditLegend(EDITED_COLOUR)  # the layers corrected by hand
         lay.addWidget(self.legend)
         lay.addWidget(self.readout)
         self.clear()
@@ -288,10 +288,7 @@ class TrackView(TimeNavigation, QWidget):
         if set(revisions) != self._edited:
             self._edited = set(revisions)
             self._draw_under(self.draw_context())
-        self.legend.setText("   ".join(
-            f"{names.get(k, k)}: corrected by hand ({f'revision {r}' if r else 'not saved yet'})"
-            + (f" — the analysis has changed since (now {stale[k]}; Edit ▸ Revert to take it)"
-               if k in stale else "") for k, r in sorted(revisions.items())))
+        self.legend.show_revisions(revisions, stale, names)
 
     def _draw_under(self, ctx: DrawContext) -> None:
         """Under each corrected layer, the analysis it corrects (``data.analysis``)."""

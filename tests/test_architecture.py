@@ -15,7 +15,8 @@ LAYERS = {
     "export": {"core", "export"},
     "training": {"core", "inference", "library", "analysis", "export", "training"},
     "gui": {"core", "inference", "library", "analysis", "export", "gui"},
-    "cli": {"core", "library", "analysis", "export", "cli"},
+    "cluster": {"core", "library", "analysis", "cluster"},
+    "cli": {"core", "library", "analysis", "export", "cluster", "cli"},
 }
 # Third-party packages each layer may import (the standard library is always allowed).
 THIRD_PARTY = {
@@ -27,6 +28,7 @@ THIRD_PARTY = {
     "training": {"numpy", "scipy", "torch", "jams", "pretty_midi", "mir_eval", "soundfile", "soxr",
                  "mutagen", "fluidsynth", "music21", "platformdirs"},
     "gui": {"numpy", "PySide6", "pyqtgraph", "mir_eval"},
+    "cluster": {"numpy", "ray"},
     "cli": {"tqdm"},
 }
 

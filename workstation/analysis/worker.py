@@ -40,35 +40,26 @@ class _Throttle:
         return False
 
 
-def process_job(job: Job, library, frontend, emit, *, cancel=None, running=None,
-                parent_pid: int | None = None) -> None:
-    """Analyse one track: skip what is cached, run the rest, store each result when done."""
-    from workstation.core.audio import expected_samples, probe
-
-    emit(Event("track_started", job.track_id, message=job.path))
-    try:
-        analyzers = [s.build() for s in job.specs]
-    except Exception as exc:
-        emit(Event("track_failed", job.track_id, message=f"cannot build analyzers: {exc}"))
-        return
+def plan_job(job: Job, library) -> tuple[list[Analyzer], list[Analyzer], dict[str, Any], list[str]]:
+    """What a job still has to compute -> (its analyzers, those to run now in stage order,
+    the cached results the ones to run need, the ids already cached). Raises what building
+    an analyzer raises. Reads the library; writes nothing."""
+    analyzers = [s.build() for s in job.specs]
     store = library.store
     h = job.content_hash
     key = {a.id: a.result_key for a in analyzers}
-
     todo: list[Analyzer] = []
-    cached: dict[str, Any] = {}
+    cached: list[str] = []
     for a in analyzers:
         rec = library.get_analysis(h, *key[a.id])
         if rec is not None and rec.status == "done" and store.intact(h, *key[a.id]):
-            cached[a.id] = None  # loaded lazily below, only if something needs it
+            cached.append(a.id)  # loaded below only if something needs it
         else:
             todo.append(a)
     if not todo:
-        emit(Event("track_done", job.track_id, progress=1.0, message="cached",
-                   data={"ok": [], "failed": [], "cached": list(cached)}))
-        return
+        return analyzers, [], {}, cached
     needed = {r for a in todo for r in a.requires}
-    known = {}
+    known: dict[str, Any] = {}
     for a in analyzers:
         if a.id in cached and a.id in needed:
             res = store.load(h, *key[a.id])
@@ -77,6 +68,71 @@ def process_job(job: Job, library, frontend, emit, *, cancel=None, running=None,
             else:
                 known[a.id] = res
     todo = [a for group in stages(todo) for a in group]
+    return analyzers, todo, known, cached
+
+
+def analyze_file(path: str, todo: list[Analyzer], frontend, *, known: dict[str, Any] | None = None,
+                 on_result, on_error, on_progress=None, checkpoint=None, display: bool = False,
+                 threads: int | None = None):
+    """Decode ``path`` and run the ``todo`` analyzers on it (the pipeline both the local
+    worker and a cluster task run). ``on_result(analyzer, result, elapsed_s)`` gets each
+    finite result; a result with NaN or infinite values goes to ``on_error(analyzer, exc)``
+    instead, as does an analyzer that fails. ``display``: also build the track's display
+    features; returns them (``DisplayFeatures`` or None). Raises ``WorkstationError`` when
+    the file cannot be read, ``Cancelled`` from ``checkpoint``."""
+    from workstation.analysis.display import DisplayBuilder
+    from workstation.core.audio import expected_samples, probe
+
+    info = probe(path)
+    n_samples = expected_samples(info, C.SAMPLE_RATE)
+    track = TrackInfo(path=path, sr=C.SAMPLE_RATE, n_samples=n_samples,
+                      n_frames=C.n_frames_for(n_samples), device=str(frontend.device))
+    builder = DisplayBuilder(track.n_frames, track.n_samples, track.sr) if display else None
+
+    def chunks():
+        for chunk in file_chunks(path, frontend, n_samples=n_samples, info=info):
+            if builder is not None:
+                builder.add(chunk)
+            yield chunk
+
+    def checked(a: Analyzer, result, elapsed: float) -> None:
+        bad = nonfinite_fields(result)
+        if bad:   # never stored: one NaN vector used to break the similarity search of every track
+            on_error(a, ValueError(f"its result has NaN or infinite values ({', '.join(bad)}); not stored"))
+            return
+        on_result(a, result, elapsed)
+
+    run_pipeline(chunks, track, todo, known_results=known or {}, on_progress=on_progress,
+                 on_result=checked, on_error=on_error, checkpoint=checkpoint, threads=threads)
+    return builder.result() if builder is not None else None
+
+
+def analyzer_error(a: Analyzer, path: str, exc: BaseException) -> str:
+    """The reason recorded for an analyzer that failed on a file."""
+    return f"{a.id} failed on {path}: {exc}"
+
+
+def unexpected_error(path: str, exc: BaseException) -> str:
+    """The reason recorded for a track whose analysis raised something unexpected."""
+    return f"{path}: unexpected error: {type(exc).__name__}: {exc}"
+
+
+def process_job(job: Job, library, frontend, emit, *, cancel=None, running=None,
+                parent_pid: int | None = None) -> None:
+    """Analyse one track: skip what is cached, run the rest, store each result when done."""
+    emit(Event("track_started", job.track_id, message=job.path))
+    try:
+        analyzers, todo, known, cached = plan_job(job, library)
+    except Exception as exc:
+        emit(Event("track_failed", job.track_id, message=f"cannot build analyzers: {exc}"))
+        return
+    if not todo:
+        emit(Event("track_done", job.track_id, progress=1.0, message="cached",
+                   data={"ok": [], "failed": [], "cached": list(cached)}))
+        return
+    store = library.store
+    h = job.content_hash
+    key = {a.id: a.result_key for a in analyzers}
 
     for a in todo:
         library.set_analysis(h, *key[a.id], status="running", progress=0.0)
@@ -96,10 +152,6 @@ def process_job(job: Job, library, frontend, emit, *, cancel=None, running=None,
     failed: list[str] = []
 
     def on_result(a: Analyzer, result, elapsed: float) -> None:
-        bad = nonfinite_fields(result)
-        if bad:   # never stored: one NaN vector used to break the similarity search of every track
-            on_error(a, ValueError(f"its result has NaN or infinite values ({', '.join(bad)}); not stored"))
-            return
         path = store.save(h, *key[a.id], result)
         library.set_analysis(h, *key[a.id], status="done", result_path=str(path), progress=1.0,
                              elapsed_s=elapsed, error=None)
@@ -108,7 +160,7 @@ def process_job(job: Job, library, frontend, emit, *, cancel=None, running=None,
         emit(Event("analyzer_done", job.track_id, a.id, overall(), data={"elapsed_s": elapsed}))
 
     def on_error(a: Analyzer, exc: BaseException) -> None:
-        msg = f"{a.id} failed on {job.path}: {exc}"
+        msg = analyzer_error(a, job.path, exc)
         library.set_analysis(h, *key[a.id], status="failed", error=msg)
         fractions[a.id] = 1.0
         failed.append(a.id)
@@ -130,20 +182,10 @@ def process_job(job: Job, library, frontend, emit, *, cancel=None, running=None,
                 library.set_analysis(h, *key[a.id], status=status, error=error)
 
     try:
-        info = probe(job.path)
-        n_samples = expected_samples(info, C.SAMPLE_RATE)
-        track = TrackInfo(path=job.path, sr=C.SAMPLE_RATE, n_samples=n_samples,
-                          n_frames=C.n_frames_for(n_samples), device=str(frontend.device))
-        display = _display_builder(library, h, track)
-
-        def chunks():
-            for chunk in file_chunks(job.path, frontend, n_samples=n_samples, info=info):
-                if display is not None:
-                    display.add(chunk)
-                yield chunk
-        run_pipeline(chunks, track, todo, known_results=known, on_progress=on_progress,
-                     on_result=on_result, on_error=on_error, checkpoint=checkpoint)
-        _write_display(library, h, display)
+        display = analyze_file(job.path, todo, frontend, known=known, on_result=on_result,
+                               on_error=on_error, on_progress=on_progress, checkpoint=checkpoint,
+                               display=needs_display(library, h))
+        write_display(library, h, display)
     except Cancelled:
         unfinished("cancelled", None)
         emit(Event("track_cancelled", job.track_id, message=job.path))
@@ -154,7 +196,7 @@ def process_job(job: Job, library, frontend, emit, *, cancel=None, running=None,
         return
     except Exception as exc:  # unexpected: report with the file name, keep the worker alive
         log.exception("unexpected error on %s", job.path)
-        msg = f"{job.path}: unexpected error: {type(exc).__name__}: {exc}"
+        msg = unexpected_error(job.path, exc)
         unfinished("failed", msg)
         emit(Event("track_failed", job.track_id, message=msg))
         return
@@ -162,21 +204,26 @@ def process_job(job: Job, library, frontend, emit, *, cancel=None, running=None,
                data={"ok": ok, "failed": failed, "cached": list(cached)}))
 
 
-def _display_builder(library, content_hash: str, track: TrackInfo):
-    """A ``DisplayBuilder`` for the track when its display cache is missing, else None."""
-    from workstation.analysis.display import DisplayBuilder, cache_path
-    if not content_hash or cache_path(library.root, content_hash).is_file():
-        return None
-    return DisplayBuilder(track.n_frames, track.n_samples, track.sr)
+def needs_display(library, content_hash: str) -> bool:
+    """Whether the track's display cache is missing (so an analysis should build it)."""
+    from workstation.analysis.display import cache_path
+    return bool(content_hash) and not cache_path(library.root, content_hash).is_file()
 
 
-def _write_display(library, content_hash: str, display) -> None:
+def write_display(library, content_hash: str, display) -> None:
     """Store the display features built during the analysis (a pass that read every chunk),
     so the window shows the track without decoding it again."""
     from workstation.analysis.display import cache_path, write_cache
-    d = display.result() if display is not None else None
-    if d is not None:
-        write_cache(cache_path(library.root, content_hash), d)
+    if display is not None:
+        write_cache(cache_path(library.root, content_hash), display)
+
+
+def make_frontend(device: str = "auto"):
+    """The shared front end for an analysis process (torch threads from $WORKSTATION_THREADS)."""
+    from workstation.inference.device import configure_threads
+    from workstation.inference.frontend import FrontEnd
+    configure_threads()
+    return FrontEnd(device)
 
 
 def worker_main(library_root: str, device: str, jobs, events, cancel, running,

@@ -2,6 +2,7 @@
 
     workstation analyze PATH... [--out DIR] [--format jams,midi,csv] [--device auto|cpu|cuda]
                                 [--analyzers pitch.f0,notes,...] [--library DIR] [--force]
+                                [--cluster local:N|auto|ray://HOST:PORT]
     workstation library scan DIR | status | list
     workstation export [PATH...] --out DIR [--format ...]
     workstation similar TRACK [-k N] [--filter NAME=VALUE ...] [--region START-END] [--json]
@@ -72,7 +73,8 @@ def _add_paths(lib, paths: list[str], quiet: bool) -> tuple[list, int]:
     return out, skipped
 
 
-def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool) -> dict:
+def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool,
+              cluster: str | None = None) -> dict:
     from tqdm import tqdm
 
     from workstation.analysis.scheduler import Scheduler, jobs_for
@@ -104,11 +106,16 @@ def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool) -> d
                           "track_cancelled": "cancelled"}[ev.kind]
                 if ev.kind == "track_done" and (ev.data or {}).get("failed"):
                     status = "done, but failed: " + ", ".join(ev.data["failed"])
+                if (ev.data or {}).get("node"):
+                    status += f" (on {ev.data['node']})"
                 print(f"[{int(state['base'])}/{len(jobs)}] {names.get(ev.track_id, '')}: {status}",
                       file=sys.stderr, flush=True)
             if ev.kind == "track_failed":
                 tqdm.write(f"failed: {ev.message}", file=sys.stderr)
 
+    if cluster:
+        from .cluster import run_on_cluster_cli
+        return run_on_cluster_cli(lib, jobs, cluster, on_event, bar, device=device, quiet=quiet)
     sched = Scheduler(lib, device=device)
     try:
         counts = sched.run(jobs, on_event)
@@ -221,7 +228,8 @@ def cmd_analyze(args) -> int:
     tracks, skipped = _add_paths(lib, args.paths, args.quiet)
     if not tracks:
         raise WorkstationError("no audio files found in " + ", ".join(args.paths))
-    counts = _run_jobs(lib, specs, tracks, device=args.device, force=args.force, quiet=args.quiet)
+    counts = _run_jobs(lib, specs, tracks, device=args.device, force=args.force, quiet=args.quiet,
+                       cluster=getattr(args, "cluster", None))
     tracks = [lib.track(t.id) for t in tracks]
     if args.out:
         written, missing = _export(lib, specs, tracks, Path(args.out), _formats(args.format),

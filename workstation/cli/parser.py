@@ -70,6 +70,18 @@ def device(text: str) -> str:
     return text.strip().lower()
 
 
+def cluster_address(text: str) -> str:
+    """local:N, auto, ray://HOST:PORT or HOST:PORT (whether Ray is installed is checked when
+    the run starts)."""
+    from workstation.cluster import parse_address
+    from workstation.core.errors import WorkstationError
+    try:
+        parse_address(text)
+    except WorkstationError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("--cluster ", "", 1)) from None
+    return text.strip()
+
+
 def out_folder(text: str) -> Path:
     """A folder to write into: existing, or creatable (created now, before the analysis)."""
     p = Path(text).expanduser()
@@ -115,6 +127,11 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
                              "pitch.f0=pyin (49x; poor on singing in accompaniment); best: "
                              "pitch.f0=crepe-full (2x on 2 CPU cores, 100x on a GPU)")
         sp.add_argument("--force", action="store_true", help="re-run even if results are cached")
+        sp.add_argument("--cluster", type=cluster_address, metavar="ADDRESS",
+                        help="run the analysis on a Ray cluster (the cluster extra): local:N "
+                             "starts one here with N CPUs, auto joins the running one, or "
+                             "ray://HOST:PORT / HOST:PORT; files are read by path on the nodes "
+                             "(a shared filesystem), results are written into this library")
         sp.add_argument("--quiet", action="store_true")
         sp.add_argument("--allow-failures", action="store_true",
                         help="exit 0 even when some files failed")

@@ -17,13 +17,10 @@ from PySide6.QtWidgets import QApplication, QInputDialog  # noqa: E402
 
 import test_f0_key_editing as FK  # noqa: E402
 import test_note_editing as NE  # noqa: E402
-from synth_audio import write_arpeggio  # noqa: E402
+from editing_window import analysed_library  # noqa: E402
 from workstation.gui import note_edit as E  # noqa: E402
 from workstation.gui.help_dialog import ShortcutsDialog  # noqa: E402
-from workstation.gui.method_menus import specs_with_methods  # noqa: E402
 from workstation.gui.panes import ACCENT  # noqa: E402
-from workstation.gui.settings import Settings  # noqa: E402
-from workstation.library import Library  # noqa: E402
 
 
 @pytest.fixture
@@ -36,19 +33,7 @@ def win(qtbot, tmp_path):
 
 def _notes_library(tmp_path):
     """``test_note_editing.lib_root`` (a fixture, not callable)."""
-    music = tmp_path / "music"
-    music.mkdir()
-    write_arpeggio(music / "arp.wav", seconds=6.0)
-    specs = specs_with_methods(Settings(tmp_path / "settings.ini"))
-    with Library.open(tmp_path / "lib") as lib:
-        lib.scan(music)
-        (t,) = lib.tracks()
-        for layer, result in (("notes", NE._analysis_notes()), ("beats", NE._analysis_beats())):
-            a = next(s.build() for s in specs if s.build().id == layer)
-            key = (a.id, a.version, a.params_hash())
-            lib.store.save(t.content_hash, *key, result)
-            lib.set_analysis(t.content_hash, *key, status="done")
-    return tmp_path
+    return analysed_library(tmp_path, {"notes": NE._analysis_notes(), "beats": NE._analysis_beats()})
 
 
 @pytest.fixture

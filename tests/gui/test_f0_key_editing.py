@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synth_audio import write_arpeggio
+from editing_window import analysed_library, open_window
 
 pytest.importorskip("pytestqt")
 pytest.importorskip("pyqtgraph")
@@ -71,20 +71,7 @@ def _specs(root: Path):
     return specs_with_methods(Settings(root / "settings.ini"))
 
 
-def _library(root: Path, results: dict) -> Path:
-    music = root / "music"
-    music.mkdir()
-    write_arpeggio(music / "arp.wav", seconds=6.0)
-    specs = _specs(root)
-    with Library.open(root / "lib") as lib:
-        lib.scan(music)
-        (t,) = lib.tracks()
-        for layer, result in results.items():
-            a = next(s.build() for s in specs if s.build().id == layer)
-            key = (a.id, a.version, a.params_hash())
-            lib.store.save(t.content_hash, *key, result)
-            lib.set_analysis(t.content_hash, *key, status="done")
-    return root
+_library = analysed_library
 
 
 @pytest.fixture
@@ -94,20 +81,7 @@ def lib_root(tmp_path) -> Path:
 
 
 def _open(qtbot, root: Path) -> MainWindow:
-    win = MainWindow(root / "lib", settings=Settings(root / "settings.ini"), device="cpu",
-                     auto_analyse=False, playback=False)
-    qtbot.addWidget(win)
-    win.resize(1300, 820)
-    win.show()
-    qtbot.waitUntil(lambda: win.model.rowCount() == 1, timeout=20_000)
-    tid = win.model.row(0).track_id
-    assert win.select_track(tid)
-    qtbot.waitUntil(lambda: win.view.data is not None and win.view.data.track.id == tid
-                    and win.view.data.display is not None, timeout=60_000)
-    win.view.set_x_range(0.0, 6.0)
-    win.view.main.setYRange(50.0, 75.0, padding=0)
-    qtbot.wait(20)
-    return win
+    return open_window(qtbot, root, x_range=(0.0, 6.0), y_range=(50.0, 75.0))
 
 
 @pytest.fixture

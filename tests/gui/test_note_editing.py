@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synth_audio import write_arpeggio
+from editing_window import analysed_library, open_window
 
 pytest.importorskip("pytestqt")
 pytest.importorskip("pyqtgraph")
@@ -22,8 +22,6 @@ from workstation.core.types import Beats, Notes  # noqa: E402
 from workstation.gui.layers import EDITED_COLOUR, LAYER_NAMES, Layer  # noqa: E402
 from workstation.gui.library_model import COL_STATUS  # noqa: E402
 from workstation.gui.main_window import MainWindow  # noqa: E402
-from workstation.gui.method_menus import specs_with_methods  # noqa: E402
-from workstation.gui.settings import Settings  # noqa: E402
 from workstation.library import Library  # noqa: E402
 
 #: The analysis's notes: C4 0.5-1.0, E4 1.0-1.5, G4 1.5-2.0, C5 2.0-3.0 s.
@@ -49,36 +47,11 @@ def _analysis_notes() -> Notes:
 def lib_root(tmp_path) -> Path:
     """A library of one 6 s arpeggio whose stored analysis holds ``_analysis_notes`` and
     ``_analysis_beats``."""
-    music = tmp_path / "music"
-    music.mkdir()
-    write_arpeggio(music / "arp.wav", seconds=6.0)
-    specs = specs_with_methods(Settings(tmp_path / "settings.ini"))
-    with Library.open(tmp_path / "lib") as lib:
-        lib.scan(music)
-        (t,) = lib.tracks()
-        for layer, result in (("notes", _analysis_notes()), ("beats", _analysis_beats())):
-            a = next(s.build() for s in specs if s.build().id == layer)
-            key = (a.id, a.version, a.params_hash())
-            lib.store.save(t.content_hash, *key, result)
-            lib.set_analysis(t.content_hash, *key, status="done")
-    return tmp_path
+    return analysed_library(tmp_path, {"notes": _analysis_notes(), "beats": _analysis_beats()})
 
 
 def _open(qtbot, root: Path) -> MainWindow:
-    win = MainWindow(root / "lib", settings=Settings(root / "settings.ini"), device="cpu",
-                     auto_analyse=False, playback=False)
-    qtbot.addWidget(win)
-    win.resize(1300, 820)
-    win.show()
-    qtbot.waitUntil(lambda: win.model.rowCount() == 1, timeout=20_000)
-    tid = win.model.row(0).track_id
-    assert win.select_track(tid)
-    qtbot.waitUntil(lambda: win.view.data is not None and win.view.data.track.id == tid
-                    and win.view.data.display is not None, timeout=60_000)
-    win.view.set_x_range(0.0, 4.0)
-    win.view.main.setYRange(55.0, 80.0, padding=0)
-    qtbot.wait(20)
-    return win
+    return open_window(qtbot, root, x_range=(0.0, 4.0), y_range=(55.0, 80.0))
 
 
 @pytest.fixture

@@ -30,15 +30,15 @@ from workstation.core.errors import AnnotationError
 from workstation.core.types import Beats, Key, Notes, Result
 from workstation.core.units import key_label, midi_to_note_name
 
+from .csv_io import beat_labels
+
 
 def _beat_labels(b: Beats) -> list[tuple[float, float, str]]:
     t = np.asarray(b.times_s, dtype=np.float64)
     pos = np.asarray(b.positions, dtype=np.int64)
     if len(pos) != len(t):
         pos = np.zeros(len(t), dtype=np.int64)
-    bar = np.cumsum(pos == 1)          # beats before the first downbeat: bar 0
-    return [(float(x), float(x), f"{int(k)}.{int(p)}" if p >= 1 else "?")
-            for x, p, k in zip(t, pos, bar)]
+    return [(float(x), float(x), lab) for x, lab in zip(t, beat_labels(pos, unknown="?"))]
 
 
 def _note_labels(n: Notes) -> list[tuple[float, float, str]]:

@@ -88,13 +88,14 @@ DEFAULT_VELOCITY = 100
 SV_FIRST_S = 0.001
 
 
-def beat_labels(positions: np.ndarray) -> list[str]:
+def beat_labels(positions: np.ndarray, unknown: str | None = None) -> list[str]:
     """``bar.beat`` labels of beats with positions (1 = downbeat; bars counted from the first
-    downbeat, a pickup is bar 0); ``b<n>`` (n from 1) where the position is unknown (0)."""
+    downbeat, a pickup is bar 0), as every export writes them; where the position is unknown
+    (0): ``unknown``, or ``b<n>`` (n from 1) when None (the CSV's, read back by position)."""
     out, bar = [], 0
     for i, p in enumerate(np.asarray(positions, dtype=np.int64)):
         if p <= 0:
-            out.append(f"b{i + 1}")
+            out.append(f"b{i + 1}" if unknown is None else unknown)
             continue
         if p == 1:
             bar += 1

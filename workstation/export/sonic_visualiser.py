@@ -70,6 +70,7 @@ from workstation.core.types import Beats, Key, Notes, PitchTrack, Result
 from workstation.core.units import midi_to_note_name, parse_key_label, pitch_class_name
 
 from .atomic import atomic_write
+from .csv_io import beat_labels
 
 log = logging.getLogger(__name__)
 
@@ -99,16 +100,6 @@ def _comment(text: str) -> str:
     return f"<!-- {text} -->\n" if text else ""
 
 
-def _bar_beat_labels(positions: np.ndarray) -> list[str]:
-    out, bar = [], 0
-    for p in positions:
-        p = int(p)
-        if p == 1:
-            bar += 1
-        out.append(f"{bar}.{p}" if p > 0 else "?")
-    return out
-
-
 def _key_text(pc: int, mode: str) -> str:
     return f"{pitch_class_name(pc)} {mode}"
 
@@ -125,7 +116,7 @@ def _model_xml(layer: str, r: Result, sr: int, mid: int, did: int, duration_s: f
         pos = np.asarray(r.positions, dtype=np.int64)
         pos = pos if len(pos) == len(t) else np.zeros(len(t), dtype=np.int64)
         pts = [f'<point frame="{_frame(a, sr)}" label={quoteattr(lab)}/>'
-               for a, lab in zip(t, _bar_beat_labels(pos))]
+               for a, lab in zip(t, beat_labels(pos, unknown="?"))]
         attrs, dims = 'type="sparse" dimensions="1" resolution="1" notifyOnAdd="true"', 1
         name = f"Beats ({r.tempo_bpm:.1f} BPM)" if r.tempo_bpm else "Beats"
         frames = [_frame(a, sr) for a in t]

@@ -94,10 +94,7 @@ class BeatTool(EditTool):
             if i is None:
                 self.add_beat(t)
             return True
-        sel = set(self.selected) if self.extends(ev) else set()
-        if i is not None:
-            sel = sel ^ {i} if self.extends(ev) else {i}
-        self.select(sel)
+        self.click_select(ev, i)
         return True
 
     def drag(self, ev) -> bool:
@@ -118,15 +115,4 @@ class BeatTool(EditTool):
                 self._drag = None
             return True
         start, sel = self.beats, self.selected
-        beats, new_sel = B.move(start, sel, x - x0)
-        if not ev.isFinish():   # a preview: drawn, not yet a command
-            self.view.layers[self.layer].set_result(beats, self.view.draw_context())
-            self.draw_selection(beats, new_sel)
-            return True
-        self._drag = None
-        if self.same(beats, start):
-            self.view.layers[self.layer].set_result(start, self.view.draw_context())
-            self.draw_selection()
-        else:
-            self.push("Move beats", (start, sel), (beats, new_sel))
-        return True
+        return self.drag_to(ev, "Move beats", (start, sel), B.move(start, sel, x - x0))

@@ -136,6 +136,24 @@ class EditTool(QObject):
         else:
             cmd.redo()
 
+    def drag_to(self, ev, text: str, before, after) -> bool:
+        """One step of a drag that changes the layer from ``before`` to ``after`` (each a
+        (result, selected indices) pair): drawn as a preview while the drag goes on; at its
+        end one undoable command, or nothing when the result came back where it started."""
+        (start, _), (result, sel) = before, after
+        layer, ctx = self.view.layers[self.layer], self.view.draw_context()
+        if not ev.isFinish():   # a preview: drawn, not yet a command
+            layer.set_result(result, ctx)
+            self.draw_selection(result, sel)
+            return True
+        self._drag = None
+        if self.same(result, start):   # back where it started: nothing to undo
+            layer.set_result(start, ctx)
+            self.draw_selection()
+        else:
+            self.push(text, before, after)
+        return True
+
     # -- the mouse ----------------------------------------------------------------------
     def view_point(self, scene_pos) -> tuple[float, float]:
         p = self.view.main.getViewBox().mapSceneToView(scene_pos)
@@ -183,6 +201,14 @@ class EditTool(QObject):
     @staticmethod
     def extends(ev) -> bool:
         return bool(ev.modifiers() & EXTEND)
+
+    def click_select(self, ev, i: int | None) -> None:
+        """A click on item ``i`` (None: on nothing): select it alone, or with Shift/Ctrl add
+        it to the selection or take it out."""
+        sel = set(self.selected) if self.extends(ev) else set()
+        if i is not None:
+            sel = sel ^ {i} if self.extends(ev) else {i}
+        self.select(sel)
 
     def taking(self, ev) -> bool:
         """Whether the tool takes a mouse event: on, a track shown, the left button."""

@@ -165,15 +165,5 @@ class KeyTool(EditTool):
         i = self._drag
         t, _ = self.view_point(ev.scenePos())
         start = self.key
-        key, sel = K.move_boundary(start, i, t)
-        if not ev.isFinish():   # a preview
-            self.view.layers[self.layer].set_result(key, self.view.draw_context())
-            self.draw_selection(key, sel)
-            return True
-        self._drag = None
-        if self.same(key, start):
-            self.view.layers[self.layer].set_result(start, self.view.draw_context())
-            self.draw_selection()
-        else:
-            self.push("Move key boundary", (start, list(self.selected)), (key, sel))
-        return True
+        return self.drag_to(ev, "Move key boundary", (start, list(self.selected)),
+                            K.move_boundary(start, i, t))

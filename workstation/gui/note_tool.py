@@ -150,10 +150,7 @@ class NoteTool(EditTool):
             if i is None:
                 self.add_note(t, pitch)
             return True
-        sel = set(self.selected) if self.extends(ev) else set()
-        if i is not None:
-            sel = sel ^ {i} if self.extends(ev) else {i}
-        self.select(sel)
+        self.click_select(ev, i)
         return True
 
     def drag(self, ev) -> bool:
@@ -187,14 +184,4 @@ class NoteTool(EditTool):
         else:                # the dragged note's offset snaps; the others change as much
             off = float(start.offsets_s[i])
             notes, new_sel = E.resize(start, sel, E.snap_one(off + t - t0, grid) - off)
-        if not ev.isFinish():   # a preview: drawn, not yet a command
-            self.view.layers[self.layer].set_result(notes, self.view.draw_context())
-            self.draw_selection(notes, new_sel)
-            return True
-        self._drag = None
-        if self.same(notes, start):   # back where it started: nothing to undo
-            self.view.layers[self.layer].set_result(start, self.view.draw_context())
-            self.draw_selection()
-        else:
-            self.push(f"{kind.title()} notes", (start, sel), (notes, new_sel))
-        return True
+        return self.drag_to(ev, f"{kind.title()} notes", (start, sel), (notes, new_sel))

@@ -43,19 +43,18 @@ class Event:
 
 @dataclass
 class RunProgress:
-    """One analysis run: ``jobs`` tracks to analyse, ``finished`` of them (``failed``,
-    ``cancelled`` among them), the running track's ``fraction`` (0..1), the first failure's
-    message; ``active`` from start to finish, ``paused`` while paused."""
+    """One analysis run: ``jobs`` tracks to analyse, ``finished`` of them (``failed`` among
+    them), the running track's ``fraction`` (0..1), the first failure's message; ``active``
+    from start to finish, ``paused`` while paused; the worker's final ``counts``."""
 
     jobs: int = 0
     finished: int = 0
     failed: int = 0
-    cancelled: int = 0
     fraction: float = 0.0
     first_error: str = ""
     active: bool = False
     paused: bool = False
-    counts: dict = field(default_factory=dict)   # the worker's final counts, once finished
+    counts: dict = field(default_factory=dict)
 
     @property
     def done_fraction(self) -> float:
@@ -167,8 +166,6 @@ class SessionState:
             if kind == "track_failed":
                 r.failed += 1
                 r.first_error = r.first_error or message
-            elif kind == "track_cancelled":
-                r.cancelled += 1
         else:
             return
         self.progress_changed.emit(r)

@@ -128,3 +128,63 @@ def chunk_stream(blocks: Iterable[np.ndarray], *, n_samples_hint: int | None = N
                     progress=1.0 if last else progress(frame_start + n))
         index += 1
         frame_start += n
+
+
+@dataclass
+class ContextWindow:
+    """What a network reads and what it may write in one step of a ``ContextStream``.
+
+    frames [shape=(..., width)]: feature frames ``start .. start + width - 1`` (global frame
+    indices); ``lo .. hi - 1``: the frames that are final now (each has the stream's context
+    on its right inside ``frames``, or the stream has ended). A caller computes on ``frames``
+    and keeps the columns ``lo - start .. hi - start``."""
+
+    frames: np.ndarray
+    start: int
+    lo: int
+    hi: int
+
+
+class ContextStream:
+    """Streaming with temporal context: the one way an analyzer feeds per-chunk feature frames
+    to a network whose output at a frame depends on ``context`` frames on each side.
+
+    ``push(frames, is_last)`` appends a chunk's frames [shape=(..., m)] and returns the
+    ``ContextWindow`` of that step: the carried frames (up to ``2 * context``: the left context
+    of the first frame not yet final, and those frames) followed by the new ones; a frame is
+    final once ``context`` frames follow it (all frames at the end of the stream, at most
+    ``limit``). ``finish()`` gives the window of the frames still pending when a stream did
+    not flag its last chunk (None if there are none). ``align``: the global index of every
+    window's first frame is a multiple of it (for networks that pool time by ``align``)."""
+
+    def __init__(self, context: int, *, align: int = 1, limit: int | None = None):
+        self.context = int(context)
+        self.align = max(1, int(align))
+        self.limit = limit
+        self._buf: np.ndarray | None = None
+        self._start = 0      # global index of _buf's first frame
+        self._written = 0    # frames before this are final
+
+    def push(self, frames: np.ndarray, is_last: bool) -> ContextWindow:
+        frames = np.asarray(frames)
+        buf = frames if self._buf is None else np.concatenate([self._buf, frames], axis=-1)
+        start, end = self._start, self._start + buf.shape[-1]
+        hi = end if is_last else end - self.context
+        if self.limit is not None:
+            hi = min(hi, self.limit)
+        lo = self._written
+        self._written = max(lo, hi)
+        keep = max(0, buf.shape[-1] - 2 * self.context)
+        keep -= (start + keep) % self.align
+        self._buf, self._start = buf[..., keep:], start + keep
+        return ContextWindow(buf, start, lo, max(lo, hi))
+
+    def finish(self) -> ContextWindow | None:
+        if self._buf is None:
+            return None
+        end = self._start + self._buf.shape[-1]
+        hi = end if self.limit is None else min(end, self.limit)
+        if hi <= self._written:
+            return None
+        lo, self._written = self._written, hi
+        return ContextWindow(self._buf, self._start, lo, hi)

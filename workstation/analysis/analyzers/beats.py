@@ -33,6 +33,7 @@ import numpy as np
 from workstation.analysis.base import Analyzer, register
 from workstation.core import constants as C
 from workstation.core import beat_decode, rhythm
+from workstation.core.chunking import ContextStream
 from workstation.core.types import Beats
 
 METHODS = ("dsp", "learned")
@@ -118,26 +119,22 @@ class BeatsAnalyzer(Analyzer):
         model = load_model(self.params["model"], device=track.device or "cpu")
         net = Audio2Beats(model, device=track.device or "cpu")
         acts = []
-        # Streaming with context: a frame's activation is output once ``ctx`` frames of right
-        # context have arrived, and the last ``ctx`` frames already seen are kept as left
-        # context, so the activation does not depend on where the chunks are cut.
-        ctx = net.border_frames
+        # a frame's activation is output once ``border_frames`` of right context have arrived
+        # (``ContextStream``), so it does not depend on where the chunks are cut; windows start
+        # on even frames (the net's half-rate grid stays put)
+        stream = ContextStream(net.border_frames, align=2)
         osf = rhythm.OnsetStrength()             # the flux envelope, fused with the activation
         onsets = []
-        buf = np.zeros((C.N_MELS, 0), np.float32)
-        start = 0                                # first frame of buf not output yet
         for chunk in chunks:
             mel = chunk.mel()
             onsets.append(osf.process(mel)[0])
-            buf = np.concatenate([buf, mel.astype(np.float32)], axis=1)
-            end = buf.shape[1] if chunk.is_last else buf.shape[1] - ctx
-            if end > start:
-                acts.append(net(buf)[:, start:end])
-                keep = max(0, end - ctx) // 2 * 2     # even: the net's half-rate grid stays put
-                buf, start = buf[:, keep:], end - keep
+            win = stream.push(mel.astype(np.float32), chunk.is_last)
+            if win.hi > win.lo:
+                acts.append(net(win.frames)[:, win.lo - win.start:win.hi - win.start])
             yield chunk.progress
-        if buf.shape[1] > start:                 # a stream that did not flag its last chunk
-            acts.append(net(buf)[:, start:])
+        win = stream.finish()                    # a stream that did not flag its last chunk
+        if win is not None:
+            acts.append(net(win.frames)[:, win.lo - win.start:win.hi - win.start])
         if not acts:
             return _empty()
         act = np.concatenate(acts, axis=1)

@@ -45,6 +45,7 @@ import numpy as np
 
 from workstation.analysis.base import Analyzer, FeatureChunk, TrackInfo, register
 from workstation.core import constants as C
+from workstation.core.chunking import ContextStream
 from workstation.core.pitch import PitchHMM, PyinParams, pyin_candidates
 from workstation.core.types import PitchTrack
 
@@ -185,23 +186,16 @@ class F0(Analyzer):
         n = track.n_frames
         freqs_hz = np.zeros(n, np.float32)
         confidence = np.zeros(n, np.float32)
-        carry, carry_start, written = None, 0, 0   # HCQT context carried across chunk joins
+        stream = ContextStream(ctx, limit=n)
         for chunk in chunks:
-            h, start = chunk.hcqt(), chunk.frame_start
-            if carry is not None:
-                h, start = np.concatenate([carry, h], axis=-1), carry_start
-            end = start + h.shape[-1]
-            w1 = min(end if chunk.is_last else end - ctx, n)
-            if w1 > written:
-                mel = net(h)[head][:, written - start:w1 - start]
+            win = stream.push(chunk.hcqt(), chunk.is_last)
+            if win.hi > win.lo:
+                mel = net(win.frames)[head][:, win.lo - win.start:win.hi - win.start]
                 frames = np.arange(mel.shape[1])
                 best = mel.argmax(axis=0)
                 fbin, _ = pp.parabolic_peak(mel, best, frames)
-                freqs_hz[written:w1] = pp.bin_to_hz(fbin)
-                confidence[written:w1] = mel[best, frames]
-                written = w1
-            keep = min(2 * ctx, h.shape[-1])
-            carry, carry_start = h[..., h.shape[-1] - keep:], end - keep
+                freqs_hz[win.lo:win.hi] = pp.bin_to_hz(fbin)
+                confidence[win.lo:win.hi] = mel[best, frames]
             yield chunk.progress
         voiced = confidence >= float(p["melody_threshold"])
         return PitchTrack(times_s=track.times_s(), freqs_hz=freqs_hz, voiced=voiced,

@@ -32,6 +32,7 @@ import numpy as np
 from workstation.analysis.base import Analyzer, register
 from workstation.core import constants as C
 from workstation.core import postprocess as pp
+from workstation.core.chunking import ContextStream
 from workstation.core.types import Salience
 
 log = logging.getLogger(__name__)
@@ -164,22 +165,15 @@ class SalienceAnalyzer(Analyzer):
         ctx = int(p["context_frames"])
         values = np.zeros((C.N_BINS, track.n_frames), dtype=np.float16)
         pk_frame, pk_bin, pk_val = [], [], []
-        carry, carry_start = None, 0  # HCQT of the last (up to) 2 * ctx frames: context + not yet final
-        written = 0  # frames before this are final
+        stream = ContextStream(ctx, limit=track.n_frames)
         for chunk in chunks:
-            h = chunk.hcqt()
-            start = chunk.frame_start
-            if carry is not None:
-                h = np.concatenate([carry, h], axis=-1)
-                start = carry_start
-            end = start + h.shape[-1]
-            out = net(h)[head]
-            w0 = written
-            w1 = min(end if chunk.is_last else end - ctx, track.n_frames)
+            win = stream.push(chunk.hcqt(), chunk.is_last)
+            w0, w1 = win.lo, win.hi
             if w1 > w0:
-                seg = out[:, w0 - start:w1 - start]
+                h = win.frames[..., w0 - win.start:w1 - win.start]
+                seg = net(win.frames)[head][:, w0 - win.start:w1 - win.start]
                 if p["fundamental_gate_db"] > 0:
-                    seg = seg * pp.fundamental_gate(h[..., w0 - start:w1 - start] / _amplitude_scale(),
+                    seg = seg * pp.fundamental_gate(h / _amplitude_scale(),
                                                     below_db=p["fundamental_gate_db"],
                                                     width_db=p["fundamental_gate_width_db"])
                 values[:, w0:w1] = seg
@@ -187,9 +181,6 @@ class SalienceAnalyzer(Analyzer):
                 pk_frame.append(peaks.frame + w0)
                 pk_bin.append(peaks.bin)
                 pk_val.append(peaks.value)
-                written = w1
-            keep = min(2 * ctx, h.shape[-1])
-            carry, carry_start = h[..., h.shape[-1] - keep:], end - keep
             yield chunk.progress
         return self._result(track, values, pk_frame, pk_bin, pk_val, method="learned")
 

@@ -30,6 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from workstation.core import constants as C
+from workstation.inference.blocked import blocked_predict
 from workstation.inference.weights import register_architecture
 
 #: Heads in output order.
@@ -138,11 +139,12 @@ class Audio2Beats:
 
     ``__call__(mel)``: mel power [shape=(C.N_MELS, n_frames)] (or a batch with a leading axis)
     -> float32 [shape=(2, n_frames)] (``HEADS`` order) in [0, 1]. Long inputs are cut into
-    blocks of ``block_frames`` with ``border_frames`` of context on each side (zero-padded at
-    the ends, discarded), run as batches of ``batch_size`` under ``torch.inference_mode``,
-    with autocast (bfloat16) on CUDA. The network runs at half the frame rate inside, so
-    ``block_frames`` and ``border_frames`` are even (the half-rate grid stays on even input
-    frames whatever the blocking) and so is the start of every segment a caller streams.
+    blocks of at most ``block_frames`` with ``border_frames`` of context on each side
+    (zero-padded at the ends, discarded; ``inference.blocked``), run as batches of
+    ``batch_size`` under ``torch.inference_mode``, with autocast (bfloat16) on CUDA. The
+    network runs at half the frame rate inside, so ``block_frames`` and ``border_frames`` are
+    even (the half-rate grid stays on even input frames whatever the blocking) and so is the
+    start of every segment a caller streams.
     """
 
     def __init__(self, model: BeatNet, *, device: str | torch.device = "cpu",
@@ -162,18 +164,12 @@ class Audio2Beats:
         n = x.shape[-1]
         if n == 0:
             return np.zeros((len(HEADS), 0), np.float32)
-        b, blk = self.border_frames, self.block_frames
-        starts = list(range(0, n, blk))
-        padded = np.pad(x, ((0, 0), (b, b + blk)), mode="constant")
-        out = np.empty((len(HEADS), n), np.float32)
         cuda = self.device.type == "cuda"
+
+        def predict(batch: np.ndarray) -> np.ndarray:
+            return torch.sigmoid(self.model(torch.from_numpy(batch).to(self.device)).float()).cpu().numpy()
+
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-            for i in range(0, len(starts), self.batch_size):
-                group = starts[i:i + self.batch_size]
-                width = min(blk, n - group[0]) + 2 * b if len(group) == 1 else blk + 2 * b
-                batch = np.stack([padded[:, s:s + width] for s in group])
-                y = torch.sigmoid(self.model(torch.from_numpy(batch).to(self.device)).float()).cpu().numpy()
-                for j, s in enumerate(group):
-                    m = min(blk, n - s)
-                    out[:, s:s + m] = y[j, :, b:b + m]
-        return out
+            return blocked_predict(x, predict, block_frames=self.block_frames,
+                                   border_frames=self.border_frames, batch_size=self.batch_size,
+                                   align=2)

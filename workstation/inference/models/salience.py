@@ -31,6 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from workstation.core import constants as C
+from workstation.inference.blocked import blocked_predict
 from workstation.inference.weights import register_architecture
 
 #: Heads in output order.
@@ -125,9 +126,9 @@ class Audio2Salience:
 
     ``__call__(hcqt)``: hcqt [shape=(6, C.N_BINS, n_frames)] (or a batch with a leading axis)
     -> float32 [shape=(3, C.N_BINS, n_frames)] (``HEADS`` order) in [0, 1]. Long inputs are
-    cut into blocks of ``block_frames`` with ``border_frames`` of context on each side
-    (discarded), the blocks run as batches of ``batch_size`` under ``torch.inference_mode``,
-    with autocast (bfloat16) on CUDA.
+    cut into blocks of at most ``block_frames`` with ``border_frames`` of context on each side
+    (discarded; ``inference.blocked``), the blocks run as batches of ``batch_size`` under
+    ``torch.inference_mode``, with autocast (bfloat16) on CUDA.
     """
 
     def __init__(self, model: SalienceNet, *, device: str | torch.device = "cpu",
@@ -147,26 +148,15 @@ class Audio2Salience:
         n = x.shape[-1]
         if n == 0:
             return np.zeros((len(HEADS), x.shape[1], 0), np.float32)
-        b = self.border_frames
-        # blocks of equal width (at most ``block_frames``), so that no block of a batch is
-        # mostly padding (a 60 s chunk is 3 blocks of 1723 frames, not 2048 + 2048 + 1072
-        # padded to 2048)
-        blk = -(-n // -(-n // self.block_frames))
-        starts = list(range(0, n, blk))
-        padded = np.pad(x, ((0, 0), (0, 0), (b, b + blk)), mode="constant")
-        out = np.empty((len(HEADS), x.shape[1], n), np.float32)
         cuda = self.device.type == "cuda"
+
+        def predict(batch: np.ndarray) -> np.ndarray:
+            xb = torch.from_numpy(batch).to(self.device).contiguous(memory_format=torch.channels_last)
+            return torch.sigmoid(self.model(xb).float()).cpu().numpy()
+
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-            for i in range(0, len(starts), self.batch_size):
-                group = starts[i:i + self.batch_size]
-                width = min(blk, n - group[0]) + 2 * b if len(group) == 1 else blk + 2 * b
-                batch = np.stack([padded[..., s:s + width] for s in group])
-                xb = torch.from_numpy(batch).to(self.device).contiguous(memory_format=torch.channels_last)
-                y = torch.sigmoid(self.model(xb).float()).cpu().numpy()
-                for j, s in enumerate(group):
-                    m = min(blk, n - s)
-                    out[..., s:s + m] = y[j, ..., b:b + m]
-        return out
+            return blocked_predict(x, predict, block_frames=self.block_frames,
+                                   border_frames=self.border_frames, batch_size=self.batch_size)
 
 
 def gaussian_blur_bins(roll: np.ndarray, *, sigma_bins: float = 1.0) -> np.ndarray:

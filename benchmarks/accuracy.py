@@ -37,7 +37,8 @@ FE = None
 #: our pitch.f0 methods (rows of the f0 table).
 OURS_F0 = ("crepe-tiny", "crepe-full", "pyin", "pesto", "melody", "pesto-pretrained")
 #: rows of the f0 table (--f0-methods): ours, and the peers of ``peers.f0_peers``.
-F0_METHODS = (*OURS_F0, "librosa", "pesto-pitch", "torchcrepe-tiny", "torchcrepe-full")
+F0_METHODS = (*OURS_F0, "librosa", "pesto-pitch", "torchcrepe-tiny", "torchcrepe-full", "melodia",
+              "melodia-guess")
 #: extra rows of the f0 table (--f0-checkpoints): PestoNet checkpoint files (e.g. a previous or
 #: candidate version of models/pitch_f0_pesto.pt), run like the analyzer's pesto method.
 F0_CHECKPOINTS: tuple = ()

@@ -21,7 +21,8 @@ def peer(name):
 
 def f0_peers(methods) -> dict:
     """label -> callable(x) -> (times_s, f0_hz, voiced) for the peers named in ``methods``
-    (any of ``librosa``, ``pesto-pitch``, ``torchcrepe-tiny``, ``torchcrepe-full``)."""
+    (any of ``librosa``, ``pesto-pitch``, ``torchcrepe-tiny``, ``torchcrepe-full``, ``melodia``,
+    ``melodia-guess``)."""
     out = {}
     if "librosa" in methods:
         librosa = peer("librosa")
@@ -38,7 +39,35 @@ def f0_peers(methods) -> dict:
         if f"torchcrepe-{cap}" in methods:
             out[f"torchcrepe {cap} (peer, weighted argmax, 10 ms)"] = (
                 _torchcrepe(cap) if peer("torchcrepe") is not None else None)
+    for name, guess in (("melodia", False), ("melodia-guess", True)):
+        if name in methods:
+            out["essentia Melodia (peer, PredominantPitchMelodia, defaults"
+                + (", guessUnvoiced=True)" if guess else ")")] = (
+                _melodia(guess) if peer("essentia.standard") is not None else None)
     return out
+
+
+def _melodia(guess_unvoiced=False):
+    """essentia's Melodia (Salamon & Gomez 2012; essentia 2.1b6, AGPL, benchmark only):
+    resampled to 44.1 kHz (EqualLoudness wants 44.1/48 kHz), EqualLoudness, then
+    PredominantPitchMelodia with its defaults (frameSize 2048, hopSize 128, i.e. 2.9 ms, 80 Hz to
+    20 kHz, voicingTolerance 0.2). Its FrameCutter runs with startFromZero=False, so frame i is
+    centred on i * 128 / 44100 s. Unvoiced frames have pitch 0. With ``guess_unvoiced`` it also
+    gives a pitch (positive) for frames it calls unvoiced, flagged by a negative confidence: those
+    are returned as unvoiced with their pitch, which the harness passes to mir_eval as a negative
+    estimate (credited by RPA/RCA, not by voicing or OA)."""
+    import essentia.standard as es
+    hop, sr = 128, 44100
+    loud = es.EqualLoudness(sampleRate=sr)
+    melodia = es.PredominantPitchMelodia(sampleRate=sr, frameSize=2048, hopSize=hop,
+                                         guessUnvoiced=guess_unvoiced)
+
+    def f(x):
+        from workstation.core.audio import resample
+        pitch, conf = melodia(loud(resample(x, orig_sr=C.SAMPLE_RATE, sr=sr)))
+        pitch, conf = np.asarray(pitch, float), np.asarray(conf, float)
+        return np.arange(len(pitch)) * hop / sr, pitch, (pitch > 0) & (conf >= 0)
+    return f
 
 
 def pesto_pretrained(x):

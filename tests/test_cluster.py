@@ -131,6 +131,41 @@ def test_cluster_run_equals_the_local_run_and_a_rerun_computes_nothing(ray_head,
     assert [Path(j.path).name for j in jobs_for(lib, SPECS)] == ["truncated.flac"]
 
 
+def test_store_in_a_shared_folder_written_by_the_tasks_and_adopted_by_another_library(
+        ray_head, tmp_path, capsys):
+    music = _folder(tmp_path, seconds=4.0)
+    shared = tmp_path / "shared"
+    args = ["analyze", str(music), "--analyzers", "key,beats", "--device", "cpu", "--quiet"]
+    assert main(["--library", str(tmp_path / "a"), *args, "--cluster", "local:2",
+                 "--store", str(shared)]) == 0
+    files = sorted(p.relative_to(shared) for p in shared.rglob("*.npz"))
+    assert len(files) == 2 * len(TRACKS)                       # written by the tasks, there
+    assert not list((tmp_path / "a" / "results").rglob("*.npz"))
+    lib = Library.open(tmp_path / "a")
+    assert lib.shared_store == shared.resolve()               # remembered by the library
+    recs = [r for t in lib.tracks() for r in _records(tmp_path / "a", Path(t.path).name)]
+    assert all(r.status == "done" and r.result_path.startswith(str(shared.resolve())) for r in recs)
+    cl = _results(tmp_path / "a")
+    # the same results as a plain local run into a library of its own
+    assert main(["--library", str(tmp_path / "plain"), *args]) == 0
+    plain = _results(tmp_path / "plain")
+    for name in TRACKS:
+        assert (cl[name]["key"].tonic_pc, cl[name]["key"].mode) == (plain[name]["key"].tonic_pc,
+                                                                     plain[name]["key"].mode)
+        np.testing.assert_allclose(cl[name]["beats"].times_s, plain[name]["beats"].times_s, atol=1e-6)
+    # another library (another machine) naming the same store computes nothing: it adopts them
+    before = {p: p.stat().st_mtime_ns for p in shared.rglob("*.npz")}
+    assert main(["--library", str(tmp_path / "b"), *args, "--store", str(shared)]) == 0
+    assert {p: p.stat().st_mtime_ns for p in shared.rglob("*.npz")} == before
+    other = _results(tmp_path / "b")
+    assert {n: set(r) for n, r in other.items()} == {n: {"key", "beats"} for n in TRACKS}
+    # a library that already keeps results of its own is not switched silently
+    capsys.readouterr()
+    assert main(["--library", str(tmp_path / "plain"), *args, "--store", str(shared)]) != 0
+    err = capsys.readouterr().err
+    assert "move them into" in err and str(tmp_path / "plain" / "results") in err
+
+
 def _ray_task_pids() -> list[int]:
     """Ray worker processes running our task (Ray names them ``ray::analyze_task``)."""
     pids = []

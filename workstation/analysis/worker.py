@@ -43,7 +43,9 @@ class _Throttle:
 def plan_job(job: Job, library) -> tuple[list[Analyzer], list[Analyzer], dict[str, Any], list[str]]:
     """What a job still has to compute -> (its analyzers, those to run now in stage order,
     the cached results the ones to run need, the ids already cached). Raises what building
-    an analyzer raises. Reads the library; writes nothing."""
+    an analyzer raises. Writes only to adopt a result that the store holds intact but the
+    catalogue has no record of (another library sharing the store, ``--store``, computed
+    it): it is recorded as done here."""
     analyzers = [s.build() for s in job.specs]
     store = library.store
     h = job.content_hash
@@ -52,7 +54,10 @@ def plan_job(job: Job, library) -> tuple[list[Analyzer], list[Analyzer], dict[st
     cached: list[str] = []
     for a in analyzers:
         rec = library.get_analysis(h, *key[a.id])
-        if rec is not None and rec.status == "done" and store.intact(h, *key[a.id]):
+        if (rec is None or rec.status == "done") and store.intact(h, *key[a.id]):
+            if rec is None:
+                library.set_analysis(h, *key[a.id], status="done", progress=1.0,
+                                     result_path=str(store.path_for(h, *key[a.id])))
             cached.append(a.id)  # loaded below only if something needs it
         else:
             todo.append(a)

@@ -6,9 +6,11 @@ from __future__ import annotations
 import sys
 
 
-def run_on_cluster_cli(lib, jobs, address: str, on_event, bar, *, device: str, quiet: bool) -> dict:
+def run_on_cluster_cli(lib, jobs, address: str, on_event, bar, *, device: str, quiet: bool,
+                       store: str | None = None) -> dict:
     """The jobs as Ray tasks on the cluster at ``address`` (``--cluster``), results written
-    here as they arrive; a summary per node at the end."""
+    here as they arrive (or by the tasks into the shared ``store``); a summary per node at
+    the end."""
     from collections import Counter
 
     from workstation.cluster import run_on_cluster
@@ -21,7 +23,8 @@ def run_on_cluster_cli(lib, jobs, address: str, on_event, bar, *, device: str, q
         on_event(ev)
 
     try:
-        counts = run_on_cluster(lib, jobs, address, on_event=on_cluster_event, device=device)
+        counts = run_on_cluster(lib, jobs, address, on_event=on_cluster_event, device=device,
+                                store=store)
     except KeyboardInterrupt:
         print("\ncancelled; run the same command again to resume", file=sys.stderr)
         raise SystemExit(130)

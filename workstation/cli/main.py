@@ -115,7 +115,8 @@ def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool,
 
     if cluster:
         from .cluster import run_on_cluster_cli
-        return run_on_cluster_cli(lib, jobs, cluster, on_event, bar, device=device, quiet=quiet)
+        return run_on_cluster_cli(lib, jobs, cluster, on_event, bar, device=device, quiet=quiet,
+                                  store=lib.shared_store)
     sched = Scheduler(lib, device=device)
     try:
         counts = sched.run(jobs, on_event)
@@ -223,6 +224,8 @@ def _with_methods(specs, method_args, preset: str = "default") -> list:
 
 def cmd_analyze(args) -> int:
     lib = _open_library(args)
+    if getattr(args, "store", None):
+        lib.use_store(args.store)
     specs = _with_methods(_specs(args.analyzers),
                           args.method, args.preset)
     tracks, skipped = _add_paths(lib, args.paths, args.quiet)

@@ -132,6 +132,11 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
                              "starts one here with N CPUs, auto joins the running one, or "
                              "ray://HOST:PORT / HOST:PORT; files are read by path on the nodes "
                              "(a shared filesystem), results are written into this library")
+        sp.add_argument("--store", metavar="DIR",
+                        help="keep this library's results in DIR from now on (a shared folder: "
+                             "with --cluster the tasks write their results there directly; "
+                             "results are keyed by content, so libraries on other machines "
+                             "can name the same DIR)")
         sp.add_argument("--quiet", action="store_true")
         sp.add_argument("--allow-failures", action="store_true",
                         help="exit 0 even when some files failed")

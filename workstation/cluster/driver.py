@@ -86,12 +86,16 @@ def _node() -> str:
 
 
 def analyze_task(path: str, specs: tuple[AnalyzerSpec, ...], todo_ids: list[str],
-                 known: dict[str, Any], device: str, display: bool) -> dict:
+                 known: dict[str, Any], device: str, display: bool,
+                 store: tuple[str, str, dict] | None = None) -> dict:
     """One track on a cluster worker: run the analyzers ``todo_ids`` (in this order) of
     ``specs`` on the file at ``path``; ``known``: the cached results they require. Returns
     {'results': {id: (result, elapsed_s)}, 'errors': {id: reason}, 'track_error': reason or
     None, 'display': DisplayFeatures or None, 'node', 'pid', 'elapsed_s'}. Never raises for
-    a bad file or a failing analyzer: those come back as reasons, worded as locally."""
+    a bad file or a failing analyzer: those come back as reasons, worded as locally.
+    ``store``: (shared result store folder, content hash, {id: result key}): each result is
+    written there by this task (atomically) and comes back as (None, elapsed_s, path)
+    instead of the arrays (``--store``)."""
     from workstation.analysis.worker import (analyze_file, analyzer_error, make_frontend,
                                              unexpected_error)
 
@@ -108,8 +112,17 @@ def analyze_task(path: str, specs: tuple[AnalyzerSpec, ...], todo_ids: list[str]
             _FRONTENDS[device] = make_frontend(device)
         frontend = _FRONTENDS[device]
 
+        shared = None
+        if store is not None:
+            from workstation.library.store import ResultStore
+            shared = ResultStore(store[0])
+
         def on_result(a, result, elapsed: float) -> None:
-            out["results"][a.id] = (result, elapsed)
+            if shared is None:
+                out["results"][a.id] = (result, elapsed)
+            else:
+                path_ = shared.save(store[1], *store[2][a.id], result)
+                out["results"][a.id] = (None, elapsed, str(path_))
 
         def on_error(a, exc: BaseException) -> None:
             out["errors"][a.id] = analyzer_error(a, path, exc)
@@ -160,7 +173,7 @@ def connect(address: str | ClusterAddress):
 
 def run_on_cluster(library, jobs: Iterable[Job], address: str | ClusterAddress, *,
                    on_event: EventFn | None = None, retries: int = 2, device: str = "auto",
-                   max_in_flight: int | None = None) -> dict[str, int]:
+                   max_in_flight: int | None = None, store: str | None = None) -> dict[str, int]:
     """Run ``jobs`` on the Ray cluster at ``address`` (see ``parse_address``), one task per
     track, writing results into ``library`` as tasks finish; blocks until every job is done,
     failed or cancelled. Emits the local worker's ``Event`` kinds (track events carry
@@ -168,7 +181,10 @@ def run_on_cluster(library, jobs: Iterable[Job], address: str | ClusterAddress, 
     'cancelled'}, 'crashes' (tracks whose worker died ``retries`` + 1 times),
     'analyzers_failed' and 'submitted' (tasks sent to the cluster: 0 when all was cached).
     ``max_in_flight``: tasks submitted at once (default twice the cluster's CPUs), so an
-    archive's cached inputs are not all in the object store at once."""
+    archive's cached inputs are not all in the object store at once. ``store``: a shared
+    folder (seen by every node at the same path) that becomes the library's result store
+    (``Library.use_store``); the tasks write their results into it themselves and only the
+    catalogue's records pass through this driver."""
     emit = on_event or (lambda e: None)
     where = address if isinstance(address, ClusterAddress) else parse_address(address)
     pending = deque(jobs)
@@ -177,6 +193,7 @@ def run_on_cluster(library, jobs: Iterable[Job], address: str | ClusterAddress, 
     if not pending:
         emit(Event("all_done", data=dict(counts)))
         return counts
+    shared = str(library.use_store(store)) if store else None
     ray, started = connect(where)
     try:
         task = ray.remote(num_cpus=1, max_retries=int(retries))(analyze_task)
@@ -188,7 +205,7 @@ def run_on_cluster(library, jobs: Iterable[Job], address: str | ClusterAddress, 
         try:
             while pending or in_flight:
                 while pending and len(in_flight) < max_in_flight:
-                    _submit(pending[0], library, task, device, in_flight, counts, emit)
+                    _submit(pending[0], library, task, device, in_flight, counts, emit, shared)
                     pending.popleft()   # only now: a Ctrl+C inside _submit leaves it pending
                 if not in_flight:
                     continue
@@ -243,7 +260,7 @@ def run_on_cluster(library, jobs: Iterable[Job], address: str | ClusterAddress, 
 
 
 def _submit(job: Job, library, task, device: str, in_flight: dict, counts: dict,
-            emit: EventFn) -> None:
+            emit: EventFn, shared: str | None = None) -> None:
     emit(Event("track_started", job.track_id, message=job.path))
     try:
         analyzers, todo, known, cached = plan_job(job, library)
@@ -259,8 +276,9 @@ def _submit(job: Job, library, task, device: str, in_flight: dict, counts: dict,
     key = {a.id: a.result_key for a in analyzers}
     for a in todo:
         library.set_analysis(job.content_hash, *key[a.id], status="running", progress=0.0)
+    store = None if shared is None else (shared, job.content_hash, {a.id: key[a.id] for a in todo})
     ref = task.remote(job.path, tuple(job.specs), [a.id for a in todo], known, device,
-                      needs_display(library, job.content_hash))
+                      needs_display(library, job.content_hash), store)
     in_flight[ref] = (job, key, [a.id for a in todo], cached)
     counts["submitted"] += 1
 
@@ -295,8 +313,8 @@ def _store(library, job: Job, key: dict, todo: list[str], cached: list[str], out
     node = out.get("node")
     for aid in todo:
         if aid in out["results"]:
-            result, elapsed = out["results"][aid]
-            path = library.store.save(h, *key[aid], result)
+            result, elapsed, *written = out["results"][aid]
+            path = written[0] if written else library.store.save(h, *key[aid], result)
             library.set_analysis(h, *key[aid], status="done", result_path=str(path), progress=1.0,
                                  elapsed_s=elapsed, error=None)
             ok.append(aid)

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 DB_NAME = "library.sqlite"
 RESULTS_DIR = "results"
+#: A text file in the library folder naming a result store elsewhere (``use_store``).
+STORE_LOCATION = "results-location.txt"
 
 TRACK_STATUSES = ("ok", "missing", "error")
 ANALYSIS_STATUSES = ("pending", "running", "done", "failed", "cancelled")
@@ -112,11 +114,52 @@ class Library(UserData):
     def __init__(self, root: Path):
         self.root = Path(root)
         self.db_path = self.root / DB_NAME
-        self.store = ResultStore(self.root / RESULTS_DIR)
+        self.store = ResultStore(self._store_root())
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._closed = False
+
+    def _store_root(self) -> Path:
+        """The result store's folder: ``<library>/results``, or the folder named in
+        ``results-location.txt`` (``use_store``)."""
+        loc = self.root / STORE_LOCATION
+        if loc.is_file():
+            text = loc.read_text(encoding="utf-8").strip()
+            if text:
+                return Path(text)
+        return self.root / RESULTS_DIR
+
+    @property
+    def shared_store(self) -> Path | None:
+        """The result store's folder when it is not the library's own (``use_store``)."""
+        return None if self.store.root == self.root / RESULTS_DIR else self.store.root
+
+    def use_store(self, folder: str | Path) -> Path:
+        """Keep this library's results in ``folder`` from now on (``--store``: a shared folder
+        that cluster tasks write into directly, and that other machines' libraries can name
+        too, since results are keyed by content, not by library). Remembered in
+        ``results-location.txt``. Refused, with the way out, when the current store already
+        holds results (they are not moved behind the user's back)."""
+        from workstation.core.atomic import atomic_write
+
+        folder = Path(folder).expanduser().resolve()
+        if folder == Path(self.store.root).resolve():
+            return folder
+        held = sum(1 for _ in Path(self.store.root).rglob("*.npz"))
+        if held:
+            raise LibraryError(
+                f"{self.root}: this library keeps {held} results in "
+                f"{self.store.root}; move them into {folder} first (mv {self.store.root}/* "
+                f"{folder}/), then run again with --store {folder}, or use another --library")
+        try:
+            store = ResultStore(folder)
+            with atomic_write(self.root / STORE_LOCATION, durable=True) as tmp:
+                Path(tmp).write_text(str(folder) + "\n", encoding="utf-8")
+        except OSError as e:
+            raise LibraryError(f"{folder}: cannot use it as the result store: {e}") from None
+        self.store = store
+        return folder
 
     @classmethod
     def open(cls, root: str | Path) -> "Library":

@@ -1,7 +1,8 @@
 """Similarity search benchmarks: index scale (latency, recall, build time, memory) and
 embedding quality on real recordings (precision@k, MAP for same-label retrieval).
 
-    python benchmarks/similarity.py scale [--sizes 10000,100000,1000000] [--queries 200]
+    python benchmarks/similarity.py scale [--sizes 10000,100000,1000000] [--queries 200] [--kinds ivf,ivfpq]
+    python benchmarks/similarity.py archive [--size 10000000]   # the archive kind, memory-mapped
     python benchmarks/similarity.py quality [--evaldata ../shared/evaldata]
 
 Scale: synthetic vectors (100 dims like the DSP embedding), drawn from a Gaussian mixture
@@ -50,7 +51,7 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def bench_scale(sizes, n_queries: int, d: int = 100, datasets=()) -> None:
+def bench_scale(sizes, n_queries: int, d: int = 100, datasets=(), kinds_wanted=()) -> None:
     import faiss
     rows = []
     for n in sizes:
@@ -68,10 +69,11 @@ def bench_scale(sizes, n_queries: int, d: int = 100, datasets=()) -> None:
             else:
                 x = rng.normal(size=(n + n_queries, d)).astype(np.float32)
             base, queries = x[:n], x[n:]
-            kinds = ("flat", "ivf") if n <= 100_000 else ("ivf", "flat")
+            kinds = kinds_wanted or (("flat", "ivf") if n <= 100_000 else ("ivf", "ivfpq", "flat"))
             truth = None
             for kind in kinds:
-                idx = SimilarityIndex(d, exact_max=n if kind == "flat" else 0)
+                idx = SimilarityIndex(d, exact_max=n if kind == "flat" else 0,
+                                      pq_min=0 if kind == "ivfpq" else n)
                 idx.add(np.arange(n), base)
                 del_rss = rss_mb()
                 t0 = time.perf_counter()
@@ -236,12 +238,23 @@ def main() -> None:
     s.add_argument("--data", default="", help="comma list of mixture, mixture-wide, spectrum, uniform "
                    "(default: mixture, and uniform too at 100k); spectrum: a Gaussian with the variance "
                    "spectrum of real DSP embeddings")
+    s.add_argument("--kinds", default="", help="comma list of flat, ivf, ivfpq (default: by size)")
+    ar = sub.add_parser("archive", help="the archive kind (IVF-PQ, raw vectors memory-mapped) "
+                        "at archive scale, through a saved index as the workstation loads it")
+    ar.add_argument("--size", type=int, default=10_000_000)
+    ar.add_argument("--queries", type=int, default=200)
+    ar.add_argument("--dir", default="", help="work folder (default: a temporary one; needs "
+                    "size x 400 bytes of disk)")
     q = sub.add_parser("quality")
     q.add_argument("--evaldata", default=str(REPO.parent / "shared" / "evaldata"))
     a = p.parse_args()
     if a.what == "scale":
         bench_scale([int(x) for x in a.sizes.split(",")], a.queries,
-                    datasets=tuple(x for x in a.data.split(",") if x))
+                    datasets=tuple(x for x in a.data.split(",") if x),
+                    kinds_wanted=tuple(x for x in a.kinds.split(",") if x))
+    elif a.what == "archive":
+        from similarity_archive import bench_archive
+        bench_archive(a.size, a.queries, a.dir)
     else:
         bench_quality(Path(a.evaldata))
 

@@ -10,14 +10,18 @@ frozen at the last build, is subtracted: DSP statistics embeddings are compresse
 cosine high, and centring spreads them; ``benchmarks/similarity.py`` measures that it helps
 precision@k) and L2-normalised, then searched by inner product.
 
-Index kinds (chosen by size, see ``EXACT_MAX``)
------------------------------------------------
+Index kinds (chosen by size, see ``EXACT_MAX`` and ``PQ_MIN``; built by ``library.ann``)
+-------------------------------------------------------------------------------------
 - ``flat``: exact ``IndexFlatIP`` (in an ``IndexIDMap2``) while the collection is small;
 - ``ivf``: ``IndexIVFFlat`` (inner product) past ``EXACT_MAX`` vectors, ``nlist`` about
   ``2 sqrt(n)`` (a power of two), trained (10 k-means iterations) on a sample of
-  40 vectors per list, and
-  ``nprobe`` tuned at build time by measurement: the smallest that gives recall@10 of at least
-  ``TARGET_RECALL`` against exact search on held-out collection vectors.
+  40 vectors per list;
+- ``ivfpq``: past ``PQ_MIN`` vectors (archives), ``IndexIVFPQ`` codes (25 bytes per 100-d
+  vector instead of 400) whose candidates are re-ranked by the exact cosine of the raw
+  vectors, read from the sidecar's memory map (so the vectors live on disk, not twice in RAM).
+
+``nprobe`` is tuned at build time by measurement: the smallest that gives recall@10 of at
+least ``TARGET_RECALL`` against exact search on held-out collection vectors.
 
 Both support add, remove and update by id, so the index follows the catalogue
 incrementally. It is rebuilt (new mean, new kind, retrained lists) when the number of vectors
@@ -27,9 +31,9 @@ space changes.
 
 Persistence
 -----------
-``<library>/similarity/index.faiss`` (``faiss.write_index``) and ``index.npz`` (ids, content
-hashes, analysis stamps, raw vectors, mean, key, space), each written to a temporary file,
-fsynced and renamed. On load, a FAISS file that does not match the sidecar is rebuilt from
+``<library>/similarity/index.faiss`` (``faiss.write_index``), ``index.npz`` (ids, content
+hashes, analysis stamps, mean, key, space) and ``raw.npy`` (the raw vectors, opened as a
+read-only memory map when loaded), each written to a temporary file, fsynced and renamed. On load, a FAISS file that does not match the sidecar is rebuilt from
 the sidecar; an unreadable sidecar means an empty index that ``sync`` refills.
 
 ``sync(library, analyzer_id, version, params_hash)`` (from
@@ -41,7 +45,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -51,6 +54,7 @@ import numpy as np
 
 from workstation.core.atomic import atomic_write
 from workstation.core.errors import LibraryError
+from workstation.library import ann
 from workstation.library.index_sync import CatalogueSync, SyncReport
 
 log = logging.getLogger(__name__)
@@ -63,6 +67,9 @@ INDEX_DIR = "similarity"
 EXACT_MAX = 50_000
 #: recall@10 against exact search that the tuned approximate index must reach.
 TARGET_RECALL = 0.97
+#: Collections larger than this use ``ivfpq`` (re-ranked IVF-PQ): measured with
+#: ``benchmarks/similarity.py scale`` at 1M vectors (see the README's Scale table).
+PQ_MIN = 1_000_000
 #: Relative change of the collection size that triggers a rebuild (new mean, retrained lists).
 REBUILD_FRACTION = 0.25
 #: OpenMP threads for a query batch of a few vectors: one (measured: a single query over 100k
@@ -70,8 +77,6 @@ REBUILD_FRACTION = 0.25
 #: threads spin-wait on each other); builds and large batches use every core.
 SMALL_BATCH_THREADS = 1
 _DEFAULT_THREADS = faiss.omp_get_max_threads()
-_NPROBES = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536,
-            2048, 3072, 4096, 8192, 16384)
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -90,14 +95,17 @@ class SimilarityIndex(CatalogueSync):
     """Cosine-similarity index of track vectors [shape=(dim,)], ids = track ids.
 
     centre: subtract the collection mean before normalising (see the module docstring).
-    exact_max: collections up to this size are searched exactly; larger ones with IVF.
+    exact_max: collections up to this size are searched exactly; larger ones with IVF;
+    pq_min: collections larger than this with re-ranked IVF-PQ.
     """
 
     def __init__(self, dim: int, *, centre: bool = True, exact_max: int = EXACT_MAX,
-                 target_recall: float = TARGET_RECALL, key: str = "", space: str = ""):
+                 pq_min: int = PQ_MIN, target_recall: float = TARGET_RECALL, key: str = "",
+                 space: str = ""):
         self.dim = int(dim)
         self.centre = bool(centre)
         self.exact_max = int(exact_max)
+        self.pq_min = max(int(pq_min), self.exact_max)
         self.target_recall = float(target_recall)
         self.key = key
         self.space = space
@@ -224,7 +232,7 @@ class SimilarityIndex(CatalogueSync):
     # ------------------------------------------------------------------ building
 
     def _wanted_kind(self, n: int) -> str:
-        return "flat" if n <= self.exact_max else "ivf"
+        return "flat" if n <= self.exact_max else "ivf" if n <= self.pq_min else "ivfpq"
 
     def _needs_rebuild(self) -> bool:
         n = len(self._ids)
@@ -236,64 +244,58 @@ class SimilarityIndex(CatalogueSync):
 
     def build(self, kind: str | None = None) -> None:
         """(Re)build the FAISS part from the raw vectors: recompute the centre, choose the kind
-        (``flat`` / ``ivf``, or force one), train and tune an IVF index."""
+        (``flat`` / ``ivf`` / ``ivfpq``, or force one), train and tune an IVF index. The raw
+        vectors are read in blocks (they may be a memory map); only the training sample is
+        held transformed."""
         t0 = time.perf_counter()
         n = len(self._ids)
-        self._mean = (self._raw.mean(axis=0) if self.centre and n >= 2
+        self._mean = (self._mean_of_raw() if self.centre and n >= 2
                       else np.zeros(self.dim)).astype(np.float32)
         self.kind = kind or self._wanted_kind(n)
-        x = self._transform(self._raw)
         self.measured_recall = None
+        index = ann.new_index(self.kind, self.dim, n)
+        blocks = ann.row_blocks(self._ids, self._raw, self._transform)
         if self.kind == "flat":
-            index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
             self.nlist = self.nprobe = 0
-            index.add_with_ids(x, self._ids)
-        elif self.kind == "ivf":
-            nlist = int(2 ** round(math.log2(max(16.0, 2.0 * math.sqrt(max(n, 1))))))
-            nlist = max(1, min(nlist, n // 39 if n >= 39 else 1))
-            quantizer = faiss.IndexFlatIP(self.dim)
-            index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
-            rng = np.random.default_rng(0)
-            n_train = min(n, 40 * nlist)
-            index.cp.niter = 10
-            sample = x[rng.choice(n, n_train, replace=False)] if n_train < n else x
-            index.train(sample)
-            index.add_with_ids(x, self._ids)
-            self.nlist = nlist
-            self.nprobe, self.measured_recall = self._tune(index, x, rng)
-            index.nprobe = self.nprobe
+            ann.fill(index, blocks)
         else:
-            raise LibraryError(f"unknown similarity index kind {kind!r} (flat or ivf)")
+            rng = np.random.default_rng(0)
+            rows = ann.training_rows(n, index.nlist, rng)
+            ann.fill(index, blocks, self._transform(self._raw if rows is None else self._raw[rows]))
+            self.nlist = index.nlist
+            self.nprobe, self.measured_recall = self._tune(index, rng)
         self._index = index
         self._n_built = n
         self.build_s = time.perf_counter() - t0
         log.info("similarity index built: %d vectors, %s%s in %.2f s", n, self.kind,
                  f" nlist={self.nlist} nprobe={self.nprobe} recall@10={self.measured_recall:.3f}"
-                 if self.kind == "ivf" else "", self.build_s)
+                 if self.kind != "flat" else "", self.build_s)
 
-    def _tune(self, index, x: np.ndarray, rng, *, n_queries: int = 200, k: int = 10):
+    def _mean_of_raw(self) -> np.ndarray:
+        """Mean of the raw vectors, summed in blocks (float64)."""
+        total = np.zeros(self.dim, np.float64)
+        for a in range(0, len(self._raw), ann.BLOCK_ROWS):
+            total += np.asarray(self._raw[a:a + ann.BLOCK_ROWS], np.float64).sum(axis=0)
+        return total / max(len(self._raw), 1)
+
+    def _vectors_of(self, ids: np.ndarray) -> np.ndarray:
+        """Searched vectors of track ids [shape=(c,)] -> [shape=(c, dim)] (for re-ranking)."""
+        rows = np.fromiter((self._row[int(i)] for i in ids), np.int64, len(ids))
+        order = np.argsort(rows)                 # sorted reads from a memory map
+        out = np.empty((len(rows), self.dim), np.float32)
+        out[order] = self._transform(np.asarray(self._raw[rows[order]]))
+        return out
+
+    def _tune(self, index, rng, *, n_queries: int = 200, k: int = 10):
         """The smallest nprobe whose recall@k against exact search reaches the target, on
         queries drawn from the collection (each query's own row excluded from both)."""
-        q_rows = rng.choice(len(x), min(n_queries, len(x)), replace=False)
-        q = x[q_rows]
-        exact_scores = q @ x.T if len(x) * len(q) <= 5e7 else None
-        if exact_scores is None:
-            flat = faiss.IndexFlatIP(self.dim)
-            flat.add(x)
-            _, exact_rows = flat.search(q, k + 1)
-        else:
-            exact_rows = np.argsort(-exact_scores, axis=1)[:, :k + 1]
-        truth = [set(self._ids[r[r != qr]][:k].tolist()) for r, qr in zip(exact_rows, q_rows)]
-        best = (index.nlist, 0.0)
-        for nprobe in [p for p in _NPROBES if p < index.nlist] + [index.nlist]:
-            index.nprobe = nprobe
-            _, got = index.search(q, k + 1)
-            rec = np.mean([len(t & set(g[g != self._ids[qr]][:k].tolist())) / max(len(t), 1)
-                           for t, g, qr in zip(truth, got, q_rows)])
-            best = (nprobe, float(rec))
-            if rec >= self.target_recall:
-                break
-        return best
+        q_rows = np.sort(rng.choice(len(self._ids), min(n_queries, len(self._ids)), replace=False))
+        q = self._transform(np.asarray(self._raw[q_rows]))
+        q_ids = self._ids[q_rows]
+        exact, _ = ann.exact_top(q, ann.row_blocks(self._ids, self._raw, self._transform), k + 1)
+        truth = [set(r[(r >= 0) & (r != qi)][:k].tolist()) for r, qi in zip(exact, q_ids)]
+        return ann.tune_nprobe(index, self.kind, q, truth, k, self.target_recall,
+                               self._vectors_of, exclude=q_ids)
 
     def _ready(self):
         if self._index is None or self._needs_rebuild():
@@ -324,7 +326,7 @@ class SimilarityIndex(CatalogueSync):
             kk = min(n, k + sum(1 for i in exclude if i in self._row))
             faiss.omp_set_num_threads(SMALL_BATCH_THREADS if m < 8 else _DEFAULT_THREADS)
             try:
-                scores, ids = index.search(np.ascontiguousarray(q), kk)
+                scores, ids = ann.search(index, self.kind, q, kk, self._vectors_of)
             finally:
                 faiss.omp_set_num_threads(_DEFAULT_THREADS)
             for r in range(m):
@@ -354,16 +356,21 @@ class SimilarityIndex(CatalogueSync):
         index = self._ready()
         meta = {"key": self.key, "space": self.space, "dim": self.dim, "centre": self.centre,
                 "kind": self.kind, "nlist": self.nlist, "nprobe": self.nprobe,
-                "n_built": self._n_built, "exact_max": self.exact_max,
+                "n_built": self._n_built, "exact_max": self.exact_max, "pq_min": self.pq_min,
                 "measured_recall": self.measured_recall}
 
         def write_npz(tmp):
             with open(tmp, "wb") as f:
-                np.savez(f, ids=self._ids, raw=self._raw, hashes=np.asarray(self._hashes, dtype=str),
+                np.savez(f, ids=self._ids, hashes=np.asarray(self._hashes, dtype=str),
                          stamps=self._stamps, mean=self._mean, meta=np.asarray(json.dumps(meta)))
+
+        def write_raw(tmp):
+            with open(tmp, "wb") as f:
+                np.save(f, np.ascontiguousarray(self._raw, dtype=np.float32))
 
         try:
             _atomic_write(folder / "index.faiss", lambda tmp: faiss.write_index(index, tmp))
+            _atomic_write(folder / "raw.npy", write_raw)
             _atomic_write(folder / "index.npz", write_npz)
         except (OSError, RuntimeError) as e:
             raise LibraryError(f"{folder}: cannot write the similarity index: {e}") from None
@@ -381,17 +388,25 @@ class SimilarityIndex(CatalogueSync):
         try:
             with np.load(npz, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
-                ids, raw = z["ids"].astype(np.int64), z["raw"].astype(np.float32)
+                ids = z["ids"].astype(np.int64)
                 hashes = [str(h) for h in z["hashes"].tolist()]
                 stamps, mean = z["stamps"], z["mean"]
+                # the raw vectors: a read-only memory map of raw.npy (an index saved before
+                # raw.npy existed has them inside the npz)
+                raw = (z["raw"].astype(np.float32) if "raw" in z.files
+                       else np.load(folder / "raw.npy", mmap_mode="r", allow_pickle=False))
+            if (raw.dtype != np.float32 or raw.ndim != 2 or raw.shape[0] != len(ids)
+                    or raw.shape[1] != int(meta["dim"])):
+                raise ValueError(f"raw vectors {raw.dtype} {raw.shape} for {len(ids)} ids")
         except (OSError, ValueError, KeyError, EOFError) as e:
             log.warning("%s: unreadable similarity index (%s); it will be rebuilt", npz, e)
             return None
         idx = cls(int(meta["dim"]), centre=bool(meta["centre"]),
-                  exact_max=int(meta.get("exact_max", EXACT_MAX)), key=meta.get("key", ""),
+                  exact_max=int(meta.get("exact_max", EXACT_MAX)),
+                  pq_min=int(meta.get("pq_min", PQ_MIN)), key=meta.get("key", ""),
                   space=meta.get("space", ""))
         idx.path = folder
-        idx._ids, idx._raw, idx._hashes = ids, raw.reshape(len(ids), idx.dim), hashes
+        idx._ids, idx._raw, idx._hashes = ids, raw, hashes
         idx._stamps = np.asarray(stamps, np.float64)
         idx._row = {int(i): r for r, i in enumerate(ids)}
         idx._mean = np.asarray(mean, np.float32)
@@ -402,7 +417,7 @@ class SimilarityIndex(CatalogueSync):
             index = faiss.read_index(str(folder / "index.faiss"))
             if index.ntotal != len(ids) or index.d != idx.dim:
                 raise ValueError(f"{index.ntotal} vectors of {index.d} dims, sidecar {len(ids)}")
-            if idx.kind == "ivf":
+            if idx.kind != "flat":
                 faiss.extract_index_ivf(index).nprobe = idx.nprobe
             idx._index = index
         except (RuntimeError, ValueError) as e:

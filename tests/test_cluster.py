@@ -254,6 +254,31 @@ def test_ctrl_c_cancels_the_submitted_tasks(ray_head, tmp_path):
     assert "running" not in statuses and "cancelled" in statuses, statuses
 
 
+def test_the_window_cancel_and_pause_hooks(ray_head, tmp_path):
+    """``should_stop`` cancels like Ctrl+C but returns the counts; while ``paused`` nothing
+    new is submitted (the window's Cancel and Pause)."""
+    from workstation.cluster import run_on_cluster
+
+    music = _folder(tmp_path, seconds=3.0)
+    lib = Library.open(tmp_path / "lib")
+    lib.scan(music)
+    jobs = [Job(t.id, t.path, t.content_hash, tuple(SPECS)) for t in lib.tracks(status="ok")]
+    events, t0 = [], time.monotonic()
+    counts = run_on_cluster(lib, jobs, "local:2", on_event=events.append, paused=lambda: True,
+                            should_stop=lambda: time.monotonic() - t0 > 1.0)
+    assert not any(e.kind == "track_started" for e in events)     # paused: nothing submitted
+    assert counts["cancelled"] == len(jobs) and counts["done"] == 0, counts
+    assert events[-1].kind == "all_done"
+    assert {lib.get_analysis(t.content_hash, *s.build().result_key) for t in lib.tracks(status="ok")
+            for s in SPECS} == {None}                              # nothing left 'running'
+    # a pause that ends: the run goes on after it
+    timed, t0 = [], time.monotonic()
+    counts = run_on_cluster(lib, jobs, "local:2", paused=lambda: time.monotonic() - t0 < 1.0,
+                            on_event=lambda e: timed.append((time.monotonic(), e.kind)))
+    assert counts["done"] == len(jobs), counts
+    assert min(t for t, kind in timed if kind == "track_started") - t0 >= 1.0
+
+
 def test_without_ray_the_cluster_option_says_how_to_install_it(tmp_path, monkeypatch, capsys):
     from workstation.cluster.driver import import_ray
     monkeypatch.setitem(sys.modules, "ray", None)       # as when the extra is not installed

@@ -4,6 +4,6 @@ Imports core, library and analysis; ``ray`` only when a cluster run starts (it i
 optional ``cluster`` extra: ``pip install -e .[cluster]``).
 """
 
-from .driver import ClusterAddress, parse_address, run_on_cluster
+from .driver import INSTALL_HINT, ClusterAddress, import_ray, parse_address, run_on_cluster
 
-__all__ = ["ClusterAddress", "parse_address", "run_on_cluster"]
+__all__ = ["INSTALL_HINT", "ClusterAddress", "import_ray", "parse_address", "run_on_cluster"]

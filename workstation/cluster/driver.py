@@ -173,7 +173,9 @@ def connect(address: str | ClusterAddress):
 
 def run_on_cluster(library, jobs: Iterable[Job], address: str | ClusterAddress, *,
                    on_event: EventFn | None = None, retries: int = 2, device: str = "auto",
-                   max_in_flight: int | None = None, store: str | None = None) -> dict[str, int]:
+                   max_in_flight: int | None = None, store: str | None = None,
+                   should_stop: Callable[[], bool] | None = None,
+                   paused: Callable[[], bool] | None = None) -> dict[str, int]:
     """Run ``jobs`` on the Ray cluster at ``address`` (see ``parse_address``), one task per
     track, writing results into ``library`` as tasks finish; blocks until every job is done,
     failed or cancelled. Emits the local worker's ``Event`` kinds (track events carry
@@ -184,7 +186,9 @@ def run_on_cluster(library, jobs: Iterable[Job], address: str | ClusterAddress, 
     archive's cached inputs are not all in the object store at once. ``store``: a shared
     folder (seen by every node at the same path) that becomes the library's result store
     (``Library.use_store``); the tasks write their results into it themselves and only the
-    catalogue's records pass through this driver."""
+    catalogue's records pass through this driver. ``should_stop()`` (polled twice a second)
+    cancels the run like Ctrl+C, but returns the counts instead of raising (the window's
+    Cancel); while ``paused()`` no new task is submitted (those running finish)."""
     emit = on_event or (lambda e: None)
     where = address if isinstance(address, ClusterAddress) else parse_address(address)
     pending = deque(jobs)
@@ -204,10 +208,15 @@ def run_on_cluster(library, jobs: Iterable[Job], address: str | ClusterAddress, 
         in_flight: dict[Any, tuple[Job, dict, list, list[str]]] = {}
         try:
             while pending or in_flight:
-                while pending and len(in_flight) < max_in_flight:
+                if should_stop is not None and should_stop():
+                    raise _Stop
+                holding = paused is not None and paused()
+                while pending and len(in_flight) < max_in_flight and not holding:
                     _submit(pending[0], library, task, device, in_flight, counts, emit, shared)
                     pending.popleft()   # only now: a Ctrl+C inside _submit leaves it pending
                 if not in_flight:
+                    if holding:
+                        time.sleep(0.2)
                     continue
                 ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=0.5)
                 for ref in ready:
@@ -252,11 +261,17 @@ def run_on_cluster(library, jobs: Iterable[Job], address: str | ClusterAddress, 
                 emit(Event("track_cancelled", job.track_id, message=job.path))
                 counts["cancelled"] += 1
             raise
+    except _Stop:
+        pass
     finally:
         if started:
             ray.shutdown()
     emit(Event("all_done", data=dict(counts)))
     return counts
+
+
+class _Stop(Exception):
+    """``should_stop`` said so: cancel like Ctrl+C, then return the counts."""
 
 
 def _submit(job: Job, library, task, device: str, in_flight: dict, counts: dict,

@@ -218,6 +218,7 @@ class MainWindow(QMainWindow):
                                             lambda: self.analyse(self.selected_track_ids()))
         self.act_reanalyse = self._action(an, "&Re-analyse selection",
                                           lambda: self.analyse(self.selected_track_ids(), force=True))
+        self.analysis_control.build_cluster_menu(an)
         an.addSeparator()
         self.method_menus.build(an)
         tm = mb.addMenu("&Tags")

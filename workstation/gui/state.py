@@ -55,6 +55,9 @@ class RunProgress:
     active: bool = False
     paused: bool = False
     counts: dict = field(default_factory=dict)
+    #: the Ray cluster the run goes to ("" for the local worker) and tracks finished per node
+    cluster: str = ""
+    nodes: dict = field(default_factory=dict)
 
     @property
     def done_fraction(self) -> float:
@@ -66,9 +69,13 @@ class RunProgress:
         if self.active:
             if not self.jobs:
                 return "Starting analysis…"
-            text = f"Analysing: {self.finished}/{self.jobs} tracks"
+            where = f" on cluster {self.cluster}" if self.cluster else ""
+            text = f"Analysing{where}: {self.finished}/{self.jobs} tracks"
             text += " (paused)" if self.paused else ""
-            return text + (f", {self.failed} failed" if self.failed else "")
+            text += f", {self.failed} failed" if self.failed else ""
+            if self.nodes:
+                text += " (" + ", ".join(f"{n}: {k}" for n, k in sorted(self.nodes.items())) + ")"
+            return text
         c = self.counts
         if not self.jobs and not c.get("done") and not c.get("failed"):
             return "Everything is analysed already"
@@ -142,9 +149,10 @@ class SessionState:
         self.specs_changed.emit(self.specs)
 
     # -- the analysis run -------------------------------------------------------------
-    def run_requested(self) -> None:
-        """A run was asked for (its job count comes with ``run_started``)."""
-        self.run = RunProgress(active=True)
+    def run_requested(self, cluster: str = "") -> None:
+        """A run was asked for (its job count comes with ``run_started``), on the local worker
+        or on the Ray ``cluster``."""
+        self.run = RunProgress(active=True, cluster=cluster or "")
         self.progress_changed.emit(self.run)
 
     def run_started(self, n_jobs: int) -> None:
@@ -154,15 +162,18 @@ class SessionState:
             self.run.counts = {}
         self.progress_changed.emit(self.run)
 
-    def run_event(self, kind: str, progress: float | None = None, message: str = "") -> None:
+    def run_event(self, kind: str, progress: float | None = None, message: str = "",
+                  node: str | None = None) -> None:
         """A worker event (``kind`` as ``analysis.jobs`` events: progress, analyzer_done,
-        track_done, track_failed, track_cancelled)."""
+        track_done, track_failed, track_cancelled; ``node``: the cluster node that ran it)."""
         r = self.run
         if kind in ("progress", "analyzer_done"):
             r.fraction = float(progress or 0.0)
         elif kind in ("track_done", "track_failed", "track_cancelled"):
             r.finished += 1
             r.fraction = 0.0
+            if node:
+                r.nodes[node] = r.nodes.get(node, 0) + 1
             if kind == "track_failed":
                 r.failed += 1
                 r.first_error = r.first_error or message

@@ -1,7 +1,8 @@
 """Background work for the GUI: the analysis scheduler and the loaders.
 
-``AnalysisBridge`` runs ``Scheduler.run`` (which spawns the worker process) on a Python
-thread and re-emits its events as Qt signals (queued to the GUI thread). ``TaskRunner`` is
+``AnalysisBridge`` runs ``Scheduler.run`` (which spawns the worker process), or
+``cluster.run_on_cluster`` when a Ray cluster is set, on a Python thread and re-emits its
+events as Qt signals (queued to the GUI thread). ``TaskRunner`` is
 a single loader thread with a queue: decoding for display, loading results, scanning,
 exports; each call's answer goes to that call's own callbacks on the GUI thread. Only ids,
 plain data and ``core`` types cross these boundaries (a task receives the library or the
@@ -40,6 +41,9 @@ class AnalysisBridge(QObject):
         super().__init__(parent)
         self.library_root = str(library_root)
         self.device = device
+        #: a Ray address (``local:N``, ``auto``, ``ray://HOST:PORT``): runs go to that cluster
+        #: (``cluster.run_on_cluster``) instead of the local worker; None: the local worker
+        self.cluster: str | None = None
         self._thread: threading.Thread | None = None
         self._scheduler = None
         self._lock = threading.Lock()
@@ -77,7 +81,13 @@ class AnalysisBridge(QObject):
             lib = Library.open(self.library_root)
             jobs = jobs_for(lib, specs, track_ids, force=force)
             self.started.emit(len(jobs))
-            if jobs:
+            if jobs and self.cluster:
+                from workstation.cluster import run_on_cluster
+                counts = run_on_cluster(lib, jobs, self.cluster, on_event=self._emit,
+                                        device=self.device, store=lib.shared_store,
+                                        should_stop=lambda: self._cancel_requested,
+                                        paused=lambda: self._paused)
+            elif jobs:
                 sched = Scheduler(lib, device=self.device)
                 with self._lock:
                     self._scheduler = sched

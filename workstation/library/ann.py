@@ -86,7 +86,10 @@ def exact_top(q: np.ndarray, blocks: Iterable[tuple[np.ndarray, np.ndarray]], k:
         s = q @ np.asarray(x, np.float32).T
         s_all = np.concatenate([best_s, s], axis=1)
         i_all = np.concatenate([best_i, np.broadcast_to(np.asarray(ids, np.int64), s.shape)], axis=1)
-        top = np.argsort(-s_all, axis=1, kind="stable")[:, :k]
+        kk = min(k, s_all.shape[1])
+        part = np.argpartition(-s_all, kk - 1, axis=1)[:, :kk]     # the k best, unordered
+        order = np.argsort(-np.take_along_axis(s_all, part, 1), axis=1, kind="stable")
+        top = np.take_along_axis(part, order, 1)
         best_s = np.take_along_axis(s_all, top, 1)
         best_i = np.take_along_axis(i_all, top, 1)
     return best_i, best_s

@@ -36,3 +36,26 @@ def test_one_probe_and_one_key_per_analyzer_for_a_two_pass_job(tmp_path, monkeyp
         assert sorted(hashes) == sorted(s.id for s in specs)      # one key per analyzer
         for s in specs:
             assert lib.get_analysis(t.content_hash, *s.build().result_key).status == "done"
+
+
+def test_analyze_with_exports_reads_each_result_file_once(tmp_path, monkeypatch, capsys):
+    """``analyze --out`` exports and prints the summary from one read of each result."""
+    from workstation.cli.main import main
+    from workstation.library.store import ResultStore
+
+    music = tmp_path / "music"
+    music.mkdir()
+    for i, root in enumerate((57, 60)):
+        sf.write(music / f"t{i}.wav", tone_pattern(3.0, root=root, bpm=100), C.SAMPLE_RATE,
+                 subtype="FLOAT")
+    args = ["--library", str(tmp_path / "lib"), "analyze", str(music), "--analyzers", "key,beats",
+            "--device", "cpu", "--out", str(tmp_path / "out")]
+    assert main(args) == 0                                  # analyse (results written)
+    reads = []
+    real = ResultStore.load
+    monkeypatch.setattr(ResultStore, "load", lambda self, *a, **k: reads.append(a) or real(self, *a, **k))
+    capsys.readouterr()
+    assert main(args) == 0                                  # all cached: export + summary
+    out = capsys.readouterr().out
+    assert "t0.wav" in out and "t1.wav" in out and "wrote" in out
+    assert len(reads) == 2 * 2, reads                       # 2 tracks x 2 analyzers, once each

@@ -130,11 +130,12 @@ def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool,
     return counts
 
 
-def _export(lib, specs, tracks, out_dir: Path, fmts: list[str], midi_grid: int = 0
-            ) -> tuple[list[Path], int]:
+def _export(lib, specs, tracks, out_dir: Path, fmts: list[str], midi_grid: int = 0,
+            on_loaded=None) -> tuple[list[Path], int]:
     """Write each track's results -> (the files written, how many of the tracks' layers had
     no readable result: each is named on stderr with its reason). ``midi_grid``: see
-    ``write_results``."""
+    ``write_results``. ``on_loaded(track, results)``: each track's results as read (once)
+    from the store, before corrections (the summary table uses them)."""
     from workstation.analysis.results import load_results, provenance, with_edits
     from workstation.export.batch import export_stems, write_results
 
@@ -145,7 +146,10 @@ def _export(lib, specs, tracks, out_dir: Path, fmts: list[str], midi_grid: int =
     made = provenance(specs)
     stems = export_stems([t.path for t in tracks], [f"track{t.id}" for t in tracks])
     for t, stem in zip(tracks, stems):
-        results, made_t = with_edits(lib, t, load_results(lib, t, specs), made)
+        loaded = load_results(lib, t, specs)
+        if on_loaded is not None:
+            on_loaded(t, loaded)
+        results, made_t = with_edits(lib, t, loaded, made)
         for spec in specs:
             if spec.id not in results:
                 missing += 1
@@ -160,33 +164,34 @@ def _export(lib, specs, tracks, out_dir: Path, fmts: list[str], midi_grid: int =
     return written, missing
 
 
-def summary_table(lib, specs, tracks) -> str:
-    """A plain-text table: one row per track with the headline results."""
+def summary_row(lib, specs, t, results: dict | None = None) -> tuple:
+    """One track's row of the summary table; ``results``: its results already read (else
+    they are read here)."""
     from workstation.analysis.results import analysis_errors, load_results
     from workstation.core.units import key_label
 
-    rows = [("track", "dur s", "key", "conf", "tempo", "beats", "notes", "voiced %", "status")]
-    for t in tracks:
-        if t.status != "ok":
-            rows.append((Path(t.path).name, "-", "-", "-", "-", "-", "-", "-", f"error: {t.error}"))
-            continue
-        r = load_results(lib, t, specs)
-        errs = analysis_errors(lib, t, specs)
-        key = r.get("key")
-        beats = r.get("beats")
-        notes = r.get("notes")
-        f0 = r.get("pitch.f0")
-        status = "ok" if len(r) == len(specs) else (
-            "failed: " + "; ".join(f"{k}" for k in errs) if errs else f"{len(r)}/{len(specs)} done")
-        rows.append((
-            Path(t.path).name[:40], f"{t.duration_s:.1f}" if t.duration_s else "-",
+    if t.status != "ok":
+        return (Path(t.path).name, "-", "-", "-", "-", "-", "-", "-", f"error: {t.error}")
+    r = load_results(lib, t, specs) if results is None else results
+    errs = analysis_errors(lib, t, specs)
+    key, beats, notes, f0 = r.get("key"), r.get("beats"), r.get("notes"), r.get("pitch.f0")
+    status = "ok" if len(r) == len(specs) else (
+        "failed: " + "; ".join(f"{k}" for k in errs) if errs else f"{len(r)}/{len(specs)} done")
+    return (Path(t.path).name[:40], f"{t.duration_s:.1f}" if t.duration_s else "-",
             key_label(key.tonic_pc, key.mode) if key else "-",
             f"{key.confidence:.2f}" if key else "-",
             f"{beats.tempo_bpm:.1f}" if beats else "-",
             str(len(beats.times_s)) if beats else "-",
             str(len(notes)) if notes else "-",
             f"{100 * float(f0.voiced.mean()):.0f}" if f0 is not None and len(f0.voiced) else "-",
-            status))
+            status)
+
+
+def summary_table(lib, specs, tracks, rows_by_id: dict | None = None) -> str:
+    """A plain-text table: one row per track with the headline results. ``rows_by_id``: rows
+    already made (``summary_row``, while exporting), so no result file is read twice."""
+    rows = [("track", "dur s", "key", "conf", "tempo", "beats", "notes", "voiced %", "status")]
+    rows += [(rows_by_id or {}).get(t.id) or summary_row(lib, specs, t) for t in tracks]
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -234,14 +239,19 @@ def cmd_analyze(args) -> int:
     counts = _run_jobs(lib, specs, tracks, device=args.device, force=args.force, quiet=args.quiet,
                        cluster=getattr(args, "cluster", None))
     tracks = [lib.track(t.id) for t in tracks]
+    rows: dict = {}      # summary rows made while exporting: each result file read once
+
+    def summary(t, results):
+        if not args.quiet:
+            rows[t.id] = summary_row(lib, specs, t, results)
     if args.out:
         written, missing = _export(lib, specs, tracks, Path(args.out), _formats(args.format),
-                                   args.midi_grid)
+                                   args.midi_grid, on_loaded=summary)
         counts["failed"] += missing
         if not args.quiet:
             print(f"wrote {len(written)} files to {args.out}")
     if not args.quiet:
-        print(summary_table(lib, specs, tracks))
+        print(summary_table(lib, specs, tracks, rows))
     bad = [t for t in tracks if t.status != "ok"]
     failures = bad or skipped or counts["failed"] or counts.get("analyzers_failed", 0)
     return 1 if failures and not args.allow_failures else 0

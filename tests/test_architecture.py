@@ -14,7 +14,7 @@ LAYERS = {
     "analysis": {"core", "inference", "library", "analysis"},
     "export": {"core", "export"},
     "training": {"core", "inference", "library", "analysis", "export", "training"},
-    "gui": {"core", "inference", "library", "analysis", "export", "gui"},
+    "gui": {"core", "inference", "library", "analysis", "export", "cluster", "gui"},
     "cluster": {"core", "library", "analysis", "cluster"},
     "cli": {"core", "library", "analysis", "export", "cluster", "cli"},
 }

@@ -161,6 +161,51 @@ def test_sung_vibrato_over_a_chord(method):
     assert r.confidence[inside].mean() > r.confidence[silent].mean() + 0.5
 
 
+def _tone(f0, amps, seconds=1.0):
+    t = np.arange(int(seconds * SR)) / SR
+    return sum(a * np.sin(2 * np.pi * f0 * (k + 1) * t) for k, a in enumerate(amps)).astype(np.float32)
+
+
+def test_octave_check_moves_a_note_to_the_melody_above_its_accompaniment():
+    """``octave_by_harmonics``: a path on a quiet accompaniment note at 220 Hz under a melody at
+    440 Hz (the even harmonics of 220 Hz dominate) moves up an octave, as a whole note; a lone
+    tone with decaying harmonics, an odd-harmonic (clarinet-like) tone, a voice-like tone with
+    a strong second harmonic and silence keep their pitch; the check never moves down. The
+    documented limit: a bare two-partial tone whose fundamental is under half its second
+    harmonic (nothing else sounding) reads as an octave higher."""
+    from workstation.inference.frontend import FrontEnd
+    from workstation.inference.models.crepe import octave_by_harmonics
+    fe = FrontEnd("cpu")
+    melody = _tone(440.0, [1.0, 0.5, 0.3, 0.2, 0.1])
+    accomp = _tone(220.0, [0.3, 0.15, 0.1, 0.05])
+    mag = fe.stft_mag(melody + accomp)
+    n = mag.shape[1]
+    a3 = np.full(n, 57.0)                                  # 220 Hz: the accompaniment
+    a3[: n // 2] += np.linspace(0, 0.3, n // 2)            # a gliding note is still one note
+    out = octave_by_harmonics(a3, mag)
+    inner = slice(10, n - 10)
+    np.testing.assert_allclose(out[inner], a3[inner] + 12, atol=1e-5)
+    np.testing.assert_allclose(octave_by_harmonics(a3 + 12, mag), a3 + 12, atol=1e-5)   # at the melody
+    for x in (_tone(220.0, [1 / k for k in range(1, 9)]),                # decaying harmonics
+              _tone(220.0, [1, 0, 0.5, 0, 0.3, 0, 0.2]),                 # odd harmonics only
+              _tone(220.0, [0.6, 1.0, 0.1, 0.05, 0.03, 0.02]),           # /u/-like: strong H2
+              np.zeros(SR, np.float32)):
+        np.testing.assert_array_equal(octave_by_harmonics(np.full(n, 57.0), fe.stft_mag(x)), 57.0)
+    bare = fe.stft_mag(_tone(220.0, [0.45, 1.0]))
+    np.testing.assert_array_equal(octave_by_harmonics(np.full(n, 57.0), bare)[inner], 69.0)
+    assert len(octave_by_harmonics(np.zeros(0), np.zeros((C.N_FFT // 2 + 1, 0)))) == 0
+
+
+def test_octave_check_is_a_parameter_and_reads_the_stft():
+    on, off = get_analyzer("pitch.f0"), get_analyzer("pitch.f0", crepe_octave_check=False)
+    assert on.params["crepe_octave_check"] is True and on.version >= 4
+    assert "stft_mag" in on.features and "stft_mag" not in off.features
+    x, _ = _vibrato_over_chord(1.0)
+    a, b = analyze(x, on), analyze(x, off)
+    np.testing.assert_array_equal(a.voiced, b.voiced)
+    np.testing.assert_array_equal(a.confidence, b.confidence)
+
+
 def test_chunks_give_the_same_track():
     x, _ = _vibrato_over_chord(3.0)
     a = analyze_array(x, [get_analyzer("pitch.f0")]).results["pitch.f0"]

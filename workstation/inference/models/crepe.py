@@ -298,4 +298,52 @@ def decode(act: np.ndarray, *, half_width: int = 4) -> tuple[np.ndarray, np.ndar
     return midi, act.max(axis=1)
 
 
-__all__ = ["decode", "CrepeNet", "Audio2Crepe", "load_crepe", "normalise_windows", "BIN_MIDI", "CREPE_SR"]
+def octave_by_harmonics(midi: np.ndarray, mag: np.ndarray, *, sr: int = C.SAMPLE_RATE,
+                        n_fft: int = C.N_FFT, ratio: float = 2.0, max_octaves: int = 2,
+                        max_step: float = 0.4) -> np.ndarray:
+    """Octave check of a decoded pitch track against the spectrum: the path moves up an octave
+    on each note where the even harmonics of its pitch dominate the odd ones.
+
+    A source at ``f`` puts energy at every multiple of ``f``; one at ``2 f`` only at the even
+    ones. So where the harmonics ``f, 3f, 5f, ...`` together carry less than ``1 / ratio`` of the
+    magnitude of ``2f, 4f, 6f, ...``, the predominant source is at ``2 f`` (CREPE locked onto a
+    quieter accompaniment note an octave below the melody, or onto a sub-harmonic), and the
+    pitch moves to ``2 f``; the test is repeated at the new pitch (``max_octaves`` at most).
+    Every harmonic below 0.95 Nyquist counts (no harmonic count to choose); each harmonic's
+    magnitude is the largest of the 3 STFT bins around it; the sums run over each note of
+    the path (consecutive frames whose pitch steps by at most ``max_step`` semitones), so a
+    note moves as a whole. Never moves down. Its limit: a note whose spectrum is little more than
+    a fundamental under half of its second harmonic (a soft vowel with F1 on H2, alone) reads
+    as an octave higher.
+
+    midi [shape=(n_frames,)] the decoded pitch; mag [shape=(n_fft // 2 + 1, n_frames)] the STFT
+    magnitude on the same frames -> the checked pitch [shape=(n_frames,), float32]."""
+    midi = np.asarray(midi, np.float64)
+    n = len(midi)
+    if n == 0:
+        return midi.astype(np.float32)
+    mag = np.asarray(mag, np.float32)
+    n_bins = mag.shape[0]
+    df = sr / n_fft
+    note = np.concatenate([[0], np.cumsum(np.abs(np.diff(midi)) > max_step)])
+    frames = np.arange(n)[:, None]
+    shift = np.zeros(n)
+    for _ in range(max_octaves):
+        f = 440.0 * 2.0 ** ((midi + shift - 69.0) / 12.0)
+        h = np.arange(1, int(0.95 * n_bins * df / max(float(f.min()), 1.0)) + 2)
+        b = np.rint(h[None, :] * f[:, None] / df).astype(np.int64)      # [n, n_harmonics]
+        ok = (b + 1 < 0.95 * n_bins) & (b >= 1)
+        b = np.clip(b, 1, n_bins - 2)
+        amp = np.maximum(np.maximum(mag[b - 1, frames], mag[b, frames]), mag[b + 1, frames])
+        amp = np.where(ok, amp, 0.0)
+        odd = np.bincount(note, amp[:, 0::2].sum(1), minlength=note[-1] + 1)
+        even = np.bincount(note, amp[:, 1::2].sum(1), minlength=note[-1] + 1)
+        up = (even > ratio * odd)[note] & (midi + shift + 12.0 <= float(BIN_MIDI[-1]))
+        if not up.any():
+            break
+        shift += 12.0 * up
+    return (midi + shift).astype(np.float32)
+
+
+__all__ = ["decode", "octave_by_harmonics", "CrepeNet", "Audio2Crepe", "load_crepe", "normalise_windows",
+           "BIN_MIDI", "CREPE_SR"]

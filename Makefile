@@ -5,7 +5,7 @@
 VENV ?= .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup bench demo-audio clean
+.PHONY: run test setup bench demo-audio bundle bundle-check clean
 
 run: $(STAMP)
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
@@ -29,6 +29,15 @@ bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python benchmarks/gui_view.py
 	$(VENV)/bin/python benchmarks/similarity.py scale
 	$(VENV)/bin/python benchmarks/similarity.py quality
+
+# The desktop bundle (PyInstaller, a few minutes; not part of `make test`): dist/workstation/
+# and dist/workstation-VERSION-linux-ARCH.tar.gz with install.sh; bundle-check runs it in a
+# clean environment (packaging/check.sh).
+bundle: $(STAMP)
+	nice -n 10 bash packaging/build.sh
+
+bundle-check:
+	bash packaging/check.sh
 
 demo-audio: $(STAMP)
 	$(VENV)/bin/python -m workstation.training.demo --out resources/demo

@@ -19,6 +19,7 @@ import os
 import sys
 from pathlib import Path
 
+import workstation
 from workstation.core.errors import WorkstationError
 from workstation.export.batch import FORMATS
 
@@ -28,7 +29,8 @@ from .parser import build_parser
 
 log = logging.getLogger("workstation")
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "resources" / "demo"
+#: The bundled demo collection (``workstation.DEMO_DIR``: in the repository or the desktop bundle).
+DEMO_DIR = workstation.DEMO_DIR
 
 
 def _formats(text: str) -> list[str]:

@@ -98,8 +98,10 @@ def out_folder(text: str) -> Path:
 
 def build_parser(description: str = "") -> argparse.ArgumentParser:
     """The ``workstation`` command line; arguments are checked here, before any work."""
+    from workstation import __version__
     from workstation.analysis.jobs import PRESETS
     p = argparse.ArgumentParser(prog="workstation", description=description)
+    p.add_argument("--version", action="version", version=f"workstation {__version__}")
     p.add_argument("--library", help="library folder (default: $WORKSTATION_LIBRARY or the user data dir)")
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="command", required=True)

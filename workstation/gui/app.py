@@ -2,7 +2,12 @@
 
 PATH (optional): a music folder or audio file to open (catalogued and analysed in the
 background). The library folder comes from ``--library``, ``$WORKSTATION_LIBRARY`` or the
-platform user data directory (as for the CLI).
+platform user data directory (as for the CLI). The first start without a PATH (no settings
+yet, no recent collection) opens the demo collection (``workstation.DEMO_DIR``; read-only in
+the desktop bundle: everything the analysis writes goes to the library folder).
+
+``--screenshot FILE`` (hidden; packaging/check.sh): once the collection is listed and its
+first track shown, save the window to FILE, print the start-up times and quit.
 """
 
 from __future__ import annotations
@@ -10,11 +15,21 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
+from pathlib import Path
 
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
+import workstation
+
 from .settings import APPLICATION, ORGANISATION
+
+#: Settings key set after the first start (which opens the demo collection).
+STARTED_KEY = "app/started"
+#: Seconds ``--screenshot`` waits for the collection and its first track.
+SCREENSHOT_TIMEOUT_S = 120.0
 
 STYLE_SHEET = """
 QToolTip { color: #e6e6e6; background: #2a2e37; border: 1px solid #444; }
@@ -51,8 +66,69 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     app = QApplication.instance() or QApplication(["workstation"] + list(argv or []))
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
+    app.setApplicationVersion(workstation.__version__)
+    app.setDesktopFileName("workstation")     # resources/workstation.desktop (Wayland: the icon)
+    if workstation.ICON_PNG.is_file():
+        app.setWindowIcon(QIcon(str(workstation.ICON_PNG)))
     apply_dark_theme(app)
     return app
+
+
+def first_start_paths(settings, paths: list[str]) -> list[str]:
+    """The paths to open: ``paths``, or on the first start (never started, no recent
+    collection) the demo collection. Marks the settings as started."""
+    first = not settings.get(STARTED_KEY, False, bool) and not settings.recent()
+    settings.set(STARTED_KEY, True)
+    if not paths and first and workstation.DEMO_DIR.is_dir():
+        return [str(workstation.DEMO_DIR)]
+    return list(paths)
+
+
+def _process_age_s() -> float | None:
+    """Seconds since this process started (Linux /proc; None elsewhere)."""
+    import os
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def screenshot_when_ready(app, win, out: str, t0: float) -> None:
+    """Save ``win`` to ``out`` once its collection is listed and the first track shown (or
+    at the timeout: exit status 1), print the start-up times, close the window and quit."""
+    marks: dict[str, float] = {}
+    age0 = _process_age_s()
+    base = (age0 - (time.monotonic() - t0)) if age0 is not None else 0.0  # process start -> t0
+
+    def since_start() -> float:
+        return base + time.monotonic() - t0
+
+    def poll() -> None:
+        marks.setdefault("window", since_start())
+        rows = list(win.model.rows())
+        if rows and win.tasks.idle and "rows" not in marks:   # listed, no scan running
+            marks["rows"] = since_start()
+            win.select_track(rows[0].track_id)
+        shown = "rows" in marks and win.view.data is not None
+        late = time.monotonic() - t0 > SCREENSHOT_TIMEOUT_S
+        if not shown and not late:
+            QTimer.singleShot(50, poll)
+            return
+        marks["track"] = since_start()
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        ok = win.grab().save(out)
+        sys.stdout.write(f"screenshot {out}: {'saved' if ok else 'NOT saved'}; {len(rows)} tracks "
+                         f"listed; seconds since the process started: first window "
+                         f"{marks['window']:.2f}, collection listed "
+                         f"{marks.get('rows', float('nan')):.2f}, first track shown "
+                         f"{marks['track']:.2f}{' (timed out)' if late else ''}\n")
+        sys.stdout.flush()
+        win.close()
+        app.exit(0 if ok and shown else 1)
+
+    QTimer.singleShot(0, poll)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,13 +138,19 @@ def main(argv: list[str] | None = None) -> int:
                                       "user data directory)")
     ap.add_argument("--device", default=None, help="analysis device: auto, cpu, cuda")
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--screenshot", metavar="FILE", help=argparse.SUPPRESS)
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
+    t0 = time.monotonic()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     app = make_app()
     from .main_window import MainWindow
     from .settings import Settings
-    win = MainWindow(args.library, settings=Settings(), device=args.device)
+    settings = Settings()
+    paths = first_start_paths(settings, args.path)
+    win = MainWindow(args.library, settings=settings, device=args.device)
     win.show()
-    if args.path:
-        win.open_paths(args.path)
+    if paths:
+        win.open_paths(paths)
+    if args.screenshot:
+        screenshot_when_ready(app, win, args.screenshot, t0)
     return int(app.exec())

@@ -6,7 +6,8 @@ the ones its panes implement) follow under the menu 'Track view (mouse)'; long t
 (rows as tall as their text), and a shortcut of one widget (Delete in the track view, Delete
 in the library table) says where it works. About names the version, the Python, torch and Qt
 versions, the library folder and every model with its licence (the full texts are in
-*Help ▸ Models and licences*).
+*Help ▸ Models and licences*), and in the desktop bundle the folder of the licence texts of
+everything it ships.
 """
 
 from __future__ import annotations
@@ -127,4 +128,7 @@ def about_text(library_root: str | None = None) -> str:
             lines.append(f"  {e.get('name')} v{e.get('version', '?')}: {e.get('licence', 'no licence given')}")
     except Exception as exc:   # a damaged manifest must not stop the About box
         lines.append(f"  (the model manifest cannot be read: {exc})")
+    if (workstation.LICENCES_DIR / "THIRD_PARTY.txt").is_file():   # the desktop bundle
+        lines += ["", "Licences of the bundled software (Python, Qt, torch, ...): "
+                  f"{workstation.LICENCES_DIR} (THIRD_PARTY.txt lists them)"]
     return "\n".join(lines)

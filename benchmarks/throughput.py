@@ -1,7 +1,7 @@
 """Speed and memory of the analysis engine: printed tables, not timed tests.
 
     .venv/bin/python benchmarks/throughput.py [--threads 2] [--device cpu|cuda|both]
-                                              [--minutes 10] [--long-minutes 60] [--skip-long]
+                                              [--minutes 10] [--long-minutes 60] [--skip-long] [--peers]
 
 Tables:
 1. front end: realtime factor (audio seconds per wall second) of each shared feature,
@@ -10,7 +10,9 @@ Tables:
 2. analyzers: realtime factor of each analyzer alone, with its features precomputed;
 3. pipeline: the whole analysis of a file through the real worker code path
    (decode, resample, chunk, front end, every analyzer);
-4. memory: peak resident memory of the whole analysis of a long file, in a fresh process.
+4. memory: peak resident memory of the whole analysis of a long file, in a fresh process;
+5. with ``--peers``: basic-pitch, librosa's pyin and essentia's RhythmExtractor2013 timed on
+   the same file in the same process, beside our whole pipeline (``throughput_peers.py``).
 """
 
 from __future__ import annotations
@@ -238,6 +240,8 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=10.0)
     p.add_argument("--long-minutes", type=float, default=60.0)
     p.add_argument("--skip-long", action="store_true")
+    p.add_argument("--peers", action="store_true",
+                   help="also time the peers on the same file (throughput_peers.py)")
     p.add_argument("--memory-child")
     args = p.parse_args()
     import torch
@@ -257,6 +261,12 @@ def main() -> None:
             for t in bench_device(dev, args.minutes):
                 print(t, flush=True)
             print(bench_pipeline(dev, args.minutes, tmp), flush=True)
+            if args.peers and dev == "cpu":
+                from throughput_peers import bench_peers
+                path = tmp / f"bench_{args.minutes:g}min.wav"
+                print(table(f"Peers on the same {args.minutes:g}-minute file, same process",
+                            ("what", "analyses", "seconds", "realtime factor"),
+                            bench_peers(path)), flush=True)
             if not args.skip_long:
                 print(bench_memory(dev, args.long_minutes, tmp), flush=True)
 

@@ -15,7 +15,6 @@ the kernel can drop them).
 from __future__ import annotations
 
 import json
-import resource
 import shutil
 import tempfile
 import time
@@ -25,10 +24,6 @@ import numpy as np
 
 from workstation.library import ann
 from workstation.library.index import SimilarityIndex
-
-
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def current_rss_mb() -> float:
@@ -66,7 +61,7 @@ def write_archive(folder: Path, n: int, n_queries: int, d: int = 100, seed: int 
 
 
 def bench_archive(n: int, n_queries: int, work_dir: str = "") -> None:
-    from similarity import print_table
+    from similarity import print_table, rss_mb
 
     tmp = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="archive-index-"))
     folder = tmp / "sim"
@@ -106,8 +101,9 @@ def bench_archive(n: int, n_queries: int, work_dir: str = "") -> None:
                       f"{np.median(lat_ms):.2f}", f"{np.percentile(lat_ms, 95):.2f}",
                       f"{recall:.3f}", f"{rss_loaded - rss0:.0f} / {rss_built - rss0:.0f}",
                       f"{rss_mb():.0f}", f"{save_s:.0f}")])
-        print(f"(tuning recall@10 on collection queries: {idx.measured_recall:.3f}; "
-              f"RSS before loading {rss0:.0f} MB)")
+        tuned = (f"tuning recall@10 on collection queries: {idx.measured_recall:.3f}; "
+                 if idx.measured_recall is not None else "")
+        print(f"({tuned}RSS before loading {rss0:.0f} MB)")
     finally:
         if not work_dir:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -6,11 +6,10 @@ from __future__ import annotations
 import sys
 
 
-def run_on_cluster_cli(lib, jobs, address: str, on_event, bar, *, device: str, quiet: bool,
-                       store: str | None = None) -> dict:
+def run_on_cluster_cli(lib, jobs, address: str, on_event, bar, *, device: str, quiet: bool) -> dict:
     """The jobs as Ray tasks on the cluster at ``address`` (``--cluster``), results written
-    here as they arrive (or by the tasks into the shared ``store``); a summary per node at
-    the end."""
+    here as they arrive (or by the tasks into the library's shared store, ``--store``); a
+    summary per node at the end."""
     from collections import Counter
 
     from workstation.cluster import run_on_cluster
@@ -23,8 +22,7 @@ def run_on_cluster_cli(lib, jobs, address: str, on_event, bar, *, device: str, q
         on_event(ev)
 
     try:
-        counts = run_on_cluster(lib, jobs, address, on_event=on_cluster_event, device=device,
-                                store=store)
+        counts = run_on_cluster(lib, jobs, address, on_event=on_cluster_event, device=device)
     except KeyboardInterrupt:
         print("\ncancelled; run the same command again to resume", file=sys.stderr)
         raise SystemExit(130)

@@ -117,8 +117,7 @@ def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool,
 
     if cluster:
         from .cluster import run_on_cluster_cli
-        return run_on_cluster_cli(lib, jobs, cluster, on_event, bar, device=device, quiet=quiet,
-                                  store=lib.shared_store)
+        return run_on_cluster_cli(lib, jobs, cluster, on_event, bar, device=device, quiet=quiet)
     sched = Scheduler(lib, device=device)
     try:
         counts = sched.run(jobs, on_event)

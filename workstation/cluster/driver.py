@@ -185,8 +185,9 @@ def run_on_cluster(library, jobs: Iterable[Job], address: str | ClusterAddress, 
     ``max_in_flight``: tasks submitted at once (default twice the cluster's CPUs), so an
     archive's cached inputs are not all in the object store at once. ``store``: a shared
     folder (seen by every node at the same path) that becomes the library's result store
-    (``Library.use_store``); the tasks write their results into it themselves and only the
-    catalogue's records pass through this driver. ``should_stop()`` (polled twice a second)
+    (``Library.use_store``); when the library's store is such a folder (given here or
+    earlier), the tasks write their results into it themselves and only the catalogue's
+    records pass through this driver. ``should_stop()`` (polled twice a second)
     cancels the run like Ctrl+C, but returns the counts instead of raising (the window's
     Cancel); while ``paused()`` no new task is submitted (those running finish)."""
     emit = on_event or (lambda e: None)
@@ -197,7 +198,9 @@ def run_on_cluster(library, jobs: Iterable[Job], address: str | ClusterAddress, 
     if not pending:
         emit(Event("all_done", data=dict(counts)))
         return counts
-    shared = str(library.use_store(store)) if store else None
+    if store:
+        library.use_store(store)
+    shared = str(library.shared_store) if library.shared_store else None
     ray, started = connect(where)
     try:
         task = ray.remote(num_cpus=1, max_retries=int(retries))(analyze_task)

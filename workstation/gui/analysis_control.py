@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import weakref
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+from .message_box import open_warning
 
 
 class AnalysisController:
@@ -81,7 +82,7 @@ class AnalysisController:
                 if importlib.util.find_spec("ray") is None:   # (not imported here: see connect)
                     raise WorkstationError(f"analysis on a cluster needs Ray; {INSTALL_HINT}")
             except WorkstationError as exc:
-                self._error("Cannot use the cluster", str(exc))
+                self.error_box = open_warning(w, "Cannot use the cluster", str(exc))
                 return False
         w.bridge.cluster = address or None
         self.act_cluster.setChecked(bool(address))
@@ -93,11 +94,6 @@ class AnalysisController:
                  else "Analysis runs go to the local worker")
         return True
 
-    def _error(self, title: str, text: str) -> None:
-        self.error_box = box = QMessageBox(QMessageBox.Icon.Warning, title, text, parent=self.window)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-        box.open()
-
     def analyse(self, track_ids=None, *, force: bool = False) -> bool:
         """Analyse ``track_ids`` (None: all) in the worker process (``force``: recompute
         stored results); False when busy or given no track."""
@@ -108,7 +104,7 @@ class AnalysisController:
         if not w.bridge.start(w.specs, track_ids, force=force):
             w.status("An analysis is already running")
             return False
-        w.state.run_requested(w.bridge.cluster or "")
+        w.state.run_requested(w.bridge.cluster)
         return True
 
     @property

@@ -39,6 +39,7 @@ from .beat_tool import BeatTool
 from .edit_actions import LABELS, build_extra_actions, build_layer_actions, stale_edits
 from .f0_tool import F0Tool
 from .key_tool import KeyTool
+from .message_box import open_warning
 from .note_tool import NoteTool
 from .panes import ACCENT
 
@@ -336,11 +337,8 @@ class EditController:
         w.status(f"{name} saved (revision {revision})" if revision else f"{name} back to the analysis")
 
     def _save_failed(self, message: str) -> None:
-        self.error_box = box = QMessageBox(QMessageBox.Icon.Warning, "Cannot save the correction",
-                                           f"The corrected layer was not saved:\n\n{message}",
-                                           parent=self.window)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-        box.open()
+        self.error_box = open_warning(self.window, "Cannot save the correction",
+                                      f"The corrected layer was not saved:\n\n{message}")
 
     def close(self, timeout: float = 10.0) -> None:
         """Save what is unsaved and wait for it (the window closes)."""

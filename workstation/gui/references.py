@@ -21,6 +21,8 @@ from PySide6.QtWidgets import QMessageBox
 
 from workstation.core.errors import WorkstationError
 
+from .message_box import open_warning
+
 log = logging.getLogger(__name__)
 
 #: Task tags of the reading (only the latest one counts), reloading and forgetting tasks.
@@ -135,15 +137,9 @@ def ask_reading(parent, path: str, reason: str, readings) -> QMessageBox:
 def show_reference_error(parent, path: str, reason: str) -> QMessageBox:
     """A window-modal warning, opened without blocking, that ``path`` cannot be used as a
     reference annotation and why. Returns the dialog (tests read its text and close it)."""
-    name = Path(path).name
-    box = QMessageBox(QMessageBox.Icon.Warning, "Cannot open the annotation",
-                      f"“{name}” cannot be used as a reference annotation.",
-                      QMessageBox.StandardButton.Ok, parent)
-    box.setInformativeText(f"{reason}.\n\nFile: {path}")
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-    box.setWindowModality(Qt.WindowModality.WindowModal)
-    box.open()
-    return box
+    return open_warning(parent, "Cannot open the annotation",
+                        f"“{Path(path).name}” cannot be used as a reference annotation.",
+                        f"{reason}.\n\nFile: {path}")
 
 
 class ReferenceController(QObject):

@@ -149,7 +149,7 @@ class SessionState:
         self.specs_changed.emit(self.specs)
 
     # -- the analysis run -------------------------------------------------------------
-    def run_requested(self, cluster: str = "") -> None:
+    def run_requested(self, cluster: str | None = None) -> None:
         """A run was asked for (its job count comes with ``run_started``), on the local worker
         or on the Ray ``cluster``."""
         self.run = RunProgress(active=True, cluster=cluster or "")

@@ -84,8 +84,7 @@ class AnalysisBridge(QObject):
             if jobs and self.cluster:
                 from workstation.cluster import run_on_cluster
                 counts = run_on_cluster(lib, jobs, self.cluster, on_event=self._emit,
-                                        device=self.device, store=lib.shared_store,
-                                        should_stop=lambda: self._cancel_requested,
+                                        device=self.device, should_stop=lambda: self._cancel_requested,
                                         paused=lambda: self._paused)
             elif jobs:
                 sched = Scheduler(lib, device=self.device)

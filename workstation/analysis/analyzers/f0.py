@@ -125,15 +125,9 @@ class F0(Analyzer):
         method = self.params["method"]
         self.features = (_pesto_features(self.params["model"]) if method == "pesto"
                          else ("hcqt",) if method == "melody"
-                         else ("audio", "stft_mag") if method in CREPE_MODELS and self._octave_check()
+                         else ("audio", "stft_mag")
+                         if method in CREPE_MODELS and self.params["crepe_octave_check"]
                          else ("audio",))
-
-    def _octave_check(self) -> bool:
-        """``crepe_octave_check`` as a bool (a string "false" / "0" / "off" / "no" is False)."""
-        v = self.params["crepe_octave_check"]
-        if isinstance(v, str):
-            return v.strip().lower() not in ("false", "0", "off", "no", "none", "")
-        return bool(v)
 
     def models_used(self) -> tuple[str, ...]:
         method = self.params["method"]
@@ -184,7 +178,7 @@ class F0(Analyzer):
             act = run(chunk.audio, n, (first - ctx) * C.HOP_LENGTH, step=int(p["crepe_step"]))
             midi, peak = decode(act)
             midi = midi[ctx:ctx + chunk.n_frames].astype(np.float64)
-            if self._octave_check():
+            if p["crepe_octave_check"]:
                 midi = octave_by_harmonics(midi, chunk.stft_mag()).astype(np.float64)
             freqs.append((440.0 * 2.0 ** ((midi - 69.0) / 12.0)).astype(np.float32))
             conf.append(peak[ctx:ctx + chunk.n_frames])

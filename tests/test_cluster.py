@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from cluster_helpers import SPECS, TRACKS, _folder, _ray_task_pids
 from synth_tones import tone_pattern
-from workstation.analysis.jobs import Job, specs_for
+from workstation.analysis.jobs import Job
 from workstation.analysis.results import load_results
 from workstation.cli.main import main
 from workstation.core import constants as C
@@ -28,8 +29,6 @@ from workstation.library import Library
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
-SPECS = specs_for(["key", "beats"])
-TRACKS = {"a.wav": (57, 100.0), "b.wav": (60, 120.0), "c.wav": (62, 90.0)}
 
 
 @pytest.fixture(scope="module")
@@ -43,15 +42,6 @@ def ray_head():
         yield ray
     finally:
         ray.shutdown()
-
-
-def _folder(root: Path, seconds: float = 6.0, names=TRACKS) -> Path:
-    music = root / "music"
-    music.mkdir(parents=True)
-    for name, (tonic, bpm) in names.items():
-        sf.write(music / name, tone_pattern(seconds, root=tonic, bpm=bpm), C.SAMPLE_RATE,
-                 subtype="FLOAT")
-    return music
 
 
 def _add_truncated(music: Path) -> None:
@@ -164,20 +154,6 @@ def test_store_in_a_shared_folder_written_by_the_tasks_and_adopted_by_another_li
     assert main(["--library", str(tmp_path / "plain"), *args, "--store", str(shared)]) != 0
     err = capsys.readouterr().err
     assert "move them into" in err and str(tmp_path / "plain" / "results") in err
-
-
-def _ray_task_pids() -> list[int]:
-    """Ray worker processes running our task (Ray names them ``ray::analyze_task``)."""
-    pids = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                cmd = (d / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if cmd.startswith(b"ray::analyze_task"):
-                pids.append(int(d.name))
-    return pids
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds Ray workers in /proc")

@@ -5,6 +5,8 @@ answers on a sung vibrato tone over a chord, chunk invariance, and real singing 
 import json
 import shutil
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -198,12 +200,65 @@ def test_octave_check_moves_a_note_to_the_melody_above_its_accompaniment():
 
 def test_octave_check_is_a_parameter_and_reads_the_stft():
     on, off = get_analyzer("pitch.f0"), get_analyzer("pitch.f0", crepe_octave_check=False)
+    plain = get_analyzer("pitch.f0", crepe_octave_check=False, crepe_harmonic_voicing=False)
     assert on.params["crepe_octave_check"] is True and on.version >= 4
-    assert "stft_mag" in on.features and "stft_mag" not in off.features
+    assert "stft_mag" in on.features and "stft_mag" in off.features and "stft_mag" not in plain.features
     x, _ = _vibrato_over_chord(1.0)
     a, b = analyze(x, on), analyze(x, off)
-    np.testing.assert_array_equal(a.voiced, b.voiced)
     np.testing.assert_array_equal(a.confidence, b.confidence)
+
+
+def _phrase_rest_phrase(seconds=1.5, f0=330.0):
+    """A sung-like phrase (6 harmonics, vibrato), a rest of the same length, the phrase again,
+    over a sustained C3-E3-G3 chord (5 harmonics each) that never stops: (audio, sung per
+    sample)."""
+    t = np.arange(int(3 * seconds * SR)) / SR
+    phase = 2 * np.pi * np.cumsum(f0 * 2.0 ** (30 / 1200.0 * np.sin(2 * np.pi * 5.5 * t))) / SR
+    sung = (t < seconds) | (t >= 2 * seconds)
+    env = np.convolve(sung.astype(float), np.hanning(int(0.05 * SR)) / (0.025 * SR), "same")
+    voice = env * sum(np.sin(k * phase) / k for k in range(1, 7))
+    chord = sum(np.sin(2 * np.pi * 440 * 2 ** ((m - 69) / 12) * k * t) / k ** 1.5
+                for m in (48, 52, 55) for k in range(1, 6))
+    return (0.25 * voice + 0.1 * chord).astype(np.float32), sung
+
+
+def test_harmonic_voicing_rests_while_the_accompaniment_plays_on():
+    """Known answer for ``voicing_by_harmonics``: in the rest CREPE follows a chord note with
+    confidence around 0.4 and the plain threshold calls a third of it voiced; the power at
+    that note's harmonics stays under the track's floor (the chord alone), so the default
+    calls the rest unvoiced and keeps both phrases voiced."""
+    x, _ = _phrase_rest_phrase()
+    frames_s = None
+    out = {}
+    for harmonic in (True, False):
+        r = analyze(x, get_analyzer("pitch.f0", crepe_harmonic_voicing=harmonic))
+        frames_s = np.arange(len(r.times_s)) * C.HOP_LENGTH / SR
+        out[harmonic] = r.voiced
+    inside = lambda a, b: (frames_s > a) & (frames_s < b)     # noqa: E731
+    phrases, rest = inside(0.1, 1.4) | inside(3.1, 4.4), inside(1.6, 2.9)
+    assert out[True][phrases].mean() > 0.95 and not out[True][rest].any()
+    assert out[False][phrases].mean() > 0.95 and out[False][rest].mean() > 0.2
+
+
+def test_harmonic_voicing_of_a_solo_voice_and_of_silence():
+    """Between phrases of a solo voice the floor is silence: every sung frame stays voiced;
+    digital silence and an empty track are unvoiced, without warnings."""
+    from workstation.inference.models.crepe import harmonic_power_db, voicing_by_harmonics
+    from workstation.inference.frontend import FrontEnd
+    t = np.arange(3 * SR) / SR
+    sung = (t < 1.0) | (t >= 2.0)
+    x = (0.2 * sung * sum(np.sin(2 * np.pi * 262 * k * t) / k for k in range(1, 6))).astype(np.float32)
+    mag = FrontEnd("cpu").stft_mag(x)
+    n = mag.shape[1]
+    frames_s = np.arange(n) * C.HOP_LENGTH / SR
+    harm, frame = harmonic_power_db(np.full(n, 60.0), mag)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        v = voicing_by_harmonics(np.full(n, 0.9, np.float32), harm, frame)
+        assert v[(frames_s > 0.1) & (frames_s < 0.9)].all() and not v[(frames_s > 1.1) & (frames_s < 1.9)].any()
+        silent = harmonic_power_db(np.full(n, 60.0), np.zeros_like(mag))
+        assert not voicing_by_harmonics(np.full(n, 0.9, np.float32), *silent).any()
+        assert len(voicing_by_harmonics(np.zeros(0), np.zeros(0), np.zeros(0))) == 0
 
 
 def test_chunks_give_the_same_track():

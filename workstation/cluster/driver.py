@@ -77,12 +77,13 @@ def import_ray():
 _FRONTENDS: dict[str, Any] = {}
 
 
-def _node() -> str:
+def _node() -> tuple[str, str | None]:
+    """(the node's address, Ray's node id) of the process running the task."""
     try:
         import ray
-        return ray.util.get_node_ip_address()
+        return ray.util.get_node_ip_address(), ray.get_runtime_context().get_node_id()
     except Exception:  # not inside Ray (a direct call in a test): the host name
-        return os.uname().nodename
+        return os.uname().nodename, None
 
 
 def analyze_task(path: str, specs: tuple[AnalyzerSpec, ...], todo_ids: list[str],
@@ -91,7 +92,8 @@ def analyze_task(path: str, specs: tuple[AnalyzerSpec, ...], todo_ids: list[str]
     """One track on a cluster worker: run the analyzers ``todo_ids`` (in this order) of
     ``specs`` on the file at ``path``; ``known``: the cached results they require. Returns
     {'results': {id: (result, elapsed_s)}, 'errors': {id: reason}, 'track_error': reason or
-    None, 'display': DisplayFeatures or None, 'node', 'pid', 'elapsed_s'}. Never raises for
+    None, 'display': DisplayFeatures or None, 'node' (its address), 'node_id' (Ray's),
+    'pid', 'elapsed_s'}. Never raises for
     a bad file or a failing analyzer: those come back as reasons, worded as locally.
     ``store``: (shared result store folder, content hash, {id: result key}): each result is
     written there by this task (atomically) and comes back as (None, elapsed_s, path)
@@ -100,8 +102,9 @@ def analyze_task(path: str, specs: tuple[AnalyzerSpec, ...], todo_ids: list[str]
                                              unexpected_error)
 
     t0 = time.perf_counter()
+    node, node_id = _node()
     out: dict[str, Any] = {"results": {}, "errors": {}, "track_error": None, "display": None,
-                           "node": _node(), "pid": os.getpid()}
+                           "node": node, "node_id": node_id, "pid": os.getpid()}
     try:
         built = {}
         for s in specs:
@@ -353,4 +356,4 @@ def _store(library, job: Job, key: dict, todo: list[str], cached: list[str], out
     counts["done"] += 1
     emit(Event("track_done", job.track_id, progress=1.0,
                data={"ok": ok, "failed": failed, "cached": list(cached), "node": node,
-                     "task_s": out.get("elapsed_s")}))
+                     "node_id": out.get("node_id"), "task_s": out.get("elapsed_s")}))

@@ -65,8 +65,8 @@ _MELODY_DEFAULTS = {"melody_model": "salience", "melody_threshold": 0.3, "melody
 #: pretrained CREPE (``inference.models.crepe``): the manifest model of each method, the frame
 #: step (``crepe_step`` 2: the network on every 2nd frame, the rest interpolated) and voicing.
 CREPE_MODELS = {"crepe-tiny": "pitch.f0.crepe-tiny", "crepe-full": "pitch.f0.crepe-full"}
-_CREPE_DEFAULTS = {"crepe_step": 2, "crepe_voicing_threshold": 0.5, "crepe_context_frames": 128,
-                   "crepe_octave_check": True}
+_CREPE_DEFAULTS = {"crepe_step": 2, "crepe_voicing_threshold": 0.4, "crepe_context_frames": 128,
+                   "crepe_octave_check": True, "crepe_harmonic_voicing": True}
 #: pretrained PESTO (pesto-pitch's mir-1k_g7, LGPL-3.0; ``inference.models.pesto_pretrained``),
 #: its own decoding (weighted average around the peak) and voicing classifier.
 PESTO_PRETRAINED = {"pesto-pretrained": "pitch.f0.pesto-mir1k"}
@@ -85,9 +85,12 @@ class F0(Analyzer):
     """Dominant f0: ``PitchTrack`` on the analysis frame grid.
 
     ``method="crepe-tiny" | "crepe-full"``: freqs_hz: the decoded path's pitch on every frame;
-    confidence: the frame's peak CREPE activation in [0, 1]; voiced: confidence >=
-    ``crepe_voicing_threshold``; ``crepe_octave_check``: the harmonic octave check of each note
-    (reads the shared STFT; False: the Viterbi path as decoded, version 3's results).
+    confidence: the frame's peak CREPE activation in [0, 1]; voiced: the confidence, median
+    over 9 frames, >= ``crepe_voicing_threshold`` and, with ``crepe_harmonic_voicing``, the
+    power at the pitch's harmonics above the track's floor and at most 18 dB under its loud
+    level (``crepe.voicing_by_harmonics``, reads the shared STFT); ``crepe_octave_check``: the
+    harmonic octave check of each note (reads the shared STFT; False: the Viterbi path as
+    decoded, version 3's pitch).
 
     ``method="pyin"``: freqs_hz: the refined candidate frequency of the decoded pitch bin
     (also on unvoiced frames, where it is the HMM's pitch memory); voiced: the decoded
@@ -111,7 +114,8 @@ class F0(Analyzer):
 
     id = "pitch.f0"
     methods = METHODS
-    version = 4  # 3: pretrained CREPE methods; crepe-tiny the default. 4: crepe_octave_check
+    version = 5  # 3: pretrained CREPE methods; crepe-tiny the default. 4: crepe_octave_check.
+    #              5: crepe_harmonic_voicing
     result_type = PitchTrack
     features = ("audio",)
     default_params = _DEFAULTS
@@ -126,7 +130,8 @@ class F0(Analyzer):
         self.features = (_pesto_features(self.params["model"]) if method == "pesto"
                          else ("hcqt",) if method == "melody"
                          else ("audio", "stft_mag")
-                         if method in CREPE_MODELS and self.params["crepe_octave_check"]
+                         if method in CREPE_MODELS and (self.params["crepe_octave_check"]
+                                                        or self.params["crepe_harmonic_voicing"])
                          else ("audio",))
 
     def models_used(self) -> tuple[str, ...]:
@@ -163,14 +168,16 @@ class F0(Analyzer):
         """CREPE activations on the chunk's frames and ``crepe_context_frames`` of its borders
         on each side (read from the padded audio), our Viterbi path through them (``viterbi_bins``
         on the raw sigmoid activations), sub-bin pitch by the weighted mean of +-4 bins around
-        the path (CREPE's local average), voicing: the frame's peak activation; then, with
-        ``crepe_octave_check``, ``octave_by_harmonics`` on the valid frames (the shared STFT)."""
-        from workstation.inference.models.crepe import Audio2Crepe, decode, octave_by_harmonics
+        the path (CREPE's local average), confidence: the frame's peak activation; then, with
+        ``crepe_octave_check``, ``octave_by_harmonics`` on the valid frames (the shared STFT);
+        voicing for the whole track at the end (``voicing_by_harmonics``)."""
+        from workstation.inference.models.crepe import (Audio2Crepe, decode, harmonic_power_db,
+                                                        octave_by_harmonics, voicing_by_harmonics)
         from workstation.inference.weights import load_model
 
         p = self.params
         run = Audio2Crepe(load_model(CREPE_MODELS[p["method"]], device=track.device or "cpu"))
-        freqs, conf = [], []
+        freqs, conf, harm_db, frame_db = [], [], [], []
         for chunk in chunks:
             first = chunk.pad // C.HOP_LENGTH
             ctx = min(int(p["crepe_context_frames"]), first)
@@ -180,10 +187,19 @@ class F0(Analyzer):
             midi = midi[ctx:ctx + chunk.n_frames].astype(np.float64)
             if p["crepe_octave_check"]:
                 midi = octave_by_harmonics(midi, chunk.stft_mag()).astype(np.float64)
+            if p["crepe_harmonic_voicing"]:
+                h, e = harmonic_power_db(midi, chunk.stft_mag())
+                harm_db.append(h)
+                frame_db.append(e)
             freqs.append((440.0 * 2.0 ** ((midi - 69.0) / 12.0)).astype(np.float32))
             conf.append(peak[ctx:ctx + chunk.n_frames])
             yield chunk.progress
-        return _pitch_track(track, freqs, conf, float(p["crepe_voicing_threshold"]))
+        out = _pitch_track(track, freqs, conf, 0.0)
+        n = track.n_frames
+        power = [_fit(np.concatenate(x), n, -120.0) for x in (harm_db, frame_db)] if harm_db else [None, None]
+        out.voiced = voicing_by_harmonics(out.confidence, *power,
+                                          threshold=float(p["crepe_voicing_threshold"]))
+        return out
 
     def _run_melody(self, chunks: Iterable[FeatureChunk], track: TrackInfo
                     ) -> Generator[float, None, PitchTrack]:

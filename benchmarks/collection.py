@@ -186,7 +186,7 @@ class Sampler(threading.Thread):
 # 3. the analysis, as `workstation analyze` runs it
 
 
-def analyse(paths: list[Path], device: str, gpu: bool) -> dict:
+def analyse(paths: list[Path], device: str, gpu: bool, workers: int = 1, threads: int | None = None) -> dict:
     from workstation.analysis.jobs import PRESETS, AnalyzerSpec, specs_for
     from workstation.analysis.scheduler import Scheduler, jobs_for
     from workstation.library import Library
@@ -216,7 +216,7 @@ def analyse(paths: list[Path], device: str, gpu: bool) -> dict:
             parent_note = "whole run, rendering included"
         sampler = Sampler(gpu)
         sampler.start()
-        sched = Scheduler(lib, device=device)
+        sched = Scheduler(lib, device=device, workers=workers, threads=threads)
         t0 = time.perf_counter()
         try:
             counts = sched.run(jobs, on_event)
@@ -264,14 +264,15 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=30.0)
     p.add_argument("--clips-dir", help="default ~/.cache/workstation-bench/collection-<N>")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="torch threads in all (divided among the workers)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (Scheduler(workers=N))")
     p.add_argument("--peer-clips", type=int, default=20, help="clips for basic-pitch (0: skip)")
     args = p.parse_args()
     if args.clips < 1 or args.seconds < 10:
         p.error("--clips must be at least 1 and --seconds at least 10 (the composer needs 3 bars)")
     # before torch loads here and before the worker is spawned (it inherits the environment)
-    os.environ["WORKSTATION_THREADS"] = str(args.threads)
-    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    os.environ["WORKSTATION_THREADS"] = str(max(1, args.threads // max(1, args.workers)))
+    os.environ["OMP_NUM_THREADS"] = os.environ["WORKSTATION_THREADS"]
     import torch
     torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -288,7 +289,9 @@ def main() -> None:
           + (f" ({render_s / n_rendered:.2f} s per clip)" if n_rendered else " (all reused)"), flush=True)
     paths = [clip_path(folder, s) for s in specs]
 
-    r = analyse(paths, args.device, gpu=args.device == "cuda" and shutil.which("nvidia-smi") is not None)
+    per_worker = max(1, args.threads // max(1, args.workers))
+    r = analyse(paths, args.device, gpu=args.device == "cuda" and shutil.which("nvidia-smi") is not None,
+                workers=args.workers, threads=per_worker)
     c, s = r["counts"], r["sampler"]
     rtf = r["audio_s"] / r["wall"]
     worker = max(s.worker_mb.values()) if s.worker_mb else float("nan")
@@ -298,8 +301,10 @@ def main() -> None:
         ("wall time (analysis only)", f"{r['wall']:.1f} s"),
         ("realtime factor", f"{rtf:.1f}x"),
         ("tracks per hour", f"{r['n'] / r['wall'] * 3600:.0f}"),
+        ("worker processes x torch threads", f"{args.workers} x {per_worker}"),
         (f"peak RSS worker ({s.source})",
-         f"{worker:.0f} MB" + (f" (max over {len(s.worker_mb)} workers)" if len(s.worker_mb) > 1 else "")),
+         f"{worker:.0f} MB" + (f" (max over {len(s.worker_mb)} worker processes; their peaks add up to "
+                               f"{sum(s.worker_mb.values()):.0f} MB)" if len(s.worker_mb) > 1 else "")),
         (f"peak RSS parent ({r['parent_note']})", f"{r['parent_mb']:.0f} MB"),
         ("tracks done / failed / cancelled", f"{c['done']} / {c['failed']} / {c['cancelled']}"),
         ("analyzers failed / worker crashes", f"{c['analyzers_failed']} / {c['crashes']}"),

@@ -20,6 +20,7 @@ def _run(tmp_path, *args):
     (["analyze", "a.wav", "--analyzers", "bogus"], "--analyzers bogus: unknown analyzer 'bogus'; known: beats"),
     (["analyze", "a.wav", "--device", "foo"], "argument --device: 'foo' is not a device"),
     (["analyze", "a.wav", "--out", "afile"], "argument --out: afile: exists and is not a folder"),
+    (["analyze", "a.wav", "--workers", "0"], "argument --workers: '0': give a number of worker processes"),
     (["--library", "afile", "library", "status"], "--library afile: exists and is not a folder"),
     (["export", "a.wav", "--out", "/dev/null/x"], "argument --out: /dev/null/x: cannot create the folder"),
     (["similar", "1", "-k", "0"], "argument -k: 0 must be 1 or more"),

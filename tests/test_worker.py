@@ -40,7 +40,10 @@ def collection(tmp_path):
     return lib, music
 
 
-def test_crash_and_corrupt_file_among_good_ones(collection):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_crash_and_corrupt_file_among_good_ones(collection, workers):
+    """With one worker or two (each with one track in flight), the crash is blamed on the
+    file that caused it and nothing else fails."""
     lib, music = collection
     report = lib.scan(music)
     failed = {Path(p).name: reason for p, reason in report.failed}
@@ -49,10 +52,12 @@ def test_crash_and_corrupt_file_among_good_ones(collection):
     jobs = jobs_for(lib, specs)
     assert len(jobs) == 4  # the corrupt file is never queued
     events = []
-    sched = Scheduler(lib, device="cpu")
+    sched = Scheduler(lib, device="cpu", workers=workers)
     counts = sched.run(jobs, events.append)
     assert counts["crashes"] == 1 and counts["failed"] == 1 and counts["done"] == 3, events
     assert sched.restarts >= 1
+    pids = {e.data["pid"] for e in events if e.kind == "track_started"}
+    assert len(pids) >= workers + 1          # the crashed worker was replaced
     crash = [e for e in events if e.kind == "worker_crashed"]
     assert len(crash) == 1 and "crash_me.wav" in crash[0].message and "SIGSEGV" in crash[0].message
     for t in lib.tracks(status="ok"):

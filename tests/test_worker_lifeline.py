@@ -18,10 +18,11 @@ PARENT = textwrap.dedent("""
     from workstation.library import Library
     lib = Library.open(sys.argv[1])
     s = Scheduler(lib, device="cpu")
-    s._start_worker()
-    print(s._proc.pid, flush=True)
+    slot = s._slots[0]
+    s._start_worker(slot)
+    print(slot.proc.pid, flush=True)
     if sys.argv[2] == "ready":          # wait until the worker has loaded everything
-        print(s._events.get(timeout=120).kind, flush=True)
+        print(slot.events.get(timeout=120).kind, flush=True)
     time.sleep(600)
 """)
 

@@ -1,6 +1,6 @@
-"""The job scheduler: feeds tracks to a worker process and survives its crashes.
+"""The job scheduler: feeds tracks to worker processes and survives their crashes.
 
-One job is in flight at a time, so when the worker dies (a segfault in a
+One job is in flight in each worker at a time, so when a worker dies (a segfault in a
 decoder, an out-of-memory kill) the scheduler knows which track did it: that
 track's unfinished analyses are marked failed with the reason, a fresh worker is
 started, and the queue goes on. Results are written by the worker as each
@@ -38,28 +38,45 @@ def _exit_reason(code: int | None) -> str:
     return f"exited with code {code}"
 
 
+class _Slot:
+    """One worker process and the one job it has in flight."""
+
+    def __init__(self, index: int):
+        self.index = index
+        self.proc = None
+        self.jobs = None
+        self.events = None
+        self.ready = False
+        self.in_flight: Job | None = None
+        self.started_at = 0.0
+
+
 class Scheduler:
-    """Runs jobs in a worker process.
+    """Runs jobs in ``workers`` worker processes, one track in flight in each.
 
     ``run(jobs, on_event)`` blocks until every job is done, failed or cancelled
     (CLI). A GUI runs the same call on a thread and forwards events to signals.
     ``cancel()``, ``pause()`` and ``resume()`` may be called from any thread.
+    ``workers``: worker processes (default 1), each with ``threads`` torch threads (default:
+    $WORKSTATION_THREADS, else the CPU count divided among the workers). Each worker has one
+    track at a time, so a crash is still blamed on the right file.
     """
 
     def __init__(self, library, *, device: str = "auto", log_level: int = logging.WARNING,
-                 job_timeout_s: float | None = None):
+                 job_timeout_s: float | None = None, workers: int = 1, threads: int | None = None):
         self.library = library
         self.device = device
         self.log_level = log_level
         self.job_timeout_s = job_timeout_s
+        self.workers = max(1, int(workers))
+        env = int(os.environ.get("WORKSTATION_THREADS", "0") or 0)
+        self.threads = threads or env or (max(1, (os.cpu_count() or 1) // self.workers)
+                                          if self.workers > 1 else None)
         self._ctx = mp.get_context("spawn")
         self._cancel = self._ctx.Event()
         self._running = self._ctx.Event()
         self._running.set()
-        self._proc = None
-        self._jobs = None
-        self._events = None
-        self._ready = False
+        self._slots = [_Slot(i) for i in range(self.workers)]
         self.restarts = 0
 
     # ---- control (thread-safe) -------------------------------------------------------
@@ -82,25 +99,33 @@ class Scheduler:
         return self._cancel.is_set()
 
     # ---- worker lifecycle ------------------------------------------------------------
-    def _start_worker(self) -> None:
+    def _start_worker(self, slot: _Slot) -> None:
         from workstation.analysis.lifeline import worker_entry   # the worker dies with this process
 
-        self._jobs = self._ctx.Queue()
-        self._events = self._ctx.Queue()
-        self._ready = False
-        self._proc = self._ctx.Process(
-            target=worker_entry, name="workstation-worker", daemon=True,
-            args=(os.getpid(), str(self.library.root), self.device, self._jobs, self._events,
-                  self._cancel, self._running, self.log_level))
-        self._proc.start()
+        slot.jobs = self._ctx.Queue()
+        slot.events = self._ctx.Queue()
+        slot.ready = False
+        slot.proc = self._ctx.Process(
+            target=worker_entry, name=f"workstation-worker-{slot.index}", daemon=True,
+            args=(os.getpid(), str(self.library.root), self.device, slot.jobs, slot.events,
+                  self._cancel, self._running, self.log_level, self.threads))
+        # the BLAS and OpenMP pools of a worker read these when it imports numpy and torch
+        pools = {k: str(self.threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+                 if self.threads and self.workers > 1 and k not in os.environ}
+        os.environ.update(pools)
+        try:
+            slot.proc.start()
+        finally:
+            for k in pools:
+                os.environ.pop(k, None)
 
-    def _stop_worker(self, timeout: float = 10.0) -> None:
-        proc, self._proc = self._proc, None
+    def _stop_worker(self, slot: _Slot, timeout: float = 10.0) -> None:
+        proc, slot.proc = slot.proc, None
         if proc is None:
             return
         if proc.is_alive():
             try:
-                self._jobs.put(None)
+                slot.jobs.put(None)
             except (OSError, ValueError):
                 pass
             proc.join(timeout)
@@ -110,12 +135,13 @@ class Scheduler:
         if proc.is_alive():
             proc.kill()
             proc.join(5)
-        for q in (self._jobs, self._events):
+        for q in (slot.jobs, slot.events):
             q.close()
             q.join_thread()
 
     def close(self) -> None:
-        self._stop_worker()
+        for slot in self._slots:
+            self._stop_worker(slot)
 
     # ---- main loop -------------------------------------------------------------------
     def run(self, jobs: Iterable[Job], on_event: EventFn | None = None) -> dict[str, int]:
@@ -126,69 +152,95 @@ class Scheduler:
         pending = deque(jobs)
         counts = {"done": 0, "failed": 0, "cancelled": 0, "crashes": 0, "analyzers_failed": 0}
         self.library.reset_running()
-        in_flight: Job | None = None
-        started_at = 0.0
+        slots = self._slots
         try:
-            while pending or in_flight is not None:
-                if self._proc is None or not self._proc.is_alive():
-                    if not self._ready:
-                        self._raise_if_start_failed()
-                    if in_flight is not None:
-                        reason = _exit_reason(self._proc.exitcode if self._proc else None)
-                        self._fail_crashed(in_flight, f"the analysis worker {reason} while "
-                                                      f"analysing {in_flight.path}", emit)
-                        counts["failed"] += 1
-                        counts["crashes"] += 1
-                        in_flight = None
-                    if self._proc is not None:
-                        self._stop_worker()
-                        self.restarts += 1
-                    if not pending:
-                        break
-                    self._start_worker()
-                if in_flight is None:
-                    if self._cancel.is_set():
-                        for job in pending:     # recorded, so every view says 'cancelled'
-                            self._mark_unfinished(job, "cancelled")
-                            emit(Event("track_cancelled", job.track_id, message=job.path))
-                            counts["cancelled"] += 1
-                        pending.clear()
-                        break
-                    in_flight = pending.popleft()
-                    started_at = time.monotonic()
-                    self._jobs.put(in_flight)
-                try:
-                    ev: Event = self._events.get(timeout=0.2)
-                except queue.Empty:
-                    if (self.job_timeout_s and in_flight is not None and not self.paused
-                            and time.monotonic() - started_at > self.job_timeout_s):
-                        log.warning("job on %s timed out; killing the worker", in_flight.path)
-                        self._proc.kill()
-                        self._proc.join(5)
-                    continue
-                if ev.kind == "ready":
-                    self._ready = True
-                    continue
-                if ev.kind == "worker_failed":   # nothing ran: no record is touched
-                    raise WorkstationError(ev.message)
-                emit(ev)
-                if ev.kind == "analyzer_failed":
-                    counts["analyzers_failed"] += 1
-                if ev.kind in ("track_done", "track_failed", "track_cancelled"):
-                    key = {"track_done": "done", "track_failed": "failed",
-                           "track_cancelled": "cancelled"}[ev.kind]
-                    counts[key] += 1
-                    in_flight = None
-        except BaseException:               # Ctrl+C or an error here: the worker stops too
+            while pending or any(s.in_flight is not None for s in slots):
+                for slot in slots:
+                    self._tend(slot, pending, counts, emit)
+                if self._cancel.is_set() and pending:
+                    for job in pending:     # recorded, so every view says 'cancelled'
+                        self._mark_unfinished(job, "cancelled")
+                        emit(Event("track_cancelled", job.track_id, message=job.path))
+                        counts["cancelled"] += 1
+                    pending.clear()
+                if not self._read_events(slots, counts, emit):
+                    self._check_timeouts(slots)
+        except BaseException:               # Ctrl+C or an error here: the workers stop too
             self._cancel.set()
             self._running.set()
             raise
         finally:
-            self._stop_worker()
-            if in_flight is not None:        # stopped mid-track (Ctrl+C, an error): not 'running'
-                self._release(in_flight)
+            for slot in slots:
+                self._stop_worker(slot)
+                if slot.in_flight is not None:   # stopped mid-track (Ctrl+C, an error): not 'running'
+                    self._release(slot.in_flight)
+                    slot.in_flight = None
         emit(Event("all_done", data=dict(counts)))
         return counts
+
+    def _tend(self, slot: _Slot, pending: deque, counts: dict, emit: EventFn) -> None:
+        """A dead worker: its track fails with the reason and a fresh worker starts when
+        there is work left; an idle worker gets the next job."""
+        if slot.proc is None or not slot.proc.is_alive():
+            if slot.proc is not None and not slot.ready:
+                self._raise_if_start_failed(slot)
+            if slot.in_flight is not None:
+                reason = _exit_reason(slot.proc.exitcode if slot.proc else None)
+                self._fail_crashed(slot.in_flight, f"the analysis worker {reason} while "
+                                                   f"analysing {slot.in_flight.path}", emit)
+                counts["failed"] += 1
+                counts["crashes"] += 1
+                slot.in_flight = None
+            if slot.proc is not None:
+                self._stop_worker(slot)
+                self.restarts += 1
+            if not pending or self._cancel.is_set():
+                return
+            self._start_worker(slot)
+        if slot.in_flight is None and pending and not self._cancel.is_set():
+            slot.in_flight = pending.popleft()
+            slot.started_at = time.monotonic()
+            slot.jobs.put(slot.in_flight)
+
+    def _read_events(self, slots: list[_Slot], counts: dict, emit: EventFn) -> bool:
+        """Forward the workers' events (waiting up to 0.2 s for the first) -> whether any came."""
+        live = [s for s in slots if s.events is not None]
+        got = False
+        deadline = time.monotonic() + 0.2
+        while live and not got:
+            for slot in live:
+                try:
+                    ev: Event = slot.events.get(timeout=0.2 if len(live) == 1 else 0.01)
+                except queue.Empty:
+                    continue
+                got = True
+                self._on_event(slot, ev, counts, emit)
+            if time.monotonic() > deadline:
+                break
+        return got
+
+    def _on_event(self, slot: _Slot, ev: Event, counts: dict, emit: EventFn) -> None:
+        if ev.kind == "ready":
+            slot.ready = True
+            return
+        if ev.kind == "worker_failed":   # nothing ran: no record is touched
+            raise WorkstationError(ev.message)
+        emit(ev)
+        if ev.kind == "analyzer_failed":
+            counts["analyzers_failed"] += 1
+        if ev.kind in ("track_done", "track_failed", "track_cancelled"):
+            key = {"track_done": "done", "track_failed": "failed",
+                   "track_cancelled": "cancelled"}[ev.kind]
+            counts[key] += 1
+            slot.in_flight = None
+
+    def _check_timeouts(self, slots: list[_Slot]) -> None:
+        for slot in slots:
+            if (self.job_timeout_s and slot.in_flight is not None and not self.paused
+                    and time.monotonic() - slot.started_at > self.job_timeout_s):
+                log.warning("job on %s timed out; killing the worker", slot.in_flight.path)
+                slot.proc.kill()
+                slot.proc.join(5)
 
     def _release(self, job: Job) -> None:
         """The job's analyses still marked 'running' go back to 'pending' (this run's only:
@@ -210,14 +262,14 @@ class Scheduler:
                 self.library.set_analysis(job.content_hash, *a.result_key,
                                           status=status, error=error)
 
-    def _raise_if_start_failed(self) -> None:
+    def _raise_if_start_failed(self, slot: _Slot) -> None:
         """WorkstationError with the worker's reason when it died before it was ready and said
         why (a bad device); only the start-up's events are read here."""
-        if self._events is None:
+        if slot.events is None:
             return
         while True:
             try:
-                ev = self._events.get(timeout=0.05)
+                ev = slot.events.get(timeout=0.05)
             except (queue.Empty, OSError, ValueError):
                 return
             if ev.kind == "worker_failed":

@@ -125,7 +125,7 @@ def unexpected_error(path: str, exc: BaseException) -> str:
 def process_job(job: Job, library, frontend, emit, *, cancel=None, running=None,
                 parent_pid: int | None = None) -> None:
     """Analyse one track: skip what is cached, run the rest, store each result when done."""
-    emit(Event("track_started", job.track_id, message=job.path))
+    emit(Event("track_started", job.track_id, message=job.path, data={"pid": os.getpid()}))
     try:
         analyzers, todo, known, cached = plan_job(job, library)
     except Exception as exc:
@@ -232,15 +232,16 @@ def make_frontend(device: str = "auto"):
 
 
 def worker_main(library_root: str, device: str, jobs, events, cancel, running,
-                log_level: int = logging.WARNING) -> None:
-    """Entry point of the worker process (spawned by ``Scheduler``)."""
+                log_level: int = logging.WARNING, threads: int | None = None) -> None:
+    """Entry point of the worker process (spawned by ``Scheduler``); ``threads``: torch's
+    intra-op threads (None: $WORKSTATION_THREADS or torch's choice)."""
     logging.basicConfig(level=log_level, format="worker %(process)d %(levelname)s %(name)s: %(message)s")
     from workstation.inference.device import configure_threads
     from workstation.inference.frontend import FrontEnd
     from workstation.library import Library
 
     try:
-        configure_threads()
+        configure_threads(threads)
         library = Library.open(library_root)
         frontend = FrontEnd(device)
     except Exception as exc:   # a bad device, an unreadable library: the run cannot start

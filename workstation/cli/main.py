@@ -76,7 +76,7 @@ def _add_paths(lib, paths: list[str], quiet: bool) -> tuple[list, int]:
 
 
 def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool,
-              cluster: str | None = None) -> dict:
+              cluster: str | None = None, workers: int | None = None) -> dict:
     from tqdm import tqdm
 
     from workstation.analysis.scheduler import Scheduler, jobs_for
@@ -89,7 +89,7 @@ def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool,
     tty = sys.stderr.isatty()
     bar = tqdm(total=len(jobs), unit="track", disable=quiet or not tty, dynamic_ncols=True,
                bar_format="{l_bar}{bar}| {n:.2f}/{total} [{elapsed}<{remaining}]")
-    state = {"base": 0.0, "cur": 0.0}
+    state = {"base": 0.0, "running": {}}   # tracks finished; progress of each track in flight
 
     def on_event(ev):
         if ev.kind == "analyzer_failed":     # the reason, whatever else the event updates
@@ -97,11 +97,13 @@ def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool,
         if ev.kind == "track_started":
             bar.set_description(names.get(ev.track_id, "")[:40])
         elif ev.kind in ("progress", "analyzer_done", "analyzer_failed") and ev.progress is not None:
-            bar.n = state["base"] + min(ev.progress, 1.0)
+            state["running"][ev.track_id] = min(ev.progress, 1.0)
+            bar.n = state["base"] + sum(state["running"].values())
             bar.refresh()
         elif ev.kind in ("track_done", "track_failed", "track_cancelled"):
             state["base"] += 1
-            bar.n = state["base"]
+            state["running"].pop(ev.track_id, None)
+            bar.n = state["base"] + sum(state["running"].values())
             bar.refresh()
             if not tty and not quiet:  # a log, not a bar, when the output is not a terminal
                 status = {"track_done": "done", "track_failed": "failed",
@@ -118,7 +120,9 @@ def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool,
     if cluster:
         from .cluster import run_on_cluster_cli
         return run_on_cluster_cli(lib, jobs, cluster, on_event, bar, device=device, quiet=quiet)
-    sched = Scheduler(lib, device=device)
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1)
+    sched = Scheduler(lib, device=device, workers=min(workers, len(jobs)))
     try:
         counts = sched.run(jobs, on_event)
     except KeyboardInterrupt:
@@ -238,7 +242,7 @@ def cmd_analyze(args) -> int:
     if not tracks:
         raise WorkstationError("no audio files found in " + ", ".join(args.paths))
     counts = _run_jobs(lib, specs, tracks, device=args.device, force=args.force, quiet=args.quiet,
-                       cluster=getattr(args, "cluster", None))
+                       cluster=getattr(args, "cluster", None), workers=getattr(args, "workers", None))
     tracks = [lib.track(t.id) for t in tracks]
     rows: dict = {}      # summary rows made while exporting: each result file read once
 

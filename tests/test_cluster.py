@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from cluster_helpers import SPECS, TRACKS, _folder, _ray_task_pids
+from cluster_helpers import SPECS, TRACKS, _folder, _ray_task_pids, run_beside
 from synth_tones import tone_pattern
 from workstation.analysis.jobs import Job
 from workstation.analysis.results import load_results
@@ -166,9 +165,8 @@ def test_a_killed_worker_is_retried_or_fails_with_the_reason(ray_head, tmp_path,
     lib.scan(music)
     jobs = [Job(t.id, t.path, t.content_hash, tuple(SPECS)) for t in lib.tracks(status="ok")]
     killed: list[int] = []
-    stop = threading.Event()
 
-    def killer():
+    def killer(stop):
         while not stop.is_set() and not killed:
             for pid in _ray_task_pids():
                 try:
@@ -179,14 +177,7 @@ def test_a_killed_worker_is_retried_or_fails_with_the_reason(ray_head, tmp_path,
                 break
             time.sleep(0.02)
 
-    th = threading.Thread(target=killer, daemon=True)
-    th.start()
-    events = []
-    try:
-        counts = run_on_cluster(lib, jobs, "local:2", on_event=events.append, retries=retries)
-    finally:
-        stop.set()
-        th.join(5)
+    counts, events = run_beside(killer, lib, jobs, "local:2", join_s=5, retries=retries)
     assert killed, "no Ray worker was running the task"
     ends = [e for e in events if e.kind in ("track_done", "track_failed", "track_cancelled")]
     assert sorted(e.track_id for e in ends) == sorted(j.track_id for j in jobs)

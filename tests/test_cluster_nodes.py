@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from cluster_helpers import SPECS, TRACKS, _folder, _ray_task_pids
+from cluster_helpers import SPECS, TRACKS, _folder, _ray_task_pids, run_beside
 from workstation.analysis.jobs import Job
 from workstation.analysis.results import load_results
 from workstation.library import Library
@@ -69,9 +69,8 @@ def test_a_node_that_dies_mid_run_fails_nothing(two_nodes, tmp_path):
     cluster, (first, second) = two_nodes
     lib, jobs = _jobs(tmp_path, 12.0)
     removed = threading.Event()
-    stop = threading.Event()
 
-    def remove_first_node():
+    def remove_first_node(stop):
         while not stop.is_set():
             if len(_ray_task_pids()) >= 2:      # a task running on each node
                 time.sleep(0.5)
@@ -80,14 +79,7 @@ def test_a_node_that_dies_mid_run_fails_nothing(two_nodes, tmp_path):
                 return
             time.sleep(0.05)
 
-    th = threading.Thread(target=remove_first_node, daemon=True)
-    th.start()
-    events = []
-    try:
-        counts = run_on_cluster(lib, jobs, cluster.address, on_event=events.append, retries=2)
-    finally:
-        stop.set()
-        th.join(30)
+    counts, events = run_beside(remove_first_node, lib, jobs, cluster.address, retries=2)
     assert removed.is_set(), "the tasks never ran on both nodes at once"
     assert counts["done"] == len(jobs) and counts["failed"] == 0 and counts["crashes"] == 0, events
     done = [e for e in events if e.kind == "track_done"]

@@ -138,6 +138,7 @@ class Scheduler:
         for q in (slot.jobs, slot.events):
             q.close()
             q.join_thread()
+        slot.jobs = slot.events = None     # a stopped slot is never read again
 
     def close(self) -> None:
         for slot in self._slots:

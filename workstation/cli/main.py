@@ -91,9 +91,17 @@ def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool,
                bar_format="{l_bar}{bar}| {n:.2f}/{total} [{elapsed}<{remaining}]")
     state = {"base": 0.0, "running": {}}   # tracks finished; progress of each track in flight
 
+    def say(line: str) -> None:
+        """One line on stderr, in one write, so that a worker's log line never lands inside it."""
+        if tty:
+            tqdm.write(line, file=sys.stderr)
+        else:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+
     def on_event(ev):
         if ev.kind == "analyzer_failed":     # the reason, whatever else the event updates
-            tqdm.write(f"failed: {ev.message}", file=sys.stderr)
+            say(f"failed: {ev.message}")
         if ev.kind == "track_started":
             bar.set_description(names.get(ev.track_id, "")[:40])
         elif ev.kind in ("progress", "analyzer_done", "analyzer_failed") and ev.progress is not None:
@@ -112,10 +120,9 @@ def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool,
                     status = "done, but failed: " + ", ".join(ev.data["failed"])
                 if (ev.data or {}).get("node"):
                     status += f" (on {ev.data['node']})"
-                print(f"[{int(state['base'])}/{len(jobs)}] {names.get(ev.track_id, '')}: {status}",
-                      file=sys.stderr, flush=True)
+                say(f"[{int(state['base'])}/{len(jobs)}] {names.get(ev.track_id, '')}: {status}")
             if ev.kind == "track_failed":
-                tqdm.write(f"failed: {ev.message}", file=sys.stderr)
+                say(f"failed: {ev.message}")
 
     if cluster:
         from .cluster import run_on_cluster_cli

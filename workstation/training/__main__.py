@@ -9,6 +9,8 @@ Subcommands (one per shipped model; each reproduces its weights in ``models/``):
     key       the ChromaNet-style key model ``key`` (``train_key``)
     embedding the contrastive track embedding ``embedding`` (``train_embedding``)
     crepe-ft  pretrained CREPE tiny fine-tuned on the corpus ``pitch.f0.crepe-tiny-ft`` (``train_crepe``)
+    crepe-kd  pretrained CREPE tiny distilled from CREPE full on real music ``pitch.f0.crepe-tiny-kd``
+              (``train_crepe_kd``)
 
 ``python -m workstation.training <model> --help`` lists a recipe's options.
 """
@@ -27,6 +29,7 @@ RECIPES: dict[str, str] = {
     "key": "workstation.training.train_key",
     "embedding": "workstation.training.train_embedding",
     "crepe-ft": "workstation.training.train_crepe",
+    "crepe-kd": "workstation.training.train_crepe_kd",
 }
 
 

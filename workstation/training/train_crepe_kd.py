@@ -38,7 +38,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from workstation.inference.models.crepe import CREPE_SR, WINDOW, CrepeNet, normalise_windows
+from workstation.inference.models.crepe import (CREPE_SR, WINDOW, CrepeNet, normalise_windows,
+                                                preemphasise)
 from workstation.inference.weights import MODELS_DIR, load_model
 from workstation.training.common import recipe_parser, start_run
 from workstation.training.train_crepe import plain
@@ -98,8 +99,7 @@ def teacher_data(cfg: CrepeKdConfig, device: str = "cpu") -> dict[str, np.ndarra
     wins, outs, t0 = [], [], time.perf_counter()
     for f in files:
         x = load(f)
-        x = np.concatenate([x[:1], x[1:] - np.float32(cfg.preemphasis) * x[:-1]])
-        y = resample(x, orig_sr=C.SAMPLE_RATE, sr=CREPE_SR)
+        y = resample(preemphasise(x, cfg.preemphasis), orig_sr=C.SAMPLE_RATE, sr=CREPE_SR)
         if len(y) < 2 * WINDOW:
             continue
         starts = np.sort(rng.integers(0, len(y) - WINDOW, cfg.windows_per_file))

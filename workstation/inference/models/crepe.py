@@ -202,6 +202,12 @@ def window_starts(n_frames: int, *, first_center_s: float = 0.0) -> np.ndarray:
     return np.round(t * CREPE_SR).astype(np.int64)
 
 
+def preemphasise(audio: np.ndarray, a: float) -> np.ndarray:
+    """``y[n] = x[n] - a x[n-1]`` (``y[0] = x[0]``): audio [shape=(n,)] -> float32 [shape=(n,)]."""
+    x = np.asarray(audio, np.float32)
+    return np.concatenate([x[:1], x[1:] - np.float32(a) * x[:-1]])
+
+
 class Audio2Crepe:
     """CREPE activations on our frame grid.
 
@@ -264,8 +270,7 @@ class Audio2Crepe:
         from workstation.core.audio import resample
 
         if self.preemphasis:
-            x = np.asarray(audio, np.float32)
-            audio = np.concatenate([x[:1], x[1:] - np.float32(self.preemphasis) * x[:-1]])
+            audio = preemphasise(audio, self.preemphasis)
         y = resample(audio, orig_sr=C.SAMPLE_RATE, sr=CREPE_SR)
         starts = window_starts(n_frames if frames is None else int(frames[-1]) + 1,
                                first_center_s=first_center / C.SAMPLE_RATE)

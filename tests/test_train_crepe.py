@@ -53,7 +53,7 @@ def test_distillation_recipe_runs_on_any_music_folders(tmp_path):
     entry = [e for e in json.loads((out / "manifest.json").read_text()) if e["name"] == kd.NAME][0]
     assert entry["sha256"] == sha256_file(out / kd.FILE)
     assert "crepe-kd --steps 3" in entry["recipe"] and f"--music {music[0]} {music[1]}" in entry["recipe"] and entry["licence"].startswith("MIT")
-    assert entry["metrics"]["windows"] == 32
+    assert entry["metrics"]["windows"] == 32 and 0.0 < entry["voicing_threshold"] < 1.0
     net = CrepeNet("tiny")
     net.load_state_dict(torch.load(out / kd.FILE, weights_only=True))
     base = torch.load(MODELS_DIR / "crepe_tiny.pth", weights_only=True)
@@ -61,3 +61,27 @@ def test_distillation_recipe_runs_on_any_music_folders(tmp_path):
     assert all(torch.equal(net.state_dict()[k], base[k]) for k in base if "_BN" in k)
     with pytest.raises(FileNotFoundError, match="wesnoth-music"):
         kd.music_files(tmp_path / "empty")
+
+
+def test_voicing_threshold_matches_the_base_models_voiced_fraction():
+    """The calibration (no labels): a student identical to CREPE tiny gets tiny's own 0.4; a
+    student whose peaks are all lower (outputs squared) gets a lower threshold that calls the
+    same windows voiced."""
+    import numpy as np
+
+    from workstation.inference.weights import load_model
+    from workstation.training.train_crepe_kd import voicing_threshold
+
+    rng = np.random.default_rng(0)
+    t = np.arange(1024) / 16000
+    tones = [sum(np.sin(2 * np.pi * k * f * t) / k for k in range(1, 6)) for f in rng.uniform(100, 800, 48)]
+    noise = rng.standard_normal((48, 1024)) * rng.uniform(0.1, 3, (48, 1))
+    windows = torch.from_numpy(np.concatenate([np.stack(tones) + noise]).astype(np.float32))
+    tiny = load_model("pitch.f0.crepe-tiny")
+    assert abs(voicing_threshold(tiny, windows) - 0.4) < 0.05
+
+    class Squared(torch.nn.Module):
+        def forward(self, x):
+            return tiny(x) ** 2
+    low = voicing_threshold(Squared(), windows)
+    assert abs(low - 0.16) < 0.05

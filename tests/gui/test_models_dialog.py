@@ -89,8 +89,8 @@ def test_speed_presets_in_the_methods_menu(qtbot, tmp_path: Path):
     win.apply_preset("fast")
     assert win.method_of("pitch.f0") == "pyin"
     win.apply_preset("default")
-    assert win.method_of("pitch.f0") == "crepe-tiny"
-    assert Settings(tmp_path / "settings.ini").get("analysis/method/pitch.f0") == "crepe-tiny"
+    assert win.method_of("pitch.f0") == "crepe-kd"       # the default
+    assert Settings(tmp_path / "settings.ini").get("analysis/method/pitch.f0") == "crepe-kd"
 
 
 def test_help_has_shortcuts_and_about(qtbot, tmp_path: Path):

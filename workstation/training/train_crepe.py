@@ -156,9 +156,11 @@ def train(cfg: CrepeFtConfig, *, device: str = "cpu") -> tuple[CrepeNet, dict]:
 
 
 def write_tiny_variant(model: CrepeNet, out: str | Path, *, name: str, file: str, source: str,
-                       recipe: str, training_data: str, metrics: dict, config: dict) -> dict:
+                       recipe: str, training_data: str, metrics: dict, config: dict,
+                       extra: dict | None = None) -> dict:
     """Write a trained copy of CREPE tiny as ``out / file`` (a torchcrepe-style state dict) and
-    its manifest entry ``name`` (licence and shapes from ``pitch.f0.crepe-tiny``'s entry)."""
+    its manifest entry ``name`` (licence and shapes from ``pitch.f0.crepe-tiny``'s entry, then
+    the ``extra`` fields, e.g. ``voicing_threshold``)."""
     from workstation.inference.manifest import manifest_entry
     from workstation.inference.weights import _atomic_write_bytes, put_manifest_entry, sha256_file
 
@@ -172,7 +174,7 @@ def write_tiny_variant(model: CrepeNet, out: str | Path, *, name: str, file: str
              "name": name, "file": file, "sha256": sha256_file(out / file), "version": 1,
              "source": source, "recipe": recipe, "training_data": training_data,
              "licence": base.get("licence", "MIT"), "licence_file": base.get("licence_file", ""),
-             "metrics": metrics, "config": config}
+             "metrics": metrics, "config": config, **(extra or {})}
     put_manifest_entry(entry, out)
     return entry
 

@@ -62,11 +62,15 @@ _PYIN_DEFAULTS = {k: (list(v) if isinstance(v, tuple) else v)
 _PESTO_DEFAULTS = {"model": "pitch.f0.pesto", "voicing_threshold": 0.5, "decoder": "viterbi"}
 #: parameters of the melody method (the salience network's melody head; ignored by the others).
 _MELODY_DEFAULTS = {"melody_model": "salience", "melody_threshold": 0.3, "melody_context_frames": 64}
-#: pretrained CREPE (``inference.models.crepe``): the manifest model of each method, the frame
+#: pretrained CREPE (``inference.models.crepe``): the manifest model of each method (``crepe-kd``:
+#: tiny distilled here from full, ``python -m workstation.training crepe-kd``), the frame
 #: step (``crepe_step`` 2: the network on every 2nd frame, the rest interpolated), the audio's
-#: pre-emphasis (``crepe_preemphasis``, see ``crepe.Audio2Crepe``) and voicing.
-CREPE_MODELS = {"crepe-tiny": "pitch.f0.crepe-tiny", "crepe-full": "pitch.f0.crepe-full"}
-_CREPE_DEFAULTS = {"crepe_step": 2, "crepe_voicing_threshold": 0.4, "crepe_context_frames": 128,
+#: pre-emphasis (``crepe_preemphasis``, see ``crepe.Audio2Crepe``) and voicing
+#: (``crepe_voicing_threshold`` None: the model's own, its manifest entry's ``voicing_threshold``,
+#: 0.4 for CREPE's published weights).
+CREPE_MODELS = {"crepe-tiny": "pitch.f0.crepe-tiny", "crepe-full": "pitch.f0.crepe-full",
+                "crepe-kd": "pitch.f0.crepe-tiny-kd"}
+_CREPE_DEFAULTS = {"crepe_step": 2, "crepe_voicing_threshold": None, "crepe_context_frames": 128,
                    "crepe_octave_check": True, "crepe_harmonic_voicing": True,
                    # 0.8 (version 6), benchmarks/accuracy.py, crepe-tiny RPA / OA without -> with:
                    # demo mixes 0.737 / 0.636 -> 0.807 / 0.686 (all 10 better), MIR-1K mix
@@ -76,11 +80,12 @@ _CREPE_DEFAULTS = {"crepe_step": 2, "crepe_voicing_threshold": 0.4, "crepe_conte
 #: its own decoding (weighted average around the peak) and voicing classifier.
 PESTO_PRETRAINED = {"pesto-pretrained": "pitch.f0.pesto-mir1k"}
 METHODS = ("pyin", "pesto", "melody", *CREPE_MODELS, *PESTO_PRETRAINED)
-#: the default method: CREPE tiny, pretrained, with our Viterbi decoder (benchmarks/accuracy.py
-#: on the development set: MIR-1K mixes RPA 0.807 vs pyin 0.32 and our pesto 0.60; solo voice
-#: and vocadito as good as pyin). ``crepe-full`` is the ``best`` preset's (0.851 on the mixes,
-#: ~1x realtime on 2 CPU cores, meant for a GPU).
-DEFAULT_METHOD = "crepe-tiny"
+#: the default method: CREPE tiny distilled from CREPE full on real unlabelled music, with our
+#: Viterbi decoder (benchmarks/accuracy.py on the development set, RPA: MIR-1K mixes 0.814 vs
+#: published tiny 0.806 and pyin 0.32, demo mixes 0.826 vs 0.807, solo voice 0.968 vs 0.966;
+#: tiny's speed). ``crepe-full`` is the ``best`` preset's (0.849 on the mixes, ~2x realtime on
+#: 2 CPU cores, meant for a GPU).
+DEFAULT_METHOD = "crepe-kd"
 _DEFAULTS = {"method": DEFAULT_METHOD, **_CREPE_DEFAULTS, **_PESTO_DEFAULTS, **_MELODY_DEFAULTS,
              **_PYIN_DEFAULTS}
 
@@ -93,7 +98,7 @@ class F0(Analyzer):
     ``crepe_preemphasis`` (0.8: a 19 dB tilt towards the treble, against an accompaniment's
     bass); freqs_hz: the decoded path's pitch on every frame;
     confidence: the frame's peak CREPE activation in [0, 1]; voiced: the confidence, median
-    over 9 frames, >= ``crepe_voicing_threshold`` and, with ``crepe_harmonic_voicing``, the
+    over 9 frames, >= ``crepe_voicing_threshold`` (None: the model's) and, with ``crepe_harmonic_voicing``, the
     power at the pitch's harmonics above the track's floor and at most 18 dB under its loud
     level (``crepe.voicing_by_harmonics``, reads the shared STFT); ``crepe_octave_check``: the
     harmonic octave check of each note (reads the shared STFT; False: the Viterbi path as
@@ -121,8 +126,8 @@ class F0(Analyzer):
 
     id = "pitch.f0"
     methods = METHODS
-    version = 6  # 3: pretrained CREPE methods; crepe-tiny the default. 4: crepe_octave_check.
-    #              5: crepe_harmonic_voicing. 6: crepe_preemphasis
+    version = 7  # 3: pretrained CREPE methods; crepe-tiny the default. 4: crepe_octave_check.
+    #              5: crepe_harmonic_voicing. 6: crepe_preemphasis. 7: crepe-kd, per-model threshold
     result_type = PitchTrack
     features = ("audio",)
     default_params = _DEFAULTS
@@ -205,9 +210,16 @@ class F0(Analyzer):
         out = _pitch_track(track, freqs, conf, 0.0)
         n = track.n_frames
         power = [_fit(np.concatenate(x), n, -120.0) for x in (harm_db, frame_db)] if harm_db else [None, None]
-        out.voiced = voicing_by_harmonics(out.confidence, *power,
-                                          threshold=float(p["crepe_voicing_threshold"]))
+        out.voiced = voicing_by_harmonics(out.confidence, *power, threshold=self._crepe_threshold())
         return out
+
+    def _crepe_threshold(self) -> float:
+        """``crepe_voicing_threshold``, or where None the CREPE model's own (its manifest entry's
+        ``voicing_threshold``, calibrated by its recipe; 0.4, CREPE's, for the published ones)."""
+        from workstation.inference.manifest import manifest_entry
+        t = self.params["crepe_voicing_threshold"]
+        return float(manifest_entry(CREPE_MODELS[self.params["method"]]).get("voicing_threshold", 0.4)
+                     if t is None else t)
 
     def _run_melody(self, chunks: Iterable[FeatureChunk], track: TrackInfo
                     ) -> Generator[float, None, PitchTrack]:

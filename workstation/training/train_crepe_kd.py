@@ -39,6 +39,7 @@ from torch.nn import functional as F
 
 from workstation.inference.models.crepe import (CREPE_SR, WINDOW, CrepeNet, normalise_windows,
                                                 preemphasise)
+from workstation.inference.manifest import manifest_entry
 from workstation.inference.weights import MODELS_DIR, load_model
 from workstation.training.common import recipe_parser, start_run
 from workstation.training.train_crepe import plain, write_tiny_variant
@@ -151,11 +152,11 @@ def train(cfg: CrepeKdConfig, *, device: str = "cpu") -> tuple[CrepeNet, dict]:
                    "voicing_threshold": voicing_threshold(model, windows)}
 
 
-def voicing_threshold(model: CrepeNet, windows: torch.Tensor, base: str = "pitch.f0.crepe-tiny",
-                      base_threshold: float = 0.4) -> float:
+def voicing_threshold(model: CrepeNet, windows: torch.Tensor, base: str = "pitch.f0.crepe-tiny") -> float:
     """The student's voicing threshold, calibrated on the training windows ([shape=(n, 1024)]
     at 16 kHz, no labels): the peak activation above which the student calls as many windows
-    voiced as ``base`` does at ``base_threshold`` (``pitch.f0``'s 0.4). Distilled from full's
+    voiced as ``base`` does at its own (its manifest entry's ``voicing_threshold``, 0.4, what
+    ``pitch.f0`` uses for it). Distilled from full's
     softer outputs, the student's peaks sit lower (median 0.40 vs tiny's 0.47 on the default
     music), so tiny's threshold would cost it voiced frames."""
     peaks = []
@@ -163,7 +164,7 @@ def voicing_threshold(model: CrepeNet, windows: torch.Tensor, base: str = "pitch
         with torch.inference_mode():
             peaks.append(torch.cat([net(normalise_windows(windows[i:i + 512])).float().amax(1)
                                     for i in range(0, len(windows), 512)]).numpy())
-    voiced = float(np.mean(peaks[0] >= base_threshold))
+    voiced = float(np.mean(peaks[0] >= manifest_entry(base)["voicing_threshold"]))
     return round(float(np.quantile(peaks[1], 1.0 - voiced)), 3)
 
 

@@ -66,8 +66,8 @@ _MELODY_DEFAULTS = {"melody_model": "salience", "melody_threshold": 0.3, "melody
 #: tiny distilled here from full, ``python -m workstation.training crepe-kd``), the frame
 #: step (``crepe_step`` 2: the network on every 2nd frame, the rest interpolated), the audio's
 #: pre-emphasis (``crepe_preemphasis``, see ``crepe.Audio2Crepe``) and voicing
-#: (``crepe_voicing_threshold`` None: the model's own, its manifest entry's ``voicing_threshold``,
-#: 0.4 for CREPE's published weights).
+#: (``crepe_voicing_threshold`` None: the model's own, its manifest entry's ``voicing_threshold``:
+#: 0.4 for CREPE's published weights, calibrated by the recipe for ours).
 CREPE_MODELS = {"crepe-tiny": "pitch.f0.crepe-tiny", "crepe-full": "pitch.f0.crepe-full",
                 "crepe-kd": "pitch.f0.crepe-tiny-kd"}
 _CREPE_DEFAULTS = {"crepe_step": 2, "crepe_voicing_threshold": None, "crepe_context_frames": 128,
@@ -94,13 +94,13 @@ _DEFAULTS = {"method": DEFAULT_METHOD, **_CREPE_DEFAULTS, **_PESTO_DEFAULTS, **_
 class F0(Analyzer):
     """Dominant f0: ``PitchTrack`` on the analysis frame grid.
 
-    ``method="crepe-tiny" | "crepe-full"``: CREPE on the audio pre-emphasised by
+    ``method="crepe-kd" | "crepe-tiny" | "crepe-full"``: CREPE on the audio pre-emphasised by
     ``crepe_preemphasis`` (0.8: a 19 dB tilt towards the treble, against an accompaniment's
     bass); freqs_hz: the decoded path's pitch on every frame;
     confidence: the frame's peak CREPE activation in [0, 1]; voiced: the confidence, median
-    over 9 frames, >= ``crepe_voicing_threshold`` (None: the model's) and, with ``crepe_harmonic_voicing``, the
-    power at the pitch's harmonics above the track's floor and at most 18 dB under its loud
-    level (``crepe.voicing_by_harmonics``, reads the shared STFT); ``crepe_octave_check``: the
+    over 9 frames, >= ``crepe_voicing_threshold`` (None: the model's) and, with
+    ``crepe_harmonic_voicing``, the power at the pitch's harmonics above the track's floor and
+    at most 18 dB under its loud level (``crepe.voicing_by_harmonics``, reads the shared STFT); ``crepe_octave_check``: the
     harmonic octave check of each note (reads the shared STFT; False: the Viterbi path as
     decoded, version 3's pitch).
 
@@ -214,11 +214,12 @@ class F0(Analyzer):
         return out
 
     def _crepe_threshold(self) -> float:
-        """``crepe_voicing_threshold``, or where None the CREPE model's own (its manifest entry's
-        ``voicing_threshold``, calibrated by its recipe; 0.4, CREPE's, for the published ones)."""
+        """``crepe_voicing_threshold``, or where None the CREPE model's own: its manifest entry's
+        ``voicing_threshold`` (0.4, CREPE's, for the published weights; calibrated with the
+        weights by the recipe for ours, so the weights' sha256 in the cache key covers it)."""
         from workstation.inference.manifest import manifest_entry
         t = self.params["crepe_voicing_threshold"]
-        return float(manifest_entry(CREPE_MODELS[self.params["method"]]).get("voicing_threshold", 0.4)
+        return float(manifest_entry(CREPE_MODELS[self.params["method"]])["voicing_threshold"]
                      if t is None else t)
 
     def _run_melody(self, chunks: Iterable[FeatureChunk], track: TrackInfo

@@ -80,15 +80,24 @@ def music_files(folders: tuple[str | Path, ...] | str | Path) -> list[Path]:
     return files
 
 
-def teacher_data(cfg: CrepeKdConfig, device: str = "cpu") -> dict[str, np.ndarray]:
+def activations(net: torch.nn.Module, windows: torch.Tensor, *, device: str = "cpu",
+                dtype: torch.dtype = torch.float32, batch: int = 512) -> torch.Tensor:
+    """CREPE's outputs on raw windows [shape=(n, 1024)] at 16 kHz, normalised here, in batches
+    of ``batch`` on ``device`` in ``dtype`` -> float32 [shape=(n, 360)] on the CPU."""
+    with torch.inference_mode():
+        return torch.cat([net(normalise_windows(windows[i:i + batch]).to(device, dtype)).float().cpu()
+                          for i in range(0, len(windows), batch)])
+
+
+def teacher_data(cfg: CrepeKdConfig, files: list[Path], device: str = "cpu") -> dict[str, np.ndarray]:
     """{"windows": [shape=(n, 1024)] float32 at 16 kHz, "targets": [shape=(n, 360)] float16
-    (the teacher's outputs)}, built once per (files, sizes, config) and cached."""
+    (the teacher's outputs)} of the ``music_files``, built once per (files, sizes, config) and
+    cached."""
     from workstation.core.atomic import save_npz
     from workstation.core.audio import load, resample
     from workstation.core import constants as C
     from workstation.training.common import cache_dir
 
-    files = music_files(cfg.music)
     key = hashlib.sha256(repr(([(p.name, p.stat().st_size) for p in files], cfg.windows_per_file,
                                cfg.preemphasis, cfg.teacher, cfg.seed)).encode()).hexdigest()[:16]
     path = cache_dir("crepe-kd") / f"teacher_{key}.npz"
@@ -106,9 +115,7 @@ def teacher_data(cfg: CrepeKdConfig, device: str = "cpu") -> dict[str, np.ndarra
             continue
         starts = np.sort(rng.integers(0, len(y) - WINDOW, cfg.windows_per_file))
         w = torch.from_numpy(np.stack([y[s:s + WINDOW] for s in starts]))
-        with torch.inference_mode():
-            a = torch.cat([teacher(normalise_windows(w[i:i + 256]).to(device, dtype)).float().cpu()
-                           for i in range(0, len(w), 256)])
+        a = activations(teacher, w, device=device, dtype=dtype, batch=256)
         wins.append(w.numpy())
         outs.append(a.numpy().astype(np.float16))
         log.info("%s: %.0f s of audio, %d windows so far (%.0f s)", f.name, len(y) / CREPE_SR,
@@ -122,7 +129,8 @@ def train(cfg: CrepeKdConfig, *, device: str = "cpu") -> tuple[CrepeNet, dict]:
     """Distil a copy of ``pitch.f0.crepe-tiny`` towards the teacher -> (the model, info)."""
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    data = teacher_data(cfg, device)
+    files = music_files(cfg.music)
+    data = teacher_data(cfg, files, device)
     windows, soft = torch.from_numpy(data["windows"]), torch.from_numpy(data["targets"])
     model = copy.deepcopy(load_model("pitch.f0.crepe-tiny")).to(device).eval()  # eval: norms frozen
     model.requires_grad_(True)
@@ -148,7 +156,7 @@ def train(cfg: CrepeKdConfig, *, device: str = "cpu") -> tuple[CrepeNet, dict]:
     model.requires_grad_(False)
     model = model.cpu().eval()
     return model, {"train_seconds": time.perf_counter() - t0, "history": history,
-                   "windows": int(len(windows)), "files": len(music_files(cfg.music)),
+                   "windows": int(len(windows)), "files": len(files),
                    "voicing_threshold": voicing_threshold(model, windows)}
 
 
@@ -159,11 +167,7 @@ def voicing_threshold(model: CrepeNet, windows: torch.Tensor, base: str = "pitch
     ``pitch.f0`` uses for it). Distilled from full's
     softer outputs, the student's peaks sit lower (median 0.40 vs tiny's 0.47 on the default
     music), so tiny's threshold would cost it voiced frames."""
-    peaks = []
-    for net in (load_model(base), model):
-        with torch.inference_mode():
-            peaks.append(torch.cat([net(normalise_windows(windows[i:i + 512])).float().amax(1)
-                                    for i in range(0, len(windows), 512)]).numpy())
+    peaks = [activations(net, windows).amax(1).numpy() for net in (load_model(base), model)]
     voiced = float(np.mean(peaks[0] >= manifest_entry(base)["voicing_threshold"]))
     return round(float(np.quantile(peaks[1], 1.0 - voiced)), 3)
 

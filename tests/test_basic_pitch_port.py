@@ -260,3 +260,24 @@ def test_silent_window_does_not_depend_on_its_batch(net):
     for k in both:
         assert torch.isfinite(both[k]).all()
         assert (both[k][0] - alone[k][0]).abs().max() < 1e-5, k
+
+
+@pytest.mark.parametrize("length, stride", [(44098, 2), (1001, 2), (257, 3), (256, 2), (900, 7)])
+def test_polyphase_fir_equals_the_strided_convolution(length, stride):
+    """The strided one-channel FIR (basic-pitch's anti-aliasing filter before each CQT octave)
+    runs as a polyphase convolution: the same output as the plain strided Conv, any length."""
+    from torch.nn import functional as F
+
+    from workstation.inference.onnx_graph import OnnxNode, _build_conv
+
+    rng = np.random.default_rng(length)
+    h = rng.standard_normal((1, 1, 1, 256)).astype(np.float32)
+    consts = {"w": h, "b": np.array([0.25], np.float32)}
+    node = OnnxNode("Conv", ["x", "w", "b"], ["y"], {"strides": [1, stride], "kernel_shape": [1, 256]})
+    fn, args = _build_conv(node, consts)
+    assert args[1] == "w::polyphase"     # the polyphase path was taken
+    x = torch.from_numpy(rng.standard_normal((3, 1, 1, length)).astype(np.float32))
+    got = fn(x, *(torch.from_numpy(consts[a]) for a in args[1:]))
+    want = F.conv2d(x.double(), torch.from_numpy(h).double(), torch.tensor([0.25]).double(), stride=(1, stride))
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got.double().numpy(), want.numpy(), atol=1e-4)

@@ -86,6 +86,22 @@ def vocadito(root: Path = DEFAULT_ROOT) -> Iterator[Item]:
             yield Item(wav.stem, wav, None, {"f0_times_s": a[:, 0], "f0_hz": a[:, 1]})
 
 
+#: pitch in an isolated-note file name: ``sms_organ-C3.wav``, ``tinysol_Fl-ord-C4-mf-N-T14d.wav``
+_NOTE_IN_NAME = re.compile(r"[-_]([A-G])([#b]?)(-?\d)(?=[-_.])")
+_PITCH_CLASS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+
+def isolated_notes(root: Path = DEFAULT_ROOT) -> Iterator[Item]:
+    """Single sustained instrument notes (``mono_f0/isolated_notes``) with the pitch their file
+    name gives (``ref["midi"]``, e.g. ``A4`` -> 69.0); files without a pitch in the name are left
+    out."""
+    for wav in sorted((root / "mono_f0" / "isolated_notes").glob("*.wav")):
+        m = _NOTE_IN_NAME.search(wav.stem + ".")
+        if m:
+            pc = _PITCH_CLASS[m.group(1)] + {"#": 1, "b": -1, "": 0}[m.group(2)]
+            yield Item(wav.stem, wav, None, {"midi": float(12 * (int(m.group(3)) + 1) + pc)})
+
+
 def sung_notes(root: Path = DEFAULT_ROOT) -> Iterator[Item]:
     """Sung notes: SSVD sight-singing (``.txt`` onset, offset, MIDI pitch, possibly
     fractional) and vocadito's first annotator (``*_notesA1.csv`` onset, Hz, duration)."""

@@ -1,7 +1,7 @@
 """Accuracy of every analyzer on real recordings (../shared/evaldata) and on the demo
 collection, side by side with established peers run in the same process.
 
-    .venv/bin/python benchmarks/accuracy.py [--tasks f0,notes,key,beats,tags,steady] [--limit N]
+    .venv/bin/python benchmarks/accuracy.py [--tasks f0,steady,notes,key,beats,tags] [--limit N]
 
 Peers (librosa's pyin and beat_track; pesto-pitch; essentia where installed) are benchmark-only
 dependencies: `.venv/bin/pip install -c constraints.txt librosa` (see ../shared/PEERS.md).
@@ -404,7 +404,7 @@ def bench_steady(limit):
 def main():
     global DEMO_LIMIT, F0_METHODS, F0_CHECKPOINTS, BEAT_METHODS
     p = argparse.ArgumentParser()
-    p.add_argument("--tasks", default="f0,notes,key,beats")
+    p.add_argument("--tasks", default="f0,steady,notes,key,beats")
     p.add_argument("--limit", type=int, default=1000, help="at most N files per data set")
     p.add_argument("--demo-limit", type=int, default=100, help="at most N demo pieces")
     p.add_argument("--f0-methods", default=",".join(F0_METHODS),

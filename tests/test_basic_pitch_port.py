@@ -281,3 +281,21 @@ def test_polyphase_fir_equals_the_strided_convolution(length, stride):
     want = F.conv2d(x.double(), torch.from_numpy(h).double(), torch.tensor([0.25]).double(), stride=(1, stride))
     assert got.shape == want.shape
     np.testing.assert_allclose(got.double().numpy(), want.numpy(), atol=1e-4)
+
+
+def test_chunks_on_the_track_grid_equal_the_whole_track(a2bp):
+    """``frames_on_grid`` on padded segments (as the analyzer's chunks: 3 s of border) gives the
+    whole track's numbers, frame for frame, wherever the chunk boundaries fall."""
+    x = random_music(9.0, seed=3)
+    whole = a2bp(x)
+    n_frames = whole["note"].shape[1]
+    pad = 3 * SR
+    for lo, hi in ((0, 300), (300, 611), (611, n_frames), (141, 142), (5, 5)):
+        s0 = lo * HOP - pad
+        seg = np.zeros(pad + (hi - lo) * HOP + pad, np.float32)
+        a, b = max(s0, 0), min(hi * HOP + pad, len(x))
+        seg[a - s0:b - s0] = x[a:b]
+        got = a2bp.frames_on_grid(seg, s0, lo, hi)
+        for k, v in whole.items():
+            assert got[k].shape == (v.shape[0], hi - lo)
+            np.testing.assert_allclose(got[k], v[:, lo:hi], atol=1e-5)

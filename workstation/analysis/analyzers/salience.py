@@ -72,7 +72,7 @@ def salience_from_hcqt(hcqt: np.ndarray, *, floor_db: float = -80.0, floor_offse
 class SalienceAnalyzer(Analyzer):
     id = "pitch.salience"
     methods = METHODS
-    version = 2  # 2: the result carries its method; learned: fundamental gate
+    version = 3  # 2: the result carries its method; learned: fundamental gate. 3: basic-pitch on the track's window grid
     result_type = Salience
     features = ("hcqt",)
     description = "Multi-f0 salience (learned network or HCQT harmonic summation) with frame-wise peaks"
@@ -113,8 +113,9 @@ class SalienceAnalyzer(Analyzer):
         return (yield from self._run_dsp(chunks, track))
 
     def _run_basic_pitch(self, chunks, track):
-        """basic-pitch on each padded chunk (its 2-s windows see the borders), posteriorgrams
-        of the valid frames kept: ``values`` is the contour posteriorgram (3 bins a semitone
+        """basic-pitch on the windows of the track's grid that hold each chunk's valid frames
+        (read from the padded chunk: the same numbers as the whole track at once, no window
+        for the borders), posteriorgrams of the valid frames kept: ``values`` is the contour posteriorgram (3 bins a semitone
         from MIDI 21) interpolated onto our 20-cent grid; peaks are the semitones whose note
         posterior reaches ``bp_threshold``, at the contour's peak within +-1/3 semitone."""
         from workstation.inference.models.basic_pitch import Audio2BasicPitch
@@ -132,16 +133,14 @@ class SalienceAnalyzer(Analyzer):
         rows = 3.0 * (C.FMIN_MIDI - 21.0) + 1.0 + 0.6 * np.arange(C.N_BINS)
         pk_frame, pk_midi, pk_val = [], [], []
         for chunk in chunks:
-            out = run(chunk.audio)
-            first = chunk.pad // C.HOP_LENGTH
-            sl = slice(first, first + chunk.n_frames)
             a, b = chunk.frame_start, chunk.frame_start + chunk.n_frames
-            contour = out["contour"][:, sl]
+            out = run.frames_on_grid(chunk.audio, a * C.HOP_LENGTH - chunk.pad, a, b)
+            contour = out["contour"]
             r0 = np.floor(rows).astype(int)
             w = (rows - r0)[:, None].astype(np.float32)
             values[:, a:b] = contour[r0] * (1 - w) + contour[np.minimum(r0 + 1, len(contour) - 1)] * w
-            note[:, a:b], onset[:, a:b] = out["note"][:, sl], out["onset"][:, sl]
-            f, m, v = pp.semitone_peaks(out["note"][:, sl], contour, threshold=p["bp_threshold"])
+            note[:, a:b], onset[:, a:b] = out["note"], out["onset"]
+            f, m, v = pp.semitone_peaks(out["note"], contour, threshold=p["bp_threshold"])
             pk_frame.append(f + a)
             pk_midi.append(m)
             pk_val.append(v)

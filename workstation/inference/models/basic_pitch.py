@@ -215,14 +215,29 @@ class Audio2BasicPitch:
 
     def __call__(self, audio: np.ndarray) -> dict[str, np.ndarray]:
         audio = _as_mono(audio)
-        n_frames = 1 + len(audio) // HOP
-        n_windows = math.ceil(n_frames / KEEP_FRAMES)
-        windows = _frame_windows(audio, LEAD_FRAMES * HOP, KEEP_FRAMES * HOP, n_windows)
-        out = self.run_windows(windows)
+        return self.frames_on_grid(audio, 0, 0, 1 + len(audio) // HOP)
+
+    def frames_on_grid(self, audio: np.ndarray, first_sample: int, frame_lo: int,
+                       frame_hi: int) -> dict[str, np.ndarray]:
+        """The posteriorgrams of frames ``frame_lo .. frame_hi - 1`` of a track from a segment of
+        it: ``audio`` [shape=(n,)] is the track's samples from ``first_sample`` on (zero where
+        it has none). The windows lie on the track's grid (window ``w`` starts at track sample
+        ``(141 w - 15) * 256`` and gives frames ``141 w .. 141 w + 140``), so a track analysed in
+        chunks gets what ``__call__`` gives for the whole track wherever each chunk's segment
+        holds the windows of its frames (156 frames of audio before ``frame_lo`` and after
+        ``frame_hi``), and no window is computed for frames outside the range. -> {"note":
+        [shape=(88, frame_hi - frame_lo)], "onset": likewise, "contour": [shape=(264, ...)]}."""
+        audio = _as_mono(audio)
+        w0, w1 = frame_lo // KEEP_FRAMES, max(frame_lo, frame_hi - 1) // KEEP_FRAMES + 1
+        lead = first_sample - (w0 * KEEP_FRAMES - LEAD_FRAMES) * HOP   # samples before audio[0]
+        if lead < 0:
+            audio = audio[-lead:]
+        out = self.run_windows(_frame_windows(audio, max(lead, 0), KEEP_FRAMES * HOP, w1 - w0))
+        a = frame_lo - w0 * KEEP_FRAMES
         result = {}
         for key in ("note", "onset", "contour"):
             kept = out[key][:, LEAD_FRAMES:LEAD_FRAMES + KEEP_FRAMES]   # (n_windows, 141, bins)
-            frames = kept.reshape(-1, kept.shape[-1])[:n_frames]
+            frames = kept.reshape(-1, kept.shape[-1])[a:a + frame_hi - frame_lo]
             result[key] = np.ascontiguousarray(frames.T)
         return result
 

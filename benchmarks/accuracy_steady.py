@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from workstation.core import constants as C
+from workstation.core.units import midi_to_hz
 from workstation.training import evaldata as ed
 
 
@@ -24,7 +25,7 @@ def steady_scores(ref_midi: float, f0_hz: np.ndarray, voiced: np.ndarray) -> dic
     "voiced"} shares in [0, 1] (pitch and chroma are 0 where nothing is voiced)."""
     f0_hz, voiced = np.asarray(f0_hz, np.float64), np.asarray(voiced, bool)
     ok = voiced & (f0_hz > 0)
-    cents = 1200.0 * np.log2(f0_hz[ok] / (440.0 * 2.0 ** ((ref_midi - 69.0) / 12.0)))
+    cents = 1200.0 * np.log2(f0_hz[ok] / midi_to_hz(ref_midi))
     chroma = np.abs((cents + 600.0) % 1200.0 - 600.0)
     return {"pitch": float(np.mean(np.abs(cents) <= 50.0)) if ok.any() else 0.0,
             "chroma": float(np.mean(chroma <= 50.0)) if ok.any() else 0.0,
@@ -38,15 +39,15 @@ def bench_steady(limit, ests: dict, table) -> None:
     if not items:
         table("Steady notes", ("data", "method", "result"), [("evaldata", "-", "absent")])
         return
+    audio = [ed.load_audio(it) for it in items]      # read once for every method
+    dur = sum(len(x) for x in audio) / C.SAMPLE_RATE
     rows, per_file = [], []
     for label, f in ests.items():
         if f is None:
             rows.append((label, "not installed", "", "", ""))
             continue
-        scores, secs, dur = [], 0.0, 0.0
-        for it in items:
-            x = ed.load_audio(it)
-            dur += len(x) / C.SAMPLE_RATE
+        scores, secs = [], 0.0
+        for it, x in zip(items, audio):
             t0 = time.perf_counter()
             _, hz, v = f(x)
             secs += time.perf_counter() - t0

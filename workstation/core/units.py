@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 PITCH_CLASSES: tuple[str, ...] = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
@@ -75,6 +77,22 @@ def pitch_class_from_name(name: str) -> int:
     if n in _ALIASES:
         return _ALIASES[n]
     raise ValueError(f"not a pitch name: {name!r}")
+
+
+_NOTE_NAME = re.compile(r"^([A-Ga-g])([#b]?)(-?\d)$")
+
+
+def note_name_to_midi(name: str) -> int | None:
+    """A note name with octave to its MIDI number ('C4' -> 60, 'C#5' -> 73, 'Bb-1' -> 10), the
+    inverse of ``midi_to_note_name``; None where ``name`` is not one."""
+    m = _NOTE_NAME.match(name.strip())
+    if not m:
+        return None
+    try:
+        pc = pitch_class_from_name(m.group(1).upper() + m.group(2))
+    except ValueError:
+        return None
+    return pc + 12 * (int(m.group(3)) + 1)
 
 
 def key_label(tonic_pc: int, mode: str) -> str:

@@ -35,7 +35,7 @@ import numpy as np
 
 from workstation.core.errors import AnnotationError
 from workstation.core.types import Beats, Key, Notes, PitchTrack, Result
-from workstation.core.units import hz_to_midi, parse_key_label
+from workstation.core.units import hz_to_midi, note_name_to_midi, parse_key_label
 
 from .csv_io import DEFAULT_VELOCITY, _dominant, pitch_track_from_hz
 from .tables import float_column as _floats
@@ -47,21 +47,6 @@ PITCH_RANGE = (12.0, 120.0)
 MAX_NOTE_S = 60.0
 #: GTZAN / Lerch key index -> tonic pitch class (0 = A, ... 11 = G#).
 _LERCH_TONIC = [(9 + i) % 12 for i in range(12)]
-
-
-_NOTE_RE = re.compile(r"^([A-Ga-g])([#b]?)(-?\d)$")
-
-
-def _note_name_to_midi(s: str) -> int | None:
-    m = _NOTE_RE.match(s.strip())
-    if not m:
-        return None
-    from workstation.core.units import pitch_class_from_name
-    try:
-        pc = pitch_class_from_name(m.group(1).upper() + m.group(2))
-    except ValueError:
-        return None
-    return pc + 12 * (int(m.group(3)) + 1)
 
 
 def _key_of(label: str) -> tuple[int, str] | None:
@@ -321,7 +306,7 @@ _SV_MIDI_LABEL = re.compile(r"^\s*([A-Ga-g][#b]?-?\d)\s*-\s*vel\s*\d+\s*$")
 def _label_midi(s: str) -> int | None:
     """A note-name label ('C#4') or Sonic Visualiser's MIDI-layer label ('G4 - vel 59')."""
     m = _SV_MIDI_LABEL.match(s)
-    return _note_name_to_midi(m.group(1) if m else s)
+    return note_name_to_midi(m.group(1) if m else s)
 
 
 def _beats_from(t: np.ndarray, pos: np.ndarray | None) -> Beats:

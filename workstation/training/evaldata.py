@@ -16,7 +16,7 @@ from typing import Iterator
 import numpy as np
 
 from workstation.core import constants as C
-from workstation.core.units import midi_to_hz
+from workstation.core.units import midi_to_hz, note_name_to_midi
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "evaldata"
 
@@ -87,8 +87,7 @@ def vocadito(root: Path = DEFAULT_ROOT) -> Iterator[Item]:
 
 
 #: pitch in an isolated-note file name: ``sms_organ-C3.wav``, ``tinysol_Fl-ord-C4-mf-N-T14d.wav``
-_NOTE_IN_NAME = re.compile(r"[-_]([A-G])([#b]?)(-?\d)(?=[-_.])")
-_PITCH_CLASS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_NOTE_IN_NAME = re.compile(r"[-_]([A-G][#b]?-?\d)(?=[-_.])")
 
 
 def isolated_notes(root: Path = DEFAULT_ROOT) -> Iterator[Item]:
@@ -97,9 +96,9 @@ def isolated_notes(root: Path = DEFAULT_ROOT) -> Iterator[Item]:
     out."""
     for wav in sorted((root / "mono_f0" / "isolated_notes").glob("*.wav")):
         m = _NOTE_IN_NAME.search(wav.stem + ".")
-        if m:
-            pc = _PITCH_CLASS[m.group(1)] + {"#": 1, "b": -1, "": 0}[m.group(2)]
-            yield Item(wav.stem, wav, None, {"midi": float(12 * (int(m.group(3)) + 1) + pc)})
+        midi = note_name_to_midi(m.group(1)) if m else None
+        if midi is not None:
+            yield Item(wav.stem, wav, None, {"midi": float(midi)})
 
 
 def sung_notes(root: Path = DEFAULT_ROOT) -> Iterator[Item]:

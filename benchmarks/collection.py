@@ -13,9 +13,11 @@
    with its worker process. Only the analysis is timed (worker start-up and model loading
    included, the scan and the rendering not);
 3. prints clips, audio hours, wall time, realtime factor (audio s / wall s), tracks per hour,
-   peak RSS of the worker (psutil if installed, else /proc/<pid>/status VmHWM of the
-   benchmark's spawned child) and of this process during the analysis, done/failed counts,
-   GPU utilisation (``--device cuda`` with nvidia-smi), and, beside it, basic-pitch 0.4
+   and the memory of the analysis, which runs in a spawned process of its own that holds only
+   what ``workstation analyze`` holds (the scheduler and its workers, not this benchmark's
+   rendering): each worker's peak RSS, the scheduler's, and the peak of their sum at one moment
+   (psutil if installed, else /proc/<pid>/status VmRSS, sampled every 0.25 s); done/failed
+   counts, GPU utilisation (``--device cuda`` with nvidia-smi), and, beside it, basic-pitch 0.4
    alone (the peer of benchmarks/peers.py) on the first ``--peer-clips`` clips.
 """
 
@@ -25,7 +27,6 @@ import argparse
 import contextlib
 import io
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -110,11 +111,12 @@ def _is_worker(pid: int) -> bool:
     return b"spawn_main" in cmd and b"resource_tracker" not in cmd
 
 
-def _vm_hwm_mb(pid: int | str) -> float | None:
+def _status_mb(pid: int | str, field: str) -> float | None:
+    """A memory line of /proc/PID/status (``"VmRSS:"``, ``"VmHWM:"``) in MB."""
     try:
         with open(f"/proc/{pid}/status") as fh:
             for line in fh:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field):
                     return int(line.split()[1]) / 1024
     except OSError:
         return None
@@ -122,13 +124,18 @@ def _vm_hwm_mb(pid: int | str) -> float | None:
 
 
 class Sampler(threading.Thread):
-    """Samples the workers' peak RSS (every worker the scheduler starts, keyed by pid) and,
-    with ``gpu``, nvidia-smi's utilisation and memory, until ``stop()``."""
+    """Samples, every ``period`` s until ``stop()``, the RSS of the analysis process ``root``
+    (the scheduler, as ``workstation analyze`` runs it) and of every worker it starts (keyed by
+    pid): each one's peak and the peak of their sum at one moment (what the machine must hold);
+    with ``gpu``, nvidia-smi's utilisation and memory."""
 
-    def __init__(self, gpu: bool, period: float = 0.25):
+    def __init__(self, gpu: bool, root: int | None = None, period: float = 0.25):
         super().__init__(daemon=True)
         self.period, self.gpu = period, gpu
+        self.root = root or os.getpid()
         self.worker_mb: dict[int, float] = {}
+        self.root_mb = 0.0
+        self.total_mb = 0.0
         self.gpu_util: list[float] = []
         self.gpu_mem: list[float] = []
         self._halt = threading.Event()
@@ -137,27 +144,29 @@ class Sampler(threading.Thread):
             self.psutil = psutil
         except ImportError:
             self.psutil = None
-        self.source = "psutil rss" if self.psutil else "/proc VmHWM"
+        self.source = "psutil rss" if self.psutil else "/proc VmRSS"
 
-    def _sample_workers(self) -> None:
-        me = os.getpid()
+    def _rss_mb(self, pid: int) -> float | None:
         if self.psutil is not None:
             try:
-                procs = [(c.pid, c) for c in self.psutil.Process(me).children() if _is_worker(c.pid)]
+                return self.psutil.Process(pid).memory_info().rss / 2**20
             except self.psutil.Error:
-                return
-            for pid, p in procs:
-                try:
-                    mb = p.memory_info().rss / 2**20
-                except self.psutil.Error:
-                    continue
-                self.worker_mb[pid] = max(self.worker_mb.get(pid, 0.0), mb)
+                return None
+        return _status_mb(pid, "VmRSS:")
+
+    def _sample_tree(self) -> None:
+        root = self._rss_mb(self.root)
+        if root is None:
             return
-        for pid in _children(me):
+        total = root
+        self.root_mb = max(self.root_mb, root)
+        for pid in _children(self.root):
             if _is_worker(pid):
-                mb = _vm_hwm_mb(pid)
-                if mb is not None:  # VmHWM only grows: the last sample is the peak so far
+                mb = self._rss_mb(pid)
+                if mb is not None:
+                    total += mb
                     self.worker_mb[pid] = max(self.worker_mb.get(pid, 0.0), mb)
+        self.total_mb = max(self.total_mb, total)
 
     def _sample_gpu(self) -> None:
         try:
@@ -172,7 +181,7 @@ class Sampler(threading.Thread):
 
     def run(self) -> None:
         while not self._halt.is_set():
-            self._sample_workers()
+            self._sample_tree()
             if self.gpu:
                 self._sample_gpu()
             self._halt.wait(self.period)
@@ -186,7 +195,10 @@ class Sampler(threading.Thread):
 # 3. the analysis, as `workstation analyze` runs it
 
 
-def analyse(paths: list[Path], device: str, gpu: bool, workers: int = 1, threads: int | None = None) -> dict:
+def _analysis_process(paths: list[str], device: str, workers: int, threads: int | None, out) -> None:
+    """The analysis in a process of its own, spawned, so that it holds only what
+    ``workstation analyze`` holds (not this benchmark's rendering or torch): scan into a fresh
+    library, then ``Scheduler.run`` on every default analyzer. Puts a plain dict on ``out``."""
     from workstation.analysis.jobs import PRESETS, AnalyzerSpec, specs_for
     from workstation.analysis.scheduler import Scheduler, jobs_for
     from workstation.library import Library
@@ -194,11 +206,10 @@ def analyse(paths: list[Path], device: str, gpu: bool, workers: int = 1, threads
     with tempfile.TemporaryDirectory(prefix="workstation-bench-lib-") as root:
         lib = Library.open(root)
         t0 = time.perf_counter()
-        report = lib.scan(paths[0].parent)
+        report = lib.scan(Path(paths[0]).parent)
         scan_s = time.perf_counter() - t0
-        wanted = {str(p.resolve()) for p in paths}
+        wanted = {str(Path(p).resolve()) for p in paths}
         tracks = [t for t in lib.tracks(status="ok") if t.path in wanted]
-        unreadable = len(paths) - len(tracks)
         chosen = PRESETS["default"]  # as cli.main._with_methods with --preset default
         specs = [AnalyzerSpec(s.id, (("method", chosen[s.id]),)) if s.id in chosen else s
                  for s in specs_for(None)]
@@ -209,27 +220,41 @@ def analyse(paths: list[Path], device: str, gpu: bool, workers: int = 1, threads
             if ev.kind in ("analyzer_failed", "track_failed", "worker_crashed") and len(failures) < 5:
                 failures.append(f"{ev.kind}: {ev.message}"[:200])
 
-        try:  # this process's peak RSS from here on (Linux: "5" resets VmHWM)
-            Path("/proc/self/clear_refs").write_text("5")
-            parent_note = "during the analysis"
-        except OSError:
-            parent_note = "whole run, rendering included"
-        sampler = Sampler(gpu)
-        sampler.start()
+        out.put("start")
         sched = Scheduler(lib, device=device, workers=workers, threads=threads)
         t0 = time.perf_counter()
         try:
             counts = sched.run(jobs, on_event)
         finally:
             wall = time.perf_counter() - t0
-            sampler.stop()
             sched.close()
-        parent_mb = _vm_hwm_mb("self") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         audio_s = sum(t.duration_s or 0.0 for t in tracks)
         lib.close()
-    return dict(counts=counts, wall=wall, audio_s=audio_s, n=len(jobs), scan_s=scan_s,
-                unreadable=unreadable, scan_failed=report.failed, failures=failures, sampler=sampler,
-                parent_mb=parent_mb, parent_note=parent_note)
+    out.put(dict(counts=dict(counts), wall=wall, audio_s=audio_s, n=len(jobs), scan_s=scan_s,
+                 unreadable=len(paths) - len(tracks), scan_failed=list(report.failed)[:5],
+                 failures=failures))
+
+
+def analyse(paths: list[Path], device: str, gpu: bool, workers: int = 1, threads: int | None = None) -> dict:
+    """Runs ``_analysis_process`` and samples its memory (and the GPU) while it analyses ->
+    its dict with ``sampler`` added."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    proc = ctx.Process(target=_analysis_process, args=([str(p) for p in paths], device, workers, threads, out))
+    proc.start()
+    first = out.get()   # "start": the scan is done, the analysis begins
+    assert first == "start", first
+    sampler = Sampler(gpu, root=proc.pid)
+    sampler.start()
+    try:
+        r = out.get()
+    finally:
+        sampler.stop()
+        proc.join()
+    r["sampler"] = sampler
+    return r
 
 
 def peer_basic_pitch(paths: list[Path]) -> tuple[str, float, float] | None:
@@ -305,7 +330,8 @@ def main() -> None:
         (f"peak RSS worker ({s.source})",
          f"{worker:.0f} MB" + (f" (max over {len(s.worker_mb)} worker processes; their peaks add up to "
                                f"{sum(s.worker_mb.values()):.0f} MB)" if len(s.worker_mb) > 1 else "")),
-        (f"peak RSS parent ({r['parent_note']})", f"{r['parent_mb']:.0f} MB"),
+        ("peak RSS of the analysis process (the scheduler, as `workstation analyze`)", f"{s.root_mb:.0f} MB"),
+        ("peak RSS of the analysis, all its processes at one moment", f"{s.total_mb:.0f} MB"),
         ("tracks done / failed / cancelled", f"{c['done']} / {c['failed']} / {c['cancelled']}"),
         ("analyzers failed / worker crashes", f"{c['analyzers_failed']} / {c['crashes']}"),
     ]

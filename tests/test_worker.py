@@ -192,3 +192,20 @@ def test_cli_exit_code_says_an_analyzer_failed(tmp_path):
     again = subprocess.run(cmd + ["--allow-failures"], capture_output=True, text=True, env=env,
                            timeout=300, cwd=REPO)
     assert again.returncode == 0, again.stderr
+
+
+def test_divided_cpus_give_each_worker_one_analyzer_thread_per_share(tmp_path, monkeypatch):
+    """Several workers: each gets its CPU share as torch/BLAS threads and as analyzer threads,
+    at most 2 (two analyzers at once in each of 2 workers on 2 cores cost 250 MB for 3-5 %); one worker keeps the
+    pipeline's default; a value the user set is never overridden; the parent's environment is
+    left as it was."""
+    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "WORKSTATION_ANALYZER_THREADS", "WORKSTATION_THREADS"):
+        monkeypatch.delenv(k, raising=False)
+    lib = Library.open(tmp_path / "lib")
+    env = Scheduler(lib, device="cpu", workers=2, threads=1).worker_env()
+    assert env == {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "WORKSTATION_ANALYZER_THREADS": "1"}
+    assert Scheduler(lib, device="cpu", workers=1).worker_env() == {}
+    assert Scheduler(lib, device="cpu", workers=2, threads=8).worker_env()["WORKSTATION_ANALYZER_THREADS"] == "2"
+    monkeypatch.setenv("WORKSTATION_ANALYZER_THREADS", "3")
+    assert "WORKSTATION_ANALYZER_THREADS" not in Scheduler(lib, device="cpu", workers=2, threads=1).worker_env()
+    assert os.environ.get("OMP_NUM_THREADS") is None

@@ -119,6 +119,17 @@ def test_rearranged_network_and_reduced_precision_compute_the_same():
         Audio2Crepe(model, precision="float16")
 
 
+def test_batch_size_changes_memory_not_activations():
+    """The windows per forward pass (256 on a CPU by default) do not change the activations."""
+    model = weights.load_model("pitch.f0.crepe-tiny")
+    x, _ = _vibrato_over_chord(1.0)
+    n = C.n_frames_for(len(x))
+    run = Audio2Crepe(model, precision="float32")
+    assert run.batch_frames == 256 and n > 37
+    np.testing.assert_allclose(Audio2Crepe(model, precision="float32", batch_frames=37)(x, n),
+                               run(x, n), atol=1e-5)
+
+
 def test_folded_layers_fall_back_when_a_norm_scale_is_not_positive():
     """Folding the norms into the next convolution needs positive scales; a weight file with a
     negative one runs in torchcrepe's order, and an in-place change of a parameter rebuilds

@@ -76,7 +76,8 @@ def _add_paths(lib, paths: list[str], quiet: bool) -> tuple[list, int]:
 
 
 def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool,
-              cluster: str | None = None, workers: int | None = None) -> dict:
+              cluster: str | None = None, workers: int | None = None,
+              gpu_share: float | None = None) -> dict:
     from tqdm import tqdm
 
     from workstation.analysis.scheduler import Scheduler, jobs_for
@@ -126,7 +127,8 @@ def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool,
 
     if cluster:
         from .cluster import run_on_cluster_cli
-        return run_on_cluster_cli(lib, jobs, cluster, on_event, bar, device=device, quiet=quiet)
+        return run_on_cluster_cli(lib, jobs, cluster, on_event, bar, device=device, quiet=quiet,
+                                  gpu_share=gpu_share)
     if workers is None:
         workers = min(2, os.cpu_count() or 1)
     sched = Scheduler(lib, device=device, workers=min(workers, len(jobs)))
@@ -243,13 +245,17 @@ def cmd_analyze(args) -> int:
     lib = _open_library(args)
     if getattr(args, "store", None):
         lib.use_store(args.store)
+    if getattr(args, "gpu_share", None) is not None and not getattr(args, "cluster", None):
+        raise WorkstationError("--gpu-share is a share of a GPU for each task on a Ray "
+                               "cluster: give it with --cluster (locally, --device chooses)")
     specs = _with_methods(_specs(args.analyzers),
                           args.method, args.preset)
     tracks, skipped = _add_paths(lib, args.paths, args.quiet)
     if not tracks:
         raise WorkstationError("no audio files found in " + ", ".join(args.paths))
     counts = _run_jobs(lib, specs, tracks, device=args.device, force=args.force, quiet=args.quiet,
-                       cluster=getattr(args, "cluster", None), workers=getattr(args, "workers", None))
+                       cluster=getattr(args, "cluster", None), workers=getattr(args, "workers", None),
+                       gpu_share=getattr(args, "gpu_share", None))
     tracks = [lib.track(t.id) for t in tracks]
     rows: dict = {}      # summary rows made while exporting: each result file read once
 

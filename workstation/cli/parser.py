@@ -81,6 +81,18 @@ def workers(text: str) -> int:
     return n
 
 
+def gpu_fraction(text: str) -> float:
+    """A share of one GPU in (0, 1] (``--gpu-share``)."""
+    try:
+        f = float(text)
+    except ValueError:
+        f = -1.0
+    if not 0.0 < f <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a fraction of one GPU in (0, 1], "
+                                         "e.g. 0.25 for four tasks per GPU")
+    return f
+
+
 def cluster_address(text: str) -> str:
     """local:N, auto, ray://HOST:PORT or HOST:PORT (whether Ray is installed is checked when
     the run starts)."""
@@ -149,6 +161,10 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
                              "starts one here with N CPUs, auto joins the running one, or "
                              "ray://HOST:PORT / HOST:PORT; files are read by path on the nodes "
                              "(a shared filesystem), results are written into this library")
+        sp.add_argument("--gpu-share", type=gpu_fraction, metavar="F",
+                        help="with --cluster: each track's task takes F of a GPU (default: "
+                             "the cluster's GPUs divided by its CPUs, so that every CPU runs "
+                             "a task; Ray hides the GPUs from a task that asks for none)")
         sp.add_argument("--store", metavar="DIR",
                         help="keep this library's results in DIR from now on (a shared folder: "
                              "with --cluster the tasks write their results there directly; "

@@ -30,6 +30,8 @@ from workstation.analysis.jobs import AnalyzerSpec, Event, Job
 from workstation.analysis.worker import needs_display, plan_job, write_display
 from workstation.core.errors import WorkstationError
 
+from .gpus import gpu_share as _gpu_share
+
 log = logging.getLogger(__name__)
 
 EventFn = Callable[[Event], None]
@@ -77,13 +79,15 @@ def import_ray():
 _FRONTENDS: dict[str, Any] = {}
 
 
-def _node() -> tuple[str, str | None]:
-    """(the node's address, Ray's node id) of the process running the task."""
+def _node() -> tuple[str, str | None, list | None]:
+    """(the node's address, Ray's node id, the GPU ids Ray gave the task) of the process
+    running the task; outside Ray (a direct call in a test): (the host name, None, None)."""
     try:
         import ray
-        return ray.util.get_node_ip_address(), ray.get_runtime_context().get_node_id()
-    except Exception:  # not inside Ray (a direct call in a test): the host name
-        return os.uname().nodename, None
+        return (ray.util.get_node_ip_address(), ray.get_runtime_context().get_node_id(),
+                list(ray.get_gpu_ids()))
+    except Exception:
+        return os.uname().nodename, None, None
 
 
 def analyze_task(path: str, specs: tuple[AnalyzerSpec, ...], todo_ids: list[str],
@@ -93,7 +97,7 @@ def analyze_task(path: str, specs: tuple[AnalyzerSpec, ...], todo_ids: list[str]
     ``specs`` on the file at ``path``; ``known``: the cached results they require. Returns
     {'results': {id: (result, elapsed_s)}, 'errors': {id: reason}, 'track_error': reason or
     None, 'display': DisplayFeatures or None, 'node' (its address), 'node_id' (Ray's),
-    'pid', 'elapsed_s'}. Never raises for
+    'pid', 'device' (``gpus.task_device``: cuda where Ray gave the task a GPU), 'elapsed_s'}. Never raises for
     a bad file or a failing analyzer: those come back as reasons, worded as locally.
     ``store``: (shared result store folder, content hash, {id: result key}): each result is
     written there by this task (atomically) and comes back as (None, elapsed_s, path)
@@ -101,11 +105,14 @@ def analyze_task(path: str, specs: tuple[AnalyzerSpec, ...], todo_ids: list[str]
     from workstation.analysis.worker import (analyze_file, analyzer_error, make_frontend,
                                              trim_heap, unexpected_error)
 
+    from .gpus import task_device
+
     t0 = time.perf_counter()
-    node, node_id = _node()
+    node, node_id, gpu_ids = _node()
     out: dict[str, Any] = {"results": {}, "errors": {}, "track_error": None, "display": None,
-                           "node": node, "node_id": node_id, "pid": os.getpid()}
+                           "node": node, "node_id": node_id, "pid": os.getpid(), "device": None}
     try:
+        device = out["device"] = task_device(device, gpu_ids, node)
         built = {}
         for s in specs:
             a = s.build()
@@ -178,6 +185,7 @@ def connect(address: str | ClusterAddress):
 def run_on_cluster(library, jobs: Iterable[Job], address: str | ClusterAddress, *,
                    on_event: EventFn | None = None, retries: int = 2, device: str = "auto",
                    max_in_flight: int | None = None, store: str | None = None,
+                   gpu_share: float | None = None,
                    should_stop: Callable[[], bool] | None = None,
                    paused: Callable[[], bool] | None = None) -> dict[str, int]:
     """Run ``jobs`` on the Ray cluster at ``address`` (see ``parse_address``), one task per
@@ -186,6 +194,9 @@ def run_on_cluster(library, jobs: Iterable[Job], address: str | ClusterAddress, 
     ``data['node']``, the node that ran it). Returns counts of tracks {'done', 'failed',
     'cancelled'}, 'crashes' (tracks whose worker died ``retries`` + 1 times),
     'analyzers_failed' and 'submitted' (tasks sent to the cluster: 0 when all was cached).
+    Each task takes one CPU and, where the run may use GPUs, a share of one
+    (``gpus.gpu_share``: ``gpu_share`` or the cluster's GPUs divided by its CPUs; Ray hides
+    the GPUs from a task that asks for none); 'gpu_share' in the counts says which.
     ``max_in_flight``: tasks submitted at once (default twice the cluster's CPUs), so an
     archive's cached inputs are not all in the object store at once. ``store``: a shared
     folder (seen by every node at the same path) that becomes the library's result store
@@ -198,7 +209,7 @@ def run_on_cluster(library, jobs: Iterable[Job], address: str | ClusterAddress, 
     where = address if isinstance(address, ClusterAddress) else parse_address(address)
     pending = deque(jobs)
     counts = {"done": 0, "failed": 0, "cancelled": 0, "crashes": 0, "analyzers_failed": 0,
-              "submitted": 0}
+              "submitted": 0, "gpu_share": 0.0}
     if not pending:
         emit(Event("all_done", data=dict(counts)))
         return counts
@@ -207,10 +218,12 @@ def run_on_cluster(library, jobs: Iterable[Job], address: str | ClusterAddress, 
     shared = str(library.shared_store) if library.shared_store else None
     ray, started = connect(where)
     try:
-        task = ray.remote(num_cpus=1, max_retries=int(retries))(analyze_task)
+        resources = ray.cluster_resources()
+        share = _gpu_share(device, resources, gpu_share)
+        counts["gpu_share"] = share
+        task = ray.remote(num_cpus=1, num_gpus=share, max_retries=int(retries))(analyze_task)
         if max_in_flight is None:
-            cpus = int(ray.cluster_resources().get("CPU", 1))
-            max_in_flight = max(2, 2 * cpus)
+            max_in_flight = max(2, 2 * int(resources.get("CPU", 1)))
         library.reset_running()
         in_flight: dict[Any, tuple[Job, dict, list, list[str]]] = {}
         try:
@@ -357,4 +370,5 @@ def _store(library, job: Job, key: dict, todo: list[str], cached: list[str], out
     counts["done"] += 1
     emit(Event("track_done", job.track_id, progress=1.0,
                data={"ok": ok, "failed": failed, "cached": list(cached), "node": node,
-                     "node_id": out.get("node_id"), "task_s": out.get("elapsed_s")}))
+                     "node_id": out.get("node_id"), "task_s": out.get("elapsed_s"),
+                     "device": out.get("device")}))

@@ -2,7 +2,7 @@
 (``local:1``, ``local:2``): tracks per hour and the cluster's overhead per track.
 
     .venv/bin/python benchmarks/cluster.py [--clips 50] [--seconds 20] [--analyzers key,beats]
-                                           [--cpus 1,2]
+                                           [--cpus 1,2] [--device cpu|cuda]
 
 Each run starts from an empty library (nothing cached). Columns:
 - wall s: the whole run, start-up included (the local worker's process start, Ray's head);
@@ -13,6 +13,8 @@ Each run starts from an empty library (nothing cached). Columns:
   one worker process, where tracks run one after another:
   (wall - start) / clips - task s (scheduling, argument and result transfer, the driver's
   writes, worker start-up spread over the clips).
+``--device cuda`` (a lent GPU): the local worker on the GPU, and the Ray tasks sharing it
+(each asks for 1/N of it on ``local:N``, see ``workstation.cluster.gpus``).
 Needs the cluster extra (pip install -e .[cluster]).
 """
 
@@ -47,18 +49,18 @@ def make_clips(folder: Path, n: int, seconds: float) -> None:
                  subtype="PCM_16")
 
 
-def run_local(root: Path, music: Path, specs) -> dict:
+def run_local(root: Path, music: Path, specs, device: str) -> dict:
     lib = Library.open(root)
     lib.scan(music)
     jobs = jobs_for(lib, specs)
     t0 = time.perf_counter()
-    counts = Scheduler(lib, device="cpu").run(jobs)
+    counts = Scheduler(lib, device=device).run(jobs)
     wall = time.perf_counter() - t0
     return {"wall": wall, "start": 0.0, "done": counts["done"], "failed": counts["failed"],
             "task": float("nan")}
 
 
-def run_cluster(root: Path, music: Path, specs, cpus: int) -> dict:
+def run_cluster(root: Path, music: Path, specs, cpus: int, device: str) -> dict:
     from workstation.cluster import run_on_cluster
     from workstation.cluster.driver import connect
 
@@ -75,7 +77,7 @@ def run_cluster(root: Path, music: Path, specs, cpus: int) -> dict:
     ray, _ = connect(f"local:{cpus}")
     start = time.perf_counter() - t0
     try:
-        counts = run_on_cluster(lib, jobs, f"local:{cpus}", on_event=on_event, device="cpu")
+        counts = run_on_cluster(lib, jobs, f"local:{cpus}", on_event=on_event, device=device)
     finally:
         ray.shutdown()
     wall = time.perf_counter() - t0
@@ -89,6 +91,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--analyzers", default=None, help="comma list (default: every analyzer)")
     ap.add_argument("--cpus", default="1,2", help="local Ray clusters to try (worker processes)")
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     specs = specs_for(args.analyzers.split(",") if args.analyzers else None)
@@ -97,10 +100,12 @@ def main() -> None:
         tmp = Path(tmp)
         make_clips(tmp / "music", args.clips, args.seconds)
         print(f"{args.clips} clips of {args.seconds:g} s, analyzers: "
-              f"{', '.join(s.id for s in specs)}; {os.cpu_count()} CPUs", flush=True)
-        rows.append(("local worker", run_local(tmp / "lib-local", tmp / "music", specs)))
+              f"{', '.join(s.id for s in specs)}; {os.cpu_count()} CPUs; device {args.device}",
+              flush=True)
+        rows.append(("local worker", run_local(tmp / "lib-local", tmp / "music", specs, args.device)))
         for n in [int(c) for c in args.cpus.split(",") if c.strip()]:
-            rows.append((f"ray local:{n}", run_cluster(tmp / f"lib-ray{n}", tmp / "music", specs, n)))
+            rows.append((f"ray local:{n}", run_cluster(tmp / f"lib-ray{n}", tmp / "music", specs, n,
+                                                                args.device)))
     print(f"{'run':14s} {'wall s':>8s} {'start s':>8s} {'tracks/h':>9s} {'task s':>7s} "
           f"{'x realtime':>10s} {'done':>5s} {'failed':>6s}")
     for name, r in rows:

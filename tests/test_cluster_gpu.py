@@ -14,7 +14,7 @@ import pytest
 from cluster_helpers import SPECS, _folder
 from workstation.analysis.jobs import Job
 from workstation.cli.main import main
-from workstation.cluster.gpus import gpu_share, task_device
+from workstation.cluster.gpus import gpu_share, task_device, unusable_gpu
 from workstation.core.errors import WorkstationError
 from workstation.library import Library
 
@@ -41,14 +41,12 @@ def test_the_share_of_a_gpu_each_task_asks_for():
 
 
 def test_the_device_of_a_task():
-    assert task_device("auto", None, "n") == "auto"      # outside Ray: as asked
-    assert task_device("cuda:1", [], "n") == "cpu"       # Ray gave no GPU: it hid them all
-    import torch
-    if torch.cuda.is_available():
-        assert task_device("auto", [0], "n") == "cuda"
-    else:
-        with pytest.raises(WorkstationError, match="node n: Ray gave this task GPU 3 but torch"):
-            task_device("auto", [3], "n")
+    assert task_device("auto", None) == "auto"      # outside Ray: as asked
+    assert task_device("cuda:1", []) == "cpu"       # Ray gave no GPU: it hid them all
+    assert task_device("cpu", [2]) == "cuda"        # Ray gave one: the only GPU it sees
+    why = unusable_gpu("10.0.0.7", [0, 1])
+    assert why.startswith("node 10.0.0.7: Ray gave this task GPU 0, 1 but torch 2.")
+    assert "sees no CUDA device" in why and why.endswith("run with --device cpu")
 
 
 def test_gpu_share_needs_a_cluster_and_a_fraction(tmp_path, capsys):

@@ -105,21 +105,26 @@ def analyze_task(path: str, specs: tuple[AnalyzerSpec, ...], todo_ids: list[str]
     from workstation.analysis.worker import (analyze_file, analyzer_error, make_frontend,
                                              trim_heap, unexpected_error)
 
-    from .gpus import task_device
+    from .gpus import task_device, unusable_gpu
 
     t0 = time.perf_counter()
     node, node_id, gpu_ids = _node()
     out: dict[str, Any] = {"results": {}, "errors": {}, "track_error": None, "display": None,
                            "node": node, "node_id": node_id, "pid": os.getpid(), "device": None}
     try:
-        device = out["device"] = task_device(device, gpu_ids, node)
+        device = out["device"] = task_device(device, gpu_ids)
         built = {}
         for s in specs:
             a = s.build()
             built[a.id] = a
         todo = [built[i] for i in todo_ids]
         if device not in _FRONTENDS:
-            _FRONTENDS[device] = make_frontend(device)
+            try:
+                _FRONTENDS[device] = make_frontend(device)
+            except WorkstationError:
+                if gpu_ids:
+                    raise WorkstationError(unusable_gpu(node, gpu_ids)) from None
+                raise
         frontend = _FRONTENDS[device]
 
         shared = None

@@ -50,20 +50,25 @@ def gpu_share(device: str, resources: dict, share: float | None = None) -> float
     return max(1, math.floor(float(share) * _STEPS + 1e-9)) / _STEPS
 
 
-def task_device(device: str, gpu_ids: list | None, node: str) -> str:
+def task_device(device: str, gpu_ids: list | None) -> str:
     """The device a task computes on: ``cuda`` where Ray gave it a GPU (``gpu_ids``, from
     ``ray.get_gpu_ids()``: Ray made those the only GPUs it sees, so the run's ``cuda:N`` means
     nothing here), ``cpu`` where it gave none (Ray hid the GPUs), ``device`` itself outside
-    Ray (``gpu_ids`` None: a direct call). A GPU that torch cannot use (a CPU-only torch
-    build on a GPU node, a missing driver) is a WorkstationError naming the node."""
+    Ray (``gpu_ids`` None: a direct call)."""
     if gpu_ids is None:
         return device
-    if not gpu_ids:
-        return "cpu"
-    import torch
-    if not torch.cuda.is_available():
-        raise WorkstationError(
-            f"node {node}: Ray gave this task GPU {', '.join(map(str, gpu_ids))} but torch "
-            f"{torch.__version__} sees no CUDA device there (a CPU-only torch build, or no "
-            "driver); install a CUDA build of torch on that node or run with --device cpu")
-    return "cuda"
+    return "cuda" if gpu_ids else "cpu"
+
+
+def unusable_gpu(node: str, gpu_ids: list) -> str:
+    """The reason a track fails where Ray gave its task a GPU that torch cannot use (a
+    CPU-only torch build on a GPU node, a missing driver): names the node, the GPU, the torch
+    build (read from its metadata) and what to do."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        torch = f"torch {version('torch')}"
+    except PackageNotFoundError:
+        torch = "torch"
+    return (f"node {node}: Ray gave this task GPU {', '.join(map(str, gpu_ids))} but {torch} "
+            "sees no CUDA device there; install a CUDA build of torch on that node or "
+            "run with --device cpu")

@@ -4,6 +4,7 @@ tracks, and the Ray worker processes running the analysis task."""
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import soundfile as sf
@@ -53,3 +54,25 @@ def run_beside(action, lib, jobs, address, join_s: float = 30.0, **kwargs):
         stop.set()
         th.join(join_s)
     return counts, events
+
+
+@contextmanager
+def ray_test_cluster(*nodes: dict):
+    """Ray's own multi-node test cluster on 127.0.0.1 (``ray.cluster_utils.Cluster``): a head
+    that runs nothing and one node per ``nodes`` entry (``add_node`` arguments, e.g.
+    ``{"num_cpus": 2, "num_gpus": 1}``) -> (cluster, the nodes); always shut down. Skips
+    where the cluster extra is not installed."""
+    import pytest
+    pytest.importorskip("ray", reason="the cluster extra is not installed (pip install -e .[cluster])")
+    import ray
+    from ray.cluster_utils import Cluster
+    if ray.is_initialized():
+        ray.shutdown()
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
+    try:
+        added = [cluster.add_node(**args) for args in nodes]
+        cluster.wait_for_nodes()
+        yield cluster, added
+    finally:
+        ray.shutdown()
+        cluster.shutdown()

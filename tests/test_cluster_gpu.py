@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from cluster_helpers import SPECS, _folder
+from cluster_helpers import SPECS, _folder, ray_test_cluster
 from workstation.analysis.jobs import Job
 from workstation.cli.main import main
 from workstation.cluster.gpus import gpu_share, task_device, unusable_gpu
@@ -63,20 +63,8 @@ def test_gpu_share_needs_a_cluster_and_a_fraction(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def gpu_node():
     """A head that runs nothing, a node with 2 CPUs and one declared GPU, one with 1 CPU."""
-    pytest.importorskip("ray", reason="the cluster extra is not installed (pip install -e .[cluster])")
-    import ray
-    from ray.cluster_utils import Cluster
-    if ray.is_initialized():
-        ray.shutdown()
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
-    try:
-        cluster.add_node(num_cpus=2, num_gpus=1)
-        cluster.add_node(num_cpus=1)
-        cluster.wait_for_nodes()
+    with ray_test_cluster({"num_cpus": 2, "num_gpus": 1}, {"num_cpus": 1}) as (cluster, _):
         yield cluster
-    finally:
-        ray.shutdown()
-        cluster.shutdown()
 
 
 def _jobs(tmp_path):

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from cluster_helpers import SPECS, TRACKS, _folder, _ray_task_pids, run_beside
+from cluster_helpers import SPECS, TRACKS, _folder, _ray_task_pids, ray_test_cluster, run_beside
 from workstation.analysis.jobs import Job
 from workstation.analysis.results import load_results
 from workstation.library import Library
@@ -25,19 +25,8 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 @pytest.fixture
 def two_nodes():
     """A head with no CPUs (it schedules nothing) and two worker nodes with one CPU each."""
-    pytest.importorskip("ray", reason="the cluster extra is not installed (pip install -e .[cluster])")
-    import ray
-    from ray.cluster_utils import Cluster
-    if ray.is_initialized():
-        ray.shutdown()
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
-    try:
-        nodes = [cluster.add_node(num_cpus=1) for _ in range(2)]
-        cluster.wait_for_nodes()
+    with ray_test_cluster({"num_cpus": 1}, {"num_cpus": 1}) as (cluster, nodes):
         yield cluster, nodes
-    finally:
-        ray.shutdown()
-        cluster.shutdown()
 
 
 def _jobs(tmp_path, seconds: float, names=TRACKS):

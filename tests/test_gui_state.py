@@ -68,6 +68,21 @@ def test_run_progress_and_its_status_text():
     assert texts[-1] == "Everything is analysed already" and not s.run.active
 
 
+def test_run_progress_of_tracks_in_flight_together():
+    """Two workers (or a cluster) interleave their tracks' events: the run's progress adds
+    each track's own fraction, and a finished track's fraction leaves with it."""
+    s = SessionState()
+    s.run_requested()
+    s.run_started(4)
+    s.run_event("progress", 0.5, track_id=1)
+    s.run_event("progress", 0.25, track_id=2)
+    assert s.run.done_fraction == 0.75 / 4
+    s.run_event("analyzer_done", 1.0, track_id=1)
+    s.run_event("track_done", track_id=1)
+    assert s.run.running == {2: 0.25} and s.run.done_fraction == 1.25 / 4
+    s.run_event("track_failed", message="c.wav: empty", track_id=2)
+    assert s.run.running == {} and s.run.done_fraction == 0.5
+
 def test_state_imports_no_qt():
     src = Path(__file__).resolve().parents[1] / "workstation" / "gui" / "state.py"
     names = [a.name for n in ast.walk(ast.parse(src.read_text())) if isinstance(n, ast.Import)

@@ -209,3 +209,10 @@ def test_divided_cpus_give_each_worker_one_analyzer_thread_per_share(tmp_path, m
     monkeypatch.setenv("WORKSTATION_ANALYZER_THREADS", "3")
     assert "WORKSTATION_ANALYZER_THREADS" not in Scheduler(lib, device="cpu", workers=2, threads=1).worker_env()
     assert os.environ.get("OMP_NUM_THREADS") is None
+
+
+def test_default_workers_are_two_where_there_are_two_cpus_and_never_more_than_the_jobs():
+    from workstation.analysis.scheduler import default_workers
+    n = min(2, os.cpu_count() or 1)
+    assert default_workers() == n and default_workers(1) == 1 and default_workers(0) == 1
+    assert default_workers(100) == n

@@ -80,7 +80,7 @@ def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool,
               gpu_share: float | None = None) -> dict:
     from tqdm import tqdm
 
-    from workstation.analysis.scheduler import Scheduler, jobs_for
+    from workstation.analysis.scheduler import Scheduler, default_workers, jobs_for
 
     ok_tracks = [t for t in tracks if t.status == "ok"]
     jobs = jobs_for(lib, specs, [t.id for t in ok_tracks], force=force) if ok_tracks else []
@@ -129,9 +129,8 @@ def _run_jobs(lib, specs, tracks, *, device: str, force: bool, quiet: bool,
         from .cluster import run_on_cluster_cli
         return run_on_cluster_cli(lib, jobs, cluster, on_event, bar, device=device, quiet=quiet,
                                   gpu_share=gpu_share)
-    if workers is None:
-        workers = min(2, os.cpu_count() or 1)
-    sched = Scheduler(lib, device=device, workers=min(workers, len(jobs)))
+    sched = Scheduler(lib, device=device,
+                      workers=default_workers(len(jobs)) if workers is None else min(workers, len(jobs)))
     try:
         counts = sched.run(jobs, on_event)
     except KeyboardInterrupt:

@@ -130,7 +130,8 @@ class AnalysisController:
     def _event(self, ev) -> None:
         w = self.window
         w.model.apply_event(ev)
-        w.state.run_event(ev.kind, ev.progress, ev.message or "", (ev.data or {}).get("node"))
+        w.state.run_event(ev.kind, ev.progress, ev.message or "", (ev.data or {}).get("node"),
+                          ev.track_id)
         if ev.kind in ("track_done", "track_failed", "track_cancelled"):
             w.refresh_rows([ev.track_id])
         if ev.kind == "analyzer_done" and ev.track_id == w.current_track_id:

@@ -44,13 +44,14 @@ class Event:
 @dataclass
 class RunProgress:
     """One analysis run: ``jobs`` tracks to analyse, ``finished`` of them (``failed`` among
-    them), the running track's ``fraction`` (0..1), the first failure's message; ``active``
-    from start to finish, ``paused`` while paused; the worker's final ``counts``."""
+    them), ``running``: {track id: its fraction done (0..1)} of the tracks in flight (several
+    with several workers or a cluster), the first failure's message; ``active`` from start to
+    finish, ``paused`` while paused; the worker's final ``counts``."""
 
     jobs: int = 0
     finished: int = 0
     failed: int = 0
-    fraction: float = 0.0
+    running: dict = field(default_factory=dict)
     first_error: str = ""
     active: bool = False
     paused: bool = False
@@ -62,7 +63,7 @@ class RunProgress:
     @property
     def done_fraction(self) -> float:
         """How much of the run is done, 0..1."""
-        return min(1.0, (self.finished + self.fraction) / self.jobs) if self.jobs else 0.0
+        return min(1.0, (self.finished + sum(self.running.values())) / self.jobs) if self.jobs else 0.0
 
     def status_text(self) -> str:
         """The status line for this run, from its counts."""
@@ -163,15 +164,16 @@ class SessionState:
         self.progress_changed.emit(self.run)
 
     def run_event(self, kind: str, progress: float | None = None, message: str = "",
-                  node: str | None = None) -> None:
+                  node: str | None = None, track_id: int | None = None) -> None:
         """A worker event (``kind`` as ``analysis.jobs`` events: progress, analyzer_done,
-        track_done, track_failed, track_cancelled; ``node``: the cluster node that ran it)."""
+        track_done, track_failed, track_cancelled) of track ``track_id``; ``node``: the
+        cluster node that ran it."""
         r = self.run
         if kind in ("progress", "analyzer_done"):
-            r.fraction = float(progress or 0.0)
+            r.running[track_id] = min(1.0, float(progress or 0.0))
         elif kind in ("track_done", "track_failed", "track_cancelled"):
             r.finished += 1
-            r.fraction = 0.0
+            r.running.pop(track_id, None)
             if node:
                 r.nodes[node] = r.nodes.get(node, 0) + 1
             if kind == "track_failed":

@@ -72,7 +72,7 @@ class AnalysisBridge(QObject):
         return True
 
     def _run(self, specs, track_ids, force) -> None:
-        from workstation.analysis.scheduler import Scheduler, jobs_for
+        from workstation.analysis.scheduler import Scheduler, default_workers, jobs_for
         from workstation.library import Library
 
         counts = {"done": 0, "failed": 0, "cancelled": 0, "crashes": 0}
@@ -87,7 +87,7 @@ class AnalysisBridge(QObject):
                                         device=self.device, should_stop=lambda: self._cancel_requested,
                                         paused=lambda: self._paused)
             elif jobs:
-                sched = Scheduler(lib, device=self.device)
+                sched = Scheduler(lib, device=self.device, workers=default_workers(len(jobs)))
                 with self._lock:
                     self._scheduler = sched
                     if self._cancel_requested:

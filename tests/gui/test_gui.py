@@ -430,6 +430,7 @@ def test_default_library_root_matches_the_cli(monkeypatch, tmp_path):
 
 def test_pause_and_cancel_buttons_stop_the_worker(qtbot, tmp_path):
     from workstation.analysis.jobs import AnalyzerSpec
+    from workstation.analysis.scheduler import default_workers
     music = tmp_path / "music"
     music.mkdir()
     for name, tonic in (("one", 60), ("two", 62)):  # distinct content: two jobs
@@ -441,6 +442,9 @@ def test_pause_and_cancel_buttons_stop_the_worker(qtbot, tmp_path):
     qtbot.waitUntil(lambda: win.model.rowCount() == 2, timeout=30_000)
     win.analyse(None)
     qtbot.waitUntil(lambda: any(a[0].kind == "progress" for a in events), timeout=60_000)
+    # the window runs the CLI's default workers: both tracks are in flight where there are 2 CPUs
+    in_flight = lambda: {a[0].track_id for a in events if a[0].kind == "track_started"}  # noqa: E731
+    qtbot.waitUntil(lambda: len(in_flight()) == default_workers(2), timeout=60_000)
     assert win.pause_button.isEnabled()
     win.pause_button.click()
     assert win.bridge.paused and win.pause_button.text() == "Resume"

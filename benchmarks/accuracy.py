@@ -155,6 +155,7 @@ NOTES_METHODS = (
     ("ours DSP salience + notes", {"method": "dsp"}, {}),
     ("ours learned salience + notes", {"method": "learned"}, {}),
     ("ours basic-pitch posteriorgrams + our note tracking", {"method": "basic-pitch"}, {}),
+    ("ours notes from the f0 track (monophonic, notes=f0)", {"method": "basic-pitch"}, {"method": "f0"}),
 )
 
 
@@ -199,7 +200,8 @@ def bench_notes(limit):
             try:
                 for it, x in zip(items, audio):
                     t0 = time.perf_counter()
-                    out = analyze_array(x, [get_analyzer("pitch.salience", **sal_params),
+                    f0 = [get_analyzer("pitch.f0")] if notes_params.get("method") == "f0" else []
+                    out = analyze_array(x, [get_analyzer("pitch.salience", **sal_params), *f0,
                                             get_analyzer("notes", **notes_params)], frontend=frontend())
                     secs += time.perf_counter() - t0
                     if out.errors:

@@ -63,6 +63,19 @@ def specs_for(ids: list[str] | tuple[str, ...] | None = None) -> list[AnalyzerSp
     return [AnalyzerSpec(i) for i in out]
 
 
+def with_requirements(specs: list[AnalyzerSpec]) -> list[AnalyzerSpec]:
+    """``specs`` with what their chosen methods require added before them (``notes`` with
+    ``method="f0"`` requires ``pitch.f0``, which ``specs_for`` cannot know from the id
+    alone), each added with its default parameters."""
+    out = list(specs)
+    for spec in list(specs):
+        have = {s.id for s in out}
+        missing = [r for r in spec.build().requires if r not in have]
+        at = out.index(spec)
+        out[at:at] = [AnalyzerSpec(r) for r in missing]
+    return out
+
+
 @dataclass(frozen=True)
 class Job:
     """Analyse one track with some analyzers."""

@@ -1,5 +1,6 @@
 """``notes``: note events (onset, offset, MIDI pitch, velocity, confidence, pitch bends)
-from the ``pitch.salience`` result (DSP post-processing in ``core.postprocess``).
+from the ``pitch.salience`` result (DSP post-processing in ``core.postprocess``), or, with
+``method="f0"``, one note at a time from the ``pitch.f0`` track (``notes_mono``).
 
 Per-semitone activation (max over the 5 bins of a semitone) -> hysteresis (on/off
 thresholds, short gaps bridged) -> re-attack split at valleys (repeated notes) -> onset and
@@ -135,15 +136,27 @@ METHOD_PARAMS = {
 }
 
 
+#: ``method``: ``salience`` (the default: polyphonic, from ``pitch.salience``, whatever made
+#: it) or ``f0`` (monophonic, from the ``pitch.f0`` track: one note at a time, for a solo
+#: voice or instrument; ``notes_mono.notes_from_pitch_track``).
+METHODS = ("salience", "f0")
+
+
 @register
 class NotesAnalyzer(Analyzer):
+    """Note events; ``requires`` follows the method: ``pitch.salience`` or ``pitch.f0``."""
+
     id = "notes"
-    version = 2  # 2: per-method post-processing (absolute thresholds on the learned salience)
+    version = 3  # 2: per-method post-processing (absolute thresholds on the learned salience)
+    #              3: the method parameter; f0: monophonic notes from the pitch.f0 track
+    methods = METHODS
     result_type = Notes
     features = ()
     requires = ("pitch.salience",)
-    description = "Note events from the multi-f0 salience (hysteresis, re-attacks, pitch bends)"
+    description = ("Note events from the multi-f0 salience (hysteresis, re-attacks, pitch bends), "
+                   "or one at a time from the f0 track")
     default_params = {
+        "method": "salience",
         "on_threshold": 0.4,      # dsp: activation (relative to the track level) that starts a note
         "off_threshold": 0.2,     # dsp: activation that keeps it going
         "split_depth": 0.2,       # dsp: valley depth that splits a repeated note
@@ -155,9 +168,21 @@ class NotesAnalyzer(Analyzer):
         "bend_step_frames": 4,    # pitch-bend subsampling (4 frames = 46 ms)
     }
 
+    def __init__(self, **params):
+        super().__init__(**params)
+        if self.params["method"] not in METHODS:
+            raise ValueError(f"notes: method must be one of {METHODS}, got {self.params['method']!r}")
+        if self.params["method"] == "f0":
+            self.requires = ("pitch.f0",)
+
     def run(self, chunks, track):
         for _ in chunks:  # no features: the stream is empty
             yield 0.0
+        if self.params["method"] == "f0":
+            from .notes_mono import notes_from_pitch_track
+            yield 0.5
+            return notes_from_pitch_track(track.results["pitch.f0"],
+                                          bend_step_frames=int(self.params["bend_step_frames"]))
         sal = track.results["pitch.salience"]
         yield 0.5
         if getattr(sal, "method", "dsp") == "basic-pitch":
@@ -167,6 +192,7 @@ class NotesAnalyzer(Analyzer):
     def method_params(self, method: str) -> dict:
         """Keyword arguments of ``notes_from_salience`` for a salience made by ``method``."""
         p = dict(self.params)
+        p.pop("method", None)
         learned = {k: p.pop(k) for k in list(p) if k.startswith("learned_")}
         if method == "learned":
             p.update({k[len("learned_"):]: v for k, v in learned.items()})

@@ -1,0 +1,84 @@
+"""Monophonic notes from a dominant-f0 track (``notes`` method ``f0``): what Tony does for a
+solo voice or instrument, one note at a time, from the ``pitch.f0`` result.
+
+Voiced runs (unvoiced gaps of up to ``gap_frames`` bridged) -> the pitch in MIDI, median over
+``median_frames`` -> within a run a new note starts where the pitch leaves the current note's
+median by more than ``change_semitones`` for ``hold_frames`` frames in a row (a step to
+another note, not a vibrato or a scoop, which come back) -> notes shorter than
+``min_duration_s`` dropped -> pitch: the rounded median; confidence: the mean f0 confidence;
+velocity: 127 x that mean (the f0 track has no loudness; the posteriorgram method's velocity
+is a probability too); pitch bends: the raw f0 against the note's pitch, in cents, every
+``bend_step_frames`` frames. The rules and their values were fixed before any measurement
+(not tuned on the evaluation data).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import median_filter
+
+from workstation.core import postprocess as pp
+from workstation.core.types import Notes, PitchTrack
+
+
+def _bridge(voiced: np.ndarray, gap_frames: int) -> np.ndarray:
+    """``voiced`` with unvoiced gaps of at most ``gap_frames`` frames between voiced frames filled."""
+    v = voiced.copy()
+    s, e = pp.runs(~v)
+    for a, b in zip(s, e):
+        if a > 0 and b < len(v) and b - a <= gap_frames:
+            v[a:b] = True
+    return v
+
+
+def _split(midi: np.ndarray, change: float, hold: int) -> list[int]:
+    """Cut points inside one voiced run of median-filtered MIDI pitches [shape=(n,)]: the first
+    frame of each ``hold`` frames in a row more than ``change`` semitones from the median of
+    the note so far."""
+    cuts, start, out, k = [], 0, 0, 0
+    while k < len(midi):
+        if abs(midi[k] - np.median(midi[start:k + 1])) > change:
+            out += 1
+            if out >= hold:
+                k = k - hold + 1
+                cuts.append(k)
+                start, out = k, 0
+        else:
+            out = 0
+        k += 1
+    return cuts
+
+
+def notes_from_pitch_track(f0: PitchTrack, *, change_semitones: float = 0.7, hold_frames: int = 5,
+                           gap_frames: int = 2, median_frames: int = 5, min_duration_s: float = 0.1,
+                           bend_step_frames: int = 4) -> Notes:
+    """Notes from ``f0`` (times_s, freqs_hz, voiced, confidence [shape=(n_frames,)] on a
+    regular frame grid); see the module's docstring for the rules and units."""
+    times = np.asarray(f0.times_s, np.float64)
+    n = len(times)
+    frame_s = float(times[1] - times[0]) if n > 1 else 0.0
+    voiced = _bridge(np.asarray(f0.voiced, bool) & (np.asarray(f0.freqs_hz) > 0), gap_frames)
+    midi = 69.0 + 12.0 * np.log2(np.maximum(np.asarray(f0.freqs_hz, np.float64), 1e-3) / 440.0)
+    conf = np.asarray(f0.confidence, np.float64) if len(f0.confidence) == n else np.ones(n)
+    min_frames = max(1, int(round(min_duration_s / frame_s))) if frame_s else 1
+    spans = []
+    for a, b in zip(*pp.runs(voiced)):
+        smooth = median_filter(midi[a:b], size=median_frames, mode="nearest")
+        edges = [0, *_split(smooth, change_semitones, hold_frames), b - a]
+        spans += [(a + s, a + e, float(np.median(smooth[s:e]))) for s, e in zip(edges, edges[1:])
+                  if e - s >= min_frames]
+    on = np.array([times[s] for s, _, _ in spans])
+    off = np.array([times[e - 1] + frame_s for _, e, _ in spans])
+    pitch = np.array([int(round(m)) for _, _, m in spans], np.int64)
+    mean_conf = np.array([conf[s:e].mean() for s, e, _ in spans])
+    bend_note, bend_t, bend_c = [], [], []
+    for i, (s, e, _) in enumerate(spans):
+        idx = np.arange(s, e, max(1, int(bend_step_frames)))
+        bend_note += [i] * len(idx)
+        bend_t += list(times[idx])
+        bend_c += list(100.0 * (midi[idx] - pitch[i]))
+    return Notes(onsets_s=on, offsets_s=off, pitch_midi=pitch,
+                 velocity=np.clip(np.round(127 * mean_conf), 1, 127).astype(np.int64),
+                 confidence=np.clip(mean_conf, 0.0, 1.0),
+                 bend_note=np.asarray(bend_note, np.int64), bend_times_s=np.asarray(bend_t, np.float64),
+                 bend_cents=np.asarray(bend_c, np.float64))

@@ -167,7 +167,9 @@ def test_exports_say_what_made_each_layer(analysed):
     first = (out / f"{stem}.f0.csv").read_text().splitlines()[0]
     assert first.startswith("# Workstation") and "method crepe-kd" in first and sha in first
     texts = [e.text for e in pretty_midi.PrettyMIDI(str(out / f"{stem}.mid")).text_events]
-    assert any("notes v2" in t and "from pitch.salience: basic-pitch" in t for t in texts), texts
+    notes_v = get_analyzer("notes").version
+    assert any(f"notes v{notes_v}; method salience" in t and "from pitch.salience: basic-pitch" in t
+               for t in texts), texts
 
 
 def test_gui_command_takes_the_global_options_before_it():

@@ -113,3 +113,19 @@ def test_help_has_shortcuts_and_about(qtbot, tmp_path: Path):
     text = about_text(str(tmp_path / "library"))
     assert workstation.__version__ in text and "torch" in text and str(tmp_path / "library") in text
     assert "pitch.f0.crepe-tiny" in text and "MIT" in text and "Apache-2.0" in text
+
+
+def test_monophonic_notes_in_the_methods_menu(qtbot, tmp_path: Path):
+    """Analysis ▸ Methods ▸ notes offers the monophonic method; choosing it puts the f0 track
+    it reads into the run's specs, and it is remembered."""
+    from workstation.gui.main_window import MainWindow
+    from workstation.gui.settings import Settings
+    win = MainWindow(tmp_path / "library", settings=Settings(tmp_path / "settings.ini"),
+                     device="cpu", auto_analyse=False)
+    qtbot.addWidget(win)
+    assert win.method_actions[("notes", "salience")].isChecked()
+    assert "(default)" in win.method_actions[("notes", "salience")].text()
+    win.method_actions[("notes", "f0")].trigger()
+    specs = {s.id: s for s in win.specs_with_methods()}
+    assert ("method", "f0") in specs["notes"].params and "pitch.f0" in specs
+    assert Settings(tmp_path / "settings.ini").get("analysis/method/notes") == "f0"

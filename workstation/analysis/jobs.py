@@ -66,11 +66,16 @@ def specs_for(ids: list[str] | tuple[str, ...] | None = None) -> list[AnalyzerSp
 def with_requirements(specs: list[AnalyzerSpec]) -> list[AnalyzerSpec]:
     """``specs`` with what their chosen methods require added before them (``notes`` with
     ``method="f0"`` requires ``pitch.f0``, which ``specs_for`` cannot know from the id
-    alone), each added with its default parameters."""
+    alone), each added with its default parameters. A spec that does not build is left as
+    it is (the run reports it)."""
     out = list(specs)
     for spec in list(specs):
         have = {s.id for s in out}
-        missing = [r for r in spec.build().requires if r not in have]
+        try:
+            requires = spec.build().requires
+        except Exception:   # a plug-in that does not build: its run reports why, per track
+            continue
+        missing = [r for r in requires if r not in have]
         at = out.index(spec)
         out[at:at] = [AnalyzerSpec(r) for r in missing]
     return out

@@ -51,6 +51,9 @@ class NotesItem(pg.GraphicsObject):
     def set_colour(self, colour: str, fill_alpha: int = 90) -> None:
         self.colour = colour
         self._pen = _pen(colour, 1.2)
+        #: a dark edge under the coloured one, so a note stays visible on bright spectrogram
+        #: bins of the same hue (yellow notes on inferno's loud harmonics)
+        self._halo = _pen("#000000c8", 3.4)
         c = qcolour(colour)
         c.setAlpha(fill_alpha)
         self._brush = QBrush(c)
@@ -92,6 +95,9 @@ class NotesItem(pg.GraphicsObject):
         ex = option.exposedRect
         lo = np.searchsorted(self._sorted_on, ex.left() - self._max_len)
         hi = np.searchsorted(self._sorted_on, ex.right(), side="right")
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.setPen(self._halo)
+        p.drawRects(self._rects[lo:hi])
         p.setPen(self._pen)
         p.setBrush(self._brush)
         p.drawRects(self._rects[lo:hi])

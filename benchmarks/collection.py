@@ -111,12 +111,12 @@ def _is_worker(pid: int) -> bool:
     return b"spawn_main" in cmd and b"resource_tracker" not in cmd
 
 
-def _status_mb(pid: int | str, field: str) -> float | None:
-    """A memory line of /proc/PID/status (``"VmRSS:"``, ``"VmHWM:"``) in MB."""
+def _vm_rss_mb(pid: int) -> float | None:
+    """The VmRSS line of /proc/PID/status in MB (None once the process is gone)."""
     try:
         with open(f"/proc/{pid}/status") as fh:
             for line in fh:
-                if line.startswith(field):
+                if line.startswith("VmRSS:"):
                     return int(line.split()[1]) / 1024
     except OSError:
         return None
@@ -152,7 +152,7 @@ class Sampler(threading.Thread):
                 return self.psutil.Process(pid).memory_info().rss / 2**20
             except self.psutil.Error:
                 return None
-        return _status_mb(pid, "VmRSS:")
+        return _vm_rss_mb(pid)
 
     def _sample_tree(self) -> None:
         root = self._rss_mb(self.root)
@@ -199,7 +199,7 @@ def _analysis_process(paths: list[str], device: str, workers: int, threads: int 
     """The analysis in a process of its own, spawned, so that it holds only what
     ``workstation analyze`` holds (not this benchmark's rendering or torch): scan into a fresh
     library, then ``Scheduler.run`` on every default analyzer. Puts a plain dict on ``out``."""
-    from workstation.analysis.jobs import PRESETS, AnalyzerSpec, specs_for
+    from workstation.analysis.jobs import PRESETS, specs_for, with_methods
     from workstation.analysis.scheduler import Scheduler, jobs_for
     from workstation.library import Library
 
@@ -210,9 +210,7 @@ def _analysis_process(paths: list[str], device: str, workers: int, threads: int 
         scan_s = time.perf_counter() - t0
         wanted = {str(Path(p).resolve()) for p in paths}
         tracks = [t for t in lib.tracks(status="ok") if t.path in wanted]
-        chosen = PRESETS["default"]  # as cli.main._with_methods with --preset default
-        specs = [AnalyzerSpec(s.id, (("method", chosen[s.id]),)) if s.id in chosen else s
-                 for s in specs_for(None)]
+        specs = with_methods(specs_for(None), PRESETS["default"])  # as `analyze --preset default`
         jobs = jobs_for(lib, specs, [t.id for t in tracks])
         failures: list[str] = []
 

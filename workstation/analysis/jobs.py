@@ -63,21 +63,21 @@ def specs_for(ids: list[str] | tuple[str, ...] | None = None) -> list[AnalyzerSp
     return [AnalyzerSpec(i) for i in out]
 
 
-def with_requirements(specs: list[AnalyzerSpec]) -> list[AnalyzerSpec]:
-    """``specs`` with what their chosen methods require added before them (``notes`` with
-    ``method="f0"`` requires ``pitch.f0``, which ``specs_for`` cannot know from the id
-    alone), each added with its default parameters. A spec that does not build is left as
-    it is (the run reports it)."""
-    out = list(specs)
-    for spec in list(specs):
-        have = {s.id for s in out}
+def with_methods(specs: list[AnalyzerSpec], chosen: dict[str, str]) -> list[AnalyzerSpec]:
+    """``specs`` with the methods ``chosen`` ({analyzer id: method}; the CLI's ``--preset`` and
+    ``--method``, the window's *Analysis ▸ Methods*) and what those methods require added
+    before the analyzer that needs it (``notes`` with ``method="f0"`` requires ``pitch.f0``,
+    which ``specs_for`` cannot know from the id alone), each with its default parameters. A
+    spec that does not build is left as it is (the run reports it)."""
+    out = [AnalyzerSpec(s.id, (("method", chosen[s.id]),)) if s.id in chosen else s for s in specs]
+    for spec in list(out):
         try:
             requires = spec.build().requires
         except Exception:   # a plug-in that does not build: its run reports why, per track
             continue
-        missing = [r for r in requires if r not in have]
+        have = {s.id for s in out}
         at = out.index(spec)
-        out[at:at] = [AnalyzerSpec(r) for r in missing]
+        out[at:at] = [AnalyzerSpec(r) for r in requires if r not in have]
     return out
 
 

@@ -193,7 +193,7 @@ def _with_methods(specs, method_args, preset: str = "default") -> list:
     """Specs with the ``--preset``'s methods, then ``--method ANALYZER=METHOD`` choices applied
     (e.g. pitch.f0=pesto; an explicit --method wins over the preset)."""
     from workstation.analysis.base import registry
-    from workstation.analysis.jobs import PRESETS, AnalyzerSpec, with_requirements
+    from workstation.analysis.jobs import PRESETS, with_methods
     chosen = dict(PRESETS[preset or "default"])
     for text in method_args or ():
         aid, sep, method = text.partition("=")
@@ -204,8 +204,7 @@ def _with_methods(specs, method_args, preset: str = "default") -> list:
                               if getattr(c, "methods", None))
             raise WorkstationError(f"--method {text!r}: expected ANALYZER=METHOD, one of {known}")
         chosen[aid.strip()] = method.strip()
-    return with_requirements([AnalyzerSpec(s.id, (("method", chosen[s.id]),)) if s.id in chosen
-                              else s for s in specs])
+    return with_methods(specs, chosen)
 
 
 def cmd_analyze(args) -> int:

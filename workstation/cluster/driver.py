@@ -30,7 +30,7 @@ from workstation.analysis.jobs import AnalyzerSpec, Event, Job
 from workstation.analysis.worker import needs_display, plan_job, write_display
 from workstation.core.errors import WorkstationError
 
-from .gpus import gpu_share as _gpu_share
+from .gpus import gpu_share as _gpu_share, task_device, unusable_gpu
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,6 @@ def analyze_task(path: str, specs: tuple[AnalyzerSpec, ...], todo_ids: list[str]
     instead of the arrays (``--store``)."""
     from workstation.analysis.worker import (analyze_file, analyzer_error, make_frontend,
                                              trim_heap, unexpected_error)
-
-    from .gpus import task_device, unusable_gpu
 
     t0 = time.perf_counter()
     node, node_id, gpu_ids = _node()

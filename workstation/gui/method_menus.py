@@ -30,10 +30,8 @@ def method_of(settings, analyzer_id: str) -> str:
 
 def specs_with_methods(settings):
     """The default analyzers (AnalyzerSpec list) with the methods chosen in ``settings``."""
-    from workstation.analysis.jobs import AnalyzerSpec
-    chosen = {aid: method_of(settings, aid) for aid in method_analyzers()}
-    return [AnalyzerSpec(s.id, (("method", chosen[s.id]),)) if s.id in chosen else s
-            for s in specs_for()]
+    from workstation.analysis.jobs import with_methods
+    return with_methods(specs_for(), {aid: method_of(settings, aid) for aid in method_analyzers()})
 
 
 class MethodMenus:

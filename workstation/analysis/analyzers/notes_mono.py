@@ -19,6 +19,7 @@ from scipy.ndimage import median_filter
 
 from workstation.core import postprocess as pp
 from workstation.core.types import Notes, PitchTrack
+from workstation.core.units import hz_to_midi
 
 
 def _bridge(voiced: np.ndarray, gap_frames: int) -> np.ndarray:
@@ -58,7 +59,7 @@ def notes_from_pitch_track(f0: PitchTrack, *, change_semitones: float = 0.7, hol
     n = len(times)
     frame_s = float(times[1] - times[0]) if n > 1 else 0.0
     voiced = _bridge(np.asarray(f0.voiced, bool) & (np.asarray(f0.freqs_hz) > 0), gap_frames)
-    midi = 69.0 + 12.0 * np.log2(np.maximum(np.asarray(f0.freqs_hz, np.float64), 1e-3) / 440.0)
+    midi = hz_to_midi(np.maximum(np.asarray(f0.freqs_hz, np.float64), 1e-3))   # gaps: very low, not nan
     conf = np.asarray(f0.confidence, np.float64) if len(f0.confidence) == n else np.ones(n)
     min_frames = max(1, int(round(min_duration_s / frame_s))) if frame_s else 1
     spans = []

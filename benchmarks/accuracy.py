@@ -151,12 +151,18 @@ def bench_f0(limit):
 
 # ------------------------------------------------------------------------- multi-f0 and notes
 #: (row label, pitch.salience params, notes params); a learned row needs models/salience.pt.
-NOTES_METHODS = (
-    ("ours DSP salience + notes", {"method": "dsp"}, {}),
-    ("ours learned salience + notes", {"method": "learned"}, {}),
-    ("ours basic-pitch posteriorgrams + our note tracking", {"method": "basic-pitch"}, {}),
-    ("ours notes from the f0 track (monophonic, notes=f0)", {"method": "basic-pitch"}, {"method": "f0"}),
-)
+#: rows of the notes table (--notes-methods): key -> (label, pitch.salience params, notes params);
+#: ``basic-pitch-peer`` adds the peer's own notes.
+NOTES_METHODS = {
+    "dsp": ("ours DSP salience + notes", {"method": "dsp"}, {"method": "salience"}),
+    "learned": ("ours learned salience + notes", {"method": "learned"}, {"method": "salience"}),
+    "basic-pitch": ("ours basic-pitch posteriorgrams + our note tracking (notes=salience)",
+                    {"method": "basic-pitch"}, {"method": "salience"}),
+    "f0": ("ours notes from the f0 track (monophonic, notes=f0)", {"method": "basic-pitch"}, {"method": "f0"}),
+    "auto": ("ours default: notes=auto (f0 where the track sounds monophonic, else salience)",
+             {"method": "basic-pitch"}, {"method": "auto"}),
+}
+NOTES_ROWS = (*NOTES_METHODS, "basic-pitch-peer")
 
 
 def _note_frames(on_s, off_s, pitch_midi, times):
@@ -195,12 +201,12 @@ def bench_notes(limit):
             continue
         audio = [ed.load_audio(it) for it in items]
         dur = sum(len(x) for x in audio) / C.SAMPLE_RATE
-        for label, sal_params, notes_params in NOTES_METHODS:
+        for label, sal_params, notes_params in (NOTES_METHODS[k] for k in NOTES_ROWS if k in NOTES_METHODS):
             scores, secs = [], 0.0
             try:
                 for it, x in zip(items, audio):
                     t0 = time.perf_counter()
-                    f0 = [get_analyzer("pitch.f0")] if notes_params.get("method") == "f0" else []
+                    f0 = [get_analyzer("pitch.f0")] if notes_params.get("method") != "salience" else []
                     out = analyze_array(x, [get_analyzer("pitch.salience", **sal_params), *f0,
                                             get_analyzer("notes", **notes_params)], frontend=frontend())
                     secs += time.perf_counter() - t0
@@ -214,6 +220,8 @@ def bench_notes(limit):
                 continue
             m = np.mean(scores, axis=0)
             rows.append((f"{name} ({len(items)})", label, *map(float, m), f"{dur / secs:.0f}x"))
+        if "basic-pitch-peer" not in NOTES_ROWS:
+            continue
         if not bp:
             rows.append((f"{name} ({len(items)})", "basic-pitch 0.4 (peer)", "not installed", "", "", "", ""))
             continue
@@ -404,7 +412,7 @@ def bench_steady(limit):
 
 
 def main():
-    global DEMO_LIMIT, F0_METHODS, F0_CHECKPOINTS, BEAT_METHODS
+    global DEMO_LIMIT, F0_METHODS, F0_CHECKPOINTS, BEAT_METHODS, NOTES_ROWS
     p = argparse.ArgumentParser()
     p.add_argument("--tasks", default="f0,steady,notes,key,beats")
     p.add_argument("--limit", type=int, default=1000, help="at most N files per data set")
@@ -415,7 +423,10 @@ def main():
                    help="extra f0 rows: comma-separated PestoNet checkpoint files (e.g. an older version)")
     p.add_argument("--beat-methods", default=",".join(BEAT_METHODS),
                    help="rows of the beats table, any of " + ",".join(BEAT_METHODS))
+    p.add_argument("--notes-methods", default=",".join(NOTES_ROWS),
+                   help="rows of the notes table, any of " + ",".join(NOTES_ROWS))
     args = p.parse_args()
+    NOTES_ROWS = tuple(m for m in args.notes_methods.split(",") if m)
     BEAT_METHODS = tuple(m for m in args.beat_methods.split(",") if m)
     DEMO_LIMIT = args.demo_limit
     F0_METHODS = tuple(m for m in args.f0_methods.split(",") if m)

@@ -168,7 +168,7 @@ def test_exports_say_what_made_each_layer(analysed):
     assert first.startswith("# Workstation") and "method crepe-kd" in first and sha in first
     texts = [e.text for e in pretty_midi.PrettyMIDI(str(out / f"{stem}.mid")).text_events]
     notes_v = get_analyzer("notes").version
-    assert any(f"notes v{notes_v}; method salience" in t and "from pitch.salience: basic-pitch" in t
+    assert any(f"notes v{notes_v}; method auto (salience)" in t and "from pitch.salience: basic-pitch" in t
                for t in texts), texts
 
 

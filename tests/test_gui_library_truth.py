@@ -326,6 +326,9 @@ def test_info_pane_shows_no_load_timings(qtbot, window, caplog):
     assert data.timings                                       # measured ...
     assert "loaded in" not in window.info.text() and " ms" not in window.info.text()
     assert all(" ms" not in text for text in describe(data).values())
+    # how the notes were found survives the library's cache and is said (notes=auto chose it)
+    assert data.results["notes"].method in ("f0", "salience")
+    assert ("one at a time" if data.results["notes"].method == "f0" else "polyphonic") in describe(data)["Notes"]
     assert " ms)" not in window.status_label.text()          # ... but not shown
     assert any("loaded in" in r.getMessage() for r in caplog.records)   # kept for the log
 

@@ -170,7 +170,7 @@ def test_analyzer_learned_through_pipeline_and_chunk_joins():
     from workstation.analysis.pipeline import analyze_array
 
     y = np.concatenate([piano_like(TRIAD_MIDI, dur_s=1.5), piano_like((55, 62), dur_s=1.5, seed=1)])
-    out = analyze_array(y, [get_analyzer("pitch.salience", method="learned"), get_analyzer("notes")])
+    out = analyze_array(y, [get_analyzer("pitch.salience", method="learned"), get_analyzer("notes", method="salience")])
     assert not out.errors, out.errors
     sal = out.results["pitch.salience"]
     assert sal.values.shape == (C.N_BINS, C.n_frames_for(len(y))) and sal.values.dtype == np.float16

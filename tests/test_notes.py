@@ -27,7 +27,7 @@ def method(request):
 
 def _notes(x, method=None) -> Notes:
     sal = get_analyzer("pitch.salience") if method is None else get_analyzer("pitch.salience", method=method)
-    out = analyze_array(np.asarray(x, dtype=np.float32), [sal, get_analyzer("notes")])
+    out = analyze_array(np.asarray(x, dtype=np.float32), [sal, get_analyzer("notes", method="salience")])
     assert not out.errors, out.errors
     assert out.results["pitch.salience"].method == (method or sal.params["method"])
     return out.results["notes"]

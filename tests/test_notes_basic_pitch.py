@@ -32,7 +32,7 @@ def _piano(pitches, start_s, dur_s, total_s):
 
 def _run(x, **kw):
     out = analyze_array(x, [get_analyzer("pitch.salience", method="basic-pitch"),
-                            get_analyzer("notes")], **kw)
+                            get_analyzer("notes", method="salience")], **kw)
     assert not out.errors, out.errors
     return out.results["pitch.salience"], out.results["notes"]
 

@@ -2,7 +2,9 @@
 pitch track (vibrato and a scoop stay inside a note, a step to another note splits it, a
 short unvoiced gap is bridged, a rest separates a repeated note, a blip is dropped), the
 same through the pipeline with CREPE on sung-like tones, and the sung-notes figure on the
-development set beside basic-pitch's."""
+development set beside basic-pitch's. The default ``auto`` method's test of monophony
+(``foreign_note_share``) on made-up posteriorgrams, on tones through the pipeline (a sung
+line is read one note at a time, chords are not), and its choice on the development set."""
 
 from __future__ import annotations
 
@@ -13,12 +15,12 @@ import numpy as np
 import pytest
 
 from synth_tones import SR, render
-from workstation.analysis.analyzers.notes_mono import notes_from_pitch_track
+from workstation.analysis.analyzers.notes_mono import foreign_note_share, is_monophonic, notes_from_pitch_track
 from workstation.analysis.base import get_analyzer
 from workstation.analysis.jobs import AnalyzerSpec
 from workstation.analysis.pipeline import analyze_array
 from workstation.core import constants as C
-from workstation.core.types import PitchTrack
+from workstation.core.types import PitchTrack, Salience
 from workstation.core.units import midi_to_hz
 
 FRAME_S = C.HOP_LENGTH / C.SAMPLE_RATE
@@ -57,7 +59,8 @@ def test_known_answer_on_a_pitch_track():
 
 def test_method_f0_requires_the_f0_track_and_runs_in_the_pipeline():
     notes = get_analyzer("notes", method="f0")
-    assert notes.requires == ("pitch.f0",) and get_analyzer("notes").requires == ("pitch.salience",)
+    assert notes.requires == ("pitch.f0",) and get_analyzer("notes", method="salience").requires == ("pitch.salience",)
+    assert get_analyzer("notes").requires == ("pitch.f0", "pitch.salience")     # auto, the default
     with pytest.raises(ValueError, match="method"):
         get_analyzer("notes", method="chords")
     ref = [(0.3, 0.9, 64), (0.9, 1.5, 67), (1.8, 2.4, 67), (2.4, 3.0, 62)]
@@ -65,7 +68,7 @@ def test_method_f0_requires_the_f0_track_and_runs_in_the_pipeline():
     out = analyze_array(x, [get_analyzer("pitch.f0"), notes])
     assert not out.errors, out.errors
     est = out.results["notes"]
-    assert est.pitch_midi.tolist() == [64, 67, 67, 62]
+    assert est.pitch_midi.tolist() == [64, 67, 67, 62] and est.method == "f0"
     ri = np.array([[a, b] for a, b, _ in ref])
     f = mir_eval.transcription.precision_recall_f1_overlap(
         ri, midi_to_hz(np.array([p for *_, p in ref])), np.stack([est.onsets_s, est.offsets_s], 1),
@@ -76,22 +79,76 @@ def test_method_f0_requires_the_f0_track_and_runs_in_the_pipeline():
 
 def test_cli_method_adds_the_analyzer_it_requires():
     from workstation.cli.main import _specs, _with_methods
-    specs = _with_methods(_specs("notes"), ["notes=f0"])
+    specs = _with_methods([AnalyzerSpec("pitch.salience"), AnalyzerSpec("notes")], ["notes=f0"])
     assert [s.id for s in specs] == ["pitch.salience", "pitch.f0", "notes"]
+    assert [s.id for s in _specs("notes")] == ["pitch.f0", "pitch.salience", "notes"]  # auto needs both
     assert specs[-1] == AnalyzerSpec("notes", (("method", "f0"),))
 
 
-def test_sung_notes_beat_basic_pitch(evaldata: Path):
-    """The development set's sight-singing (SSVD) and vocadito notes: onset and onset-offset F1
-    above basic-pitch 0.4's own notes (0.508 / 0.359 in the README's table); measured 0.608 /
-    0.553 when written."""
+def _posteriorgram(keys_per_frame, n_frames: int, f0_midi) -> tuple[PitchTrack, Salience]:
+    """An f0 track at ``f0_midi`` (0 = none) and a note posteriorgram [shape=(88, n_frames)]
+    with 0.9 at the MIDI keys of ``keys_per_frame`` (a list of keys for every frame)."""
+    t = np.arange(n_frames) * FRAME_S
+    nv = np.zeros((88, n_frames), np.float32)
+    for k in keys_per_frame:
+        nv[k - 21] = 0.9
+    hz = np.where(np.asarray(f0_midi) > 0, midi_to_hz(np.asarray(f0_midi, float)), 0.0)
+    f0 = PitchTrack(times_s=t, freqs_hz=hz, voiced=hz > 0, confidence=np.full(n_frames, 0.9))
+    sal = Salience(times_s=t, freqs_hz=np.zeros(0), values=np.zeros((0, n_frames)), method="basic-pitch",
+                   note_values=nv, onset_values=np.zeros_like(nv))
+    return f0, sal
+
+
+def test_foreign_note_share_known_answers():
+    n = int(2.0 / FRAME_S)                                     # 2 s of frames
+    # a line at A4 heard with its octave and twelfth, 20 cents off: nothing foreign
+    f0, sal = _posteriorgram([69, 81, 88], n, np.full(n, 69.2))
+    assert foreign_note_share(f0, sal) == (0.0, pytest.approx(n * FRAME_S), 1.0) and is_monophonic(f0, sal)
+    # a major third beside it in a quarter of the frames: foreign there
+    sal.note_values[73 - 21, : n // 4] = 0.9
+    assert foreign_note_share(f0, sal)[0] == pytest.approx(0.25, abs=1 / n) and not is_monophonic(f0, sal)
+    # notes where the f0 track has no pitch at all are foreign too
+    f0, sal = _posteriorgram([60], n, np.where(np.arange(n) < n // 2, 60, 0))
+    assert foreign_note_share(f0, sal)[0] == pytest.approx(0.5, abs=1 / n)
+    # under a second of notes: too little to decide on, so not monophonic
+    f0, sal = _posteriorgram([60], int(0.5 / FRAME_S), np.full(int(0.5 / FRAME_S), 60))
+    assert foreign_note_share(f0, sal)[0] == 0.0 and not is_monophonic(f0, sal)
+    # 2 s of a clean line in 30 s (under a tenth of the frames): the same
+    f0, sal = _posteriorgram([60], int(30 / FRAME_S), np.full(int(30 / FRAME_S), 60))
+    sal.note_values[:, int(2 / FRAME_S):] = 0.0
+    assert foreign_note_share(f0, sal)[2] == pytest.approx(2 / 30, abs=0.001) and not is_monophonic(f0, sal)
+    # a salience without a note posteriorgram (DSP, learned): no answer, so not monophonic
+    sal.note_values = np.zeros((0, 0), np.float32)
+    assert foreign_note_share(f0, sal) is None and not is_monophonic(f0, sal)
+
+
+def test_auto_reads_a_sung_line_one_note_at_a_time_and_chords_as_chords():
+    line = [(0.3, 0.9, 64), (0.9, 1.5, 67), (1.8, 2.4, 67), (2.4, 3.0, 62)]
+    chords = [(a, b, p + d) for a, b, p in line for d in (0, 4, 7)]        # each note a major triad
+    specs = [get_analyzer("pitch.f0"), get_analyzer("pitch.salience"), get_analyzer("notes")]
+    sung = analyze_array(render(line, 3.4, vibrato_cents=30, vibrato_hz=5.5, ramp_s=0.005), specs)
+    assert not sung.errors and sung.results["notes"].method == "f0"
+    assert sung.results["notes"].pitch_midi.tolist() == [64, 67, 67, 62]
+    poly = analyze_array(render(chords, 3.4), specs)
+    assert not poly.errors and poly.results["notes"].method == "salience"
+    assert {64, 68, 71, 67, 62, 66, 69} <= set(poly.results["notes"].pitch_midi.tolist())
+
+
+def test_default_notes_choose_by_track_and_beat_basic_pitch_on_sung_notes(evaldata: Path):
+    """The default (auto) reads every sung file of the development set (sight-singing, vocadito)
+    one note at a time and every piano file as polyphony; on the sung notes its onset and
+    onset-offset F1 are above basic-pitch 0.4's own notes (0.508 / 0.359 in the README's
+    table); measured 0.608 / 0.553 when written."""
     from workstation.training import evaldata as ed
+    specs = lambda: [get_analyzer("pitch.f0"), get_analyzer("pitch.salience"), get_analyzer("notes")]  # noqa: E731
+    piano = [analyze_array(ed.load_audio(it), specs()).results["notes"].method for it in ed.piano_notes(evaldata)]
+    assert piano and set(piano) == {"salience"}, piano
     scores = []
     for it in ed.sung_notes(evaldata):
         if "intervals_s" not in it.ref:
             continue
-        out = analyze_array(ed.load_audio(it), [get_analyzer("pitch.f0"), get_analyzer("notes", method="f0")])
-        n = out.results["notes"]
+        n = analyze_array(ed.load_audio(it), specs()).results["notes"]
+        assert n.method == "f0", it.name
         ref, est = it.ref["intervals_s"], np.stack([n.onsets_s, n.offsets_s], 1)
         rp, ep = midi_to_hz(it.ref["pitch_midi"]), midi_to_hz(n.pitch_midi)
         scores.append((mir_eval.transcription.precision_recall_f1_overlap(ref, rp, est, ep, offset_ratio=None)[2],

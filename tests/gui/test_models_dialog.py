@@ -123,8 +123,9 @@ def test_monophonic_notes_in_the_methods_menu(qtbot, tmp_path: Path):
     win = MainWindow(tmp_path / "library", settings=Settings(tmp_path / "settings.ini"),
                      device="cpu", auto_analyse=False)
     qtbot.addWidget(win)
-    assert win.method_actions[("notes", "salience")].isChecked()
-    assert "(default)" in win.method_actions[("notes", "salience")].text()
+    assert win.method_actions[("notes", "auto")].isChecked()
+    assert "(default)" in win.method_actions[("notes", "auto")].text()
+    assert not win.method_actions[("notes", "salience")].isChecked()
     win.method_actions[("notes", "f0")].trigger()
     specs = {s.id: s for s in win.specs_with_methods()}
     assert ("method", "f0") in specs["notes"].params and "pitch.f0" in specs

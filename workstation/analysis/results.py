@@ -80,15 +80,30 @@ def provenance(specs: list[AnalyzerSpec]) -> dict[str, dict]:
     return out
 
 
+def _as_chosen(results: dict[str, Result], made: dict[str, dict]) -> dict[str, dict]:
+    """``made`` with what a per-track method (``auto``) chose for this track, where the
+    layer's result records it (``Notes.method``): ``"chosen": "f0"`` and "method auto (f0)"
+    in the text."""
+    out = dict(made)
+    for layer, p in made.items():
+        chosen = getattr(results.get(layer), "method", "")
+        if p.get("method") == "auto" and isinstance(chosen, str) and chosen:
+            out[layer] = {**p, "chosen": chosen,
+                          "text": p["text"].replace("method auto", f"method auto ({chosen})", 1)}
+    return out
+
+
 def with_edits(library, track, results: dict[str, Result], made: dict[str, dict]
                ) -> tuple[dict[str, Result], dict[str, dict]]:
     """``results`` with the track's layers corrected by hand in place of the analysis, and
     ``made`` (``provenance``) saying so for those layers: ``"edited": {"revision",
     "edited_at" (ISO 8601, UTC), "source", "based_on"}`` and a text that starts "corrected by
-    hand" and names the method and model of the analysis underneath. Every export writes
-    these (CLI and window)."""
+    hand" and names the method and model of the analysis underneath; and, for the layers a
+    per-track method made, what it chose (``_as_chosen``). Every export writes these (CLI
+    and window)."""
     import datetime as dt
 
+    made = _as_chosen(results, made)
     edits = library.edits(track.id)
     if not edits:
         return results, made

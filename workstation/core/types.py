@@ -113,6 +113,8 @@ class Notes(Result):
     velocity [shape=(n_notes,), int 1..127]; confidence [shape=(n_notes,)] in [0, 1];
     pitch bends as flat arrays: bend_note [shape=(n_bend,), int] note index,
     bend_times_s [shape=(n_bend,)] absolute time, bend_cents [shape=(n_bend,)] deviation from pitch_midi.
+    method: how they were found: "salience" (polyphonic, from ``pitch.salience``), "f0" (one
+    at a time from ``pitch.f0``), "" where not recorded (edited or imported notes, older caches).
     """
 
     kind: ClassVar[str] = "notes"
@@ -124,6 +126,7 @@ class Notes(Result):
     bend_note: np.ndarray = field(default_factory=lambda: _empty(np.int64))
     bend_times_s: np.ndarray = field(default_factory=_empty)
     bend_cents: np.ndarray = field(default_factory=_empty)
+    method: str = ""
 
     def __len__(self) -> int:
         return len(self.onsets_s)

@@ -100,7 +100,7 @@ def sort_notes(notes: Notes) -> Notes:
                  confidence=conf[order] if len(conf) == n else conf,
                  bend_note=bend_note[border],
                  bend_times_s=np.asarray(notes.bend_times_s)[border],
-                 bend_cents=np.asarray(notes.bend_cents)[border])
+                 bend_cents=np.asarray(notes.bend_cents)[border], method=notes.method)
 
 
 # ---------------------------------------------------------------------------------- writing

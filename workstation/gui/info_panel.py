@@ -50,7 +50,9 @@ def describe(data: TrackViewData) -> dict[str, str]:
         out["Tags"] = ", ".join(f"{tags.labels[i]} {float(tags.scores[i]):.2f}" for i in order)
     notes = r.get("notes")
     if notes is not None:
-        out["Notes"] = f"{len(notes)} notes"
+        how = {"f0": " (one at a time, from the f0 track: the track sounds monophonic)",
+               "salience": " (polyphonic, from the salience)"}.get(getattr(notes, "method", ""), "")
+        out["Notes"] = f"{len(notes)} notes{how}"
     if data.errors:
         out["Failed"] = "\n".join(f"{k}: {v}" for k, v in sorted(data.errors.items()))
     if data.display_error:

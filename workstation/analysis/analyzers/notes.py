@@ -1,6 +1,8 @@
 """``notes``: note events (onset, offset, MIDI pitch, velocity, confidence, pitch bends)
 from the ``pitch.salience`` result (DSP post-processing in ``core.postprocess``), or, with
-``method="f0"``, one note at a time from the ``pitch.f0`` track (``notes_mono``).
+``method="f0"``, one note at a time from the ``pitch.f0`` track (``notes_mono``); the default
+``method="auto"`` chooses per track: ``f0`` where the track sounds monophonic
+(``notes_mono.is_monophonic``), else ``salience``. ``Notes.method`` says which ran.
 
 Per-semitone activation (max over the 5 bins of a semitone) -> hysteresis (on/off
 thresholds, short gaps bridged) -> re-attack split at valleys (repeated notes) -> onset and
@@ -64,7 +66,8 @@ def notes_from_salience(sal: Salience, *, on_threshold: float = 0.4, off_thresho
                  pitch_midi=midi_rows[ev.row].astype(np.int64),
                  velocity=np.clip(np.round(100 * ev.peak), 1, 127).astype(np.int64),
                  confidence=np.clip(ev.mean, 0.0, 1.0).astype(np.float64),
-                 bend_note=bend_note, bend_times_s=t_of(bend_frame), bend_cents=bend_cents)
+                 bend_note=bend_note, bend_times_s=t_of(bend_frame), bend_cents=bend_cents,
+                 method="salience")
 
 
 def notes_from_posteriorgrams(sal: Salience, *, onset_threshold: float = 0.5,
@@ -122,7 +125,7 @@ def notes_from_posteriorgrams(sal: Salience, *, onset_threshold: float = 0.5,
                  pitch_midi=midi_rows[ev.row].astype(np.int64),
                  velocity=np.clip(np.round(127 * ev.peak), 1, 127).astype(np.int64),
                  confidence=np.clip(ev.mean, 0.0, 1.0), bend_note=bend_note,
-                 bend_times_s=t_of(bend_frame), bend_cents=bend_cents)
+                 bend_times_s=t_of(bend_frame), bend_cents=bend_cents, method="salience")
 
 
 #: Parameters of ``notes_from_salience`` per salience method (``Salience.method``). The DSP
@@ -136,27 +139,30 @@ METHOD_PARAMS = {
 }
 
 
-#: ``method``: ``salience`` (the default: polyphonic, from ``pitch.salience``, whatever made
-#: it) or ``f0`` (monophonic, from the ``pitch.f0`` track: one note at a time, for a solo
-#: voice or instrument; ``notes_mono.notes_from_pitch_track``).
-METHODS = ("salience", "f0")
+#: ``method``: ``auto`` (the default: per track, ``f0`` where the track sounds monophonic,
+#: else ``salience``), ``salience`` (polyphonic, from ``pitch.salience``, whatever made it) or
+#: ``f0`` (monophonic, from the ``pitch.f0`` track: one note at a time, for a solo voice or
+#: instrument; ``notes_mono.notes_from_pitch_track``).
+METHODS = ("auto", "salience", "f0")
 
 
 @register
 class NotesAnalyzer(Analyzer):
-    """Note events; ``requires`` follows the method: ``pitch.salience`` or ``pitch.f0``."""
+    """Note events; ``requires`` follows the method: both tracks for ``auto``, else
+    ``pitch.salience`` or ``pitch.f0``."""
 
     id = "notes"
-    version = 3  # 2: per-method post-processing (absolute thresholds on the learned salience)
+    version = 4  # 2: per-method post-processing (absolute thresholds on the learned salience)
     #              3: the method parameter; f0: monophonic notes from the pitch.f0 track
+    #              4: auto (the default) chooses f0 or salience per track; Notes.method
     methods = METHODS
     result_type = Notes
     features = ()
-    requires = ("pitch.salience",)
+    requires = ("pitch.f0", "pitch.salience")
     description = ("Note events from the multi-f0 salience (hysteresis, re-attacks, pitch bends), "
-                   "or one at a time from the f0 track")
+                   "or one at a time from the f0 track where the track sounds monophonic")
     default_params = {
-        "method": "salience",
+        "method": "auto",
         "on_threshold": 0.4,      # dsp: activation (relative to the track level) that starts a note
         "off_threshold": 0.2,     # dsp: activation that keeps it going
         "split_depth": 0.2,       # dsp: valley depth that splits a repeated note
@@ -172,19 +178,22 @@ class NotesAnalyzer(Analyzer):
         super().__init__(**params)
         if self.params["method"] not in METHODS:
             raise ValueError(f"notes: method must be one of {METHODS}, got {self.params['method']!r}")
-        if self.params["method"] == "f0":
-            self.requires = ("pitch.f0",)
+        self.requires = {"f0": ("pitch.f0",), "salience": ("pitch.salience",)}.get(
+            self.params["method"], type(self).requires)
 
     def run(self, chunks, track):
+        from .notes_mono import is_monophonic, notes_from_pitch_track
+
         for _ in chunks:  # no features: the stream is empty
             yield 0.0
-        if self.params["method"] == "f0":
-            from .notes_mono import notes_from_pitch_track
-            yield 0.5
+        method = self.params["method"]
+        if method == "auto":
+            method = "f0" if is_monophonic(track.results["pitch.f0"], track.results["pitch.salience"]) else "salience"
+        yield 0.5
+        if method == "f0":
             return notes_from_pitch_track(track.results["pitch.f0"],
                                           bend_step_frames=int(self.params["bend_step_frames"]))
         sal = track.results["pitch.salience"]
-        yield 0.5
         if getattr(sal, "method", "dsp") == "basic-pitch":
             return notes_from_posteriorgrams(sal, bend_step_frames=int(self.params["bend_step_frames"]))
         return notes_from_salience(sal, **self.method_params(getattr(sal, "method", "dsp")))

@@ -10,6 +10,12 @@ velocity: 127 x that mean (the f0 track has no loudness; the posteriorgram metho
 is a probability too); pitch bends: the raw f0 against the note's pitch, in cents, every
 ``bend_step_frames`` frames. The rules and their values were fixed before any measurement
 (not tuned on the evaluation data).
+
+``foreign_note_share`` is how the default method ``auto`` tells a solo line from polyphony:
+in the frames where a note-level model (basic-pitch's note posteriorgram) hears a note, the
+share that also holds a note which is neither the f0 track's pitch nor one of its first
+six harmonics (within a semitone). A solo voice or instrument reads 0.00-0.12 on the
+development set; piano, mixes and bands 0.16-0.95 (README, Accuracy).
 """
 
 from __future__ import annotations
@@ -18,8 +24,62 @@ import numpy as np
 from scipy.ndimage import median_filter
 
 from workstation.core import postprocess as pp
-from workstation.core.types import Notes, PitchTrack
+from workstation.core.types import Notes, PitchTrack, Salience
 from workstation.core.units import hz_to_midi
+
+
+#: Harmonics of the f0 (1st to 6th) in semitones above it, rounded: a note there is the same sound.
+HARMONIC_SEMITONES = (0, 12, 19, 24, 28, 31)
+#: ``auto`` reads a track as monophonic where under this share of its note frames hold a
+#: foreign note ...
+MONO_MAX_FOREIGN = 0.1
+#: ... and at least this much time, and this share of the track's frames, hold a note at all
+#: (else there is too little to decide on: a solo line sounds most of the time, 28 % or more
+#: of the frames on the development set).
+MONO_MIN_NOTE_S = 1.0
+MONO_MIN_NOTE_SHARE = 0.1
+
+
+def foreign_note_share(f0: PitchTrack, sal: Salience, *, threshold: float = 0.5
+                       ) -> tuple[float, float, float] | None:
+    """(share, seconds, fraction): of the salience frames where a note sounds (``note_values``
+    [shape=(88, n_frames)] above ``threshold``), the share holding a note that is not the f0
+    track's pitch (its estimate, voiced or not) or one of ``HARMONIC_SEMITONES`` above it,
+    within one semitone; how many seconds of frames hold a note, and what fraction of all
+    frames that is. None where the salience has no note posteriorgram (only basic-pitch's
+    has one)."""
+    nv = np.asarray(sal.note_values)
+    if nv.ndim != 2 or nv.shape[1] == 0 or len(f0.times_s) == 0:
+        return None
+    n = min(nv.shape[1], len(sal.times_s))
+    active = nv[:, :n] > threshold
+    at = np.clip(np.searchsorted(np.asarray(f0.times_s), np.asarray(sal.times_s[:n])), 0, len(f0.times_s) - 1)
+    hz = np.asarray(f0.freqs_hz, np.float64)[at]
+    has_f0 = hz > 0
+    key = np.round(hz_to_midi(np.maximum(hz, 1e-3))).astype(np.int64) - 21   # row of MIDI 21..108
+    related = np.zeros_like(active)
+    cols = np.nonzero(has_f0)[0]
+    for h in HARMONIC_SEMITONES:
+        for d in (-1, 0, 1):
+            row = key[cols] + h + d
+            ok = (row >= 0) & (row < nv.shape[0])
+            related[row[ok], cols[ok]] = True
+    sounding = active.any(axis=0)
+    n_sounding = int(sounding.sum())
+    frame_s = float(sal.times_s[1] - sal.times_s[0]) if n > 1 else 0.0
+    if n_sounding == 0:
+        return 0.0, 0.0, 0.0
+    return (float((active & ~related).any(axis=0).sum() / n_sounding), n_sounding * frame_s,
+            n_sounding / n)
+
+
+def is_monophonic(f0: PitchTrack, sal: Salience) -> bool:
+    """Whether ``auto`` should read this track one note at a time: enough note frames and
+    few foreign notes among them (``MONO_MIN_NOTE_S``, ``MONO_MIN_NOTE_SHARE``,
+    ``MONO_MAX_FOREIGN``)."""
+    got = foreign_note_share(f0, sal)
+    return (got is not None and got[1] >= MONO_MIN_NOTE_S and got[2] >= MONO_MIN_NOTE_SHARE
+            and got[0] < MONO_MAX_FOREIGN)
 
 
 def _bridge(voiced: np.ndarray, gap_frames: int) -> np.ndarray:
@@ -82,4 +142,4 @@ def notes_from_pitch_track(f0: PitchTrack, *, change_semitones: float = 0.7, hol
                  velocity=np.clip(np.round(127 * mean_conf), 1, 127).astype(np.int64),
                  confidence=np.clip(mean_conf, 0.0, 1.0),
                  bend_note=np.asarray(bend_note, np.int64), bend_times_s=np.asarray(bend_t, np.float64),
-                 bend_cents=np.asarray(bend_c, np.float64))
+                 bend_cents=np.asarray(bend_c, np.float64), method="f0")

@@ -26,6 +26,7 @@ $(STAMP): pyproject.toml constraints.txt packaging/bootstrap.sh
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/throughput.py
 	$(VENV)/bin/python benchmarks/accuracy.py
+	$(VENV)/bin/python benchmarks/monophony.py
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python benchmarks/gui_view.py
 	$(VENV)/bin/python benchmarks/similarity.py scale
 	$(VENV)/bin/python benchmarks/similarity.py quality

@@ -39,6 +39,7 @@ from torch.nn import functional as F
 
 from workstation.inference.models.crepe import (CREPE_SR, WINDOW, CrepeNet, normalise_windows,
                                                 preemphasise)
+from workstation.inference.device import cpu_bf16
 from workstation.inference.manifest import manifest_entry
 from workstation.inference.weights import MODELS_DIR, load_model
 from workstation.training.common import recipe_parser, start_run
@@ -106,7 +107,12 @@ def teacher_data(cfg: CrepeKdConfig, files: list[Path], device: str = "cpu") -> 
             return {k: z[k] for k in z.files}
     rng = np.random.default_rng(cfg.seed)
     teacher = load_model(cfg.teacher, device=device).eval()
-    dtype = torch.bfloat16 if device == "cpu" else torch.float16
+    # bfloat16 only where oneDNN runs it natively: CREPE full runs in torchcrepe's order (its
+    # last norm has negative scales), which on a CPU without AVX-512 is ~45x slower in bfloat16
+    # than in float32 (1.35 s against 0.03 s per window on 2 AVX2 cores, 2026-12-06). The
+    # shipped student's labels came from bfloat16 (an AVX-512 CPU); float32 labels give other
+    # weights, so the sha256 check of a re-run holds on such a CPU only.
+    dtype = (torch.bfloat16 if cpu_bf16() else torch.float32) if device == "cpu" else torch.float16
     wins, outs, t0 = [], [], time.perf_counter()
     for f in files:
         x = load(f)

@@ -157,3 +157,15 @@ def test_default_notes_choose_by_track_and_beat_basic_pitch_on_sung_notes(evalda
         pytest.skip("no sung notes in the evaluation data")
     on, onoff = np.mean(scores, axis=0)
     assert on > 0.508 and onoff > 0.359, (on, onoff)
+
+
+def test_cli_summary_says_a_solo_line_was_read_one_note_at_a_time(tmp_path: Path, capsys):
+    import soundfile as sf
+
+    from workstation.cli.main import main
+    line = [(0.3, 0.9, 64), (0.9, 1.5, 67), (1.8, 2.4, 67), (2.4, 3.0, 62)]
+    sf.write(tmp_path / "solo.wav", render(line, 3.4, vibrato_cents=30, vibrato_hz=5.5, ramp_s=0.005), SR)
+    assert main(["--library", str(tmp_path / "lib"), "analyze", str(tmp_path / "solo.wav"),
+                 "--analyzers", "notes", "--device", "cpu"]) == 0
+    row = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("solo.wav")]
+    assert row and " 4 (f0) " in row[0], row

@@ -1,5 +1,7 @@
 """The summary table ``workstation analyze`` prints: one row per track with its headline
-results (key, tempo, beats, notes, voiced share) and status."""
+results (key, tempo, beats, notes, voiced share) and status. The notes cell says "(f0)" where
+the notes were read one at a time from the f0 track (``notes`` method ``auto`` on a solo
+line, or ``f0``)."""
 
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ def summary_row(lib, specs, t, results: dict | None = None) -> tuple:
             f"{key.confidence:.2f}" if key else "-",
             f"{beats.tempo_bpm:.1f}" if beats else "-",
             str(len(beats.times_s)) if beats else "-",
-            str(len(notes)) if notes else "-",
+            (f"{len(notes)}" + (" (f0)" if getattr(notes, "method", "") == "f0" else "")
+             if notes is not None else "-"),
             f"{100 * float(f0.voiced.mean()):.0f}" if f0 is not None and len(f0.voiced) else "-",
             status)
 

@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import DEMO, ours, table  # noqa: E402  (benchmarks/accuracy.py)
 
-from workstation.analysis.analyzers.notes_mono import foreign_note_share, is_monophonic  # noqa: E402
+from workstation.analysis.analyzers.notes_mono import foreign_note_share, reads_as_monophonic  # noqa: E402
 from workstation.core import constants as C  # noqa: E402
 from workstation.training import evaldata as ed  # noqa: E402
 
@@ -70,7 +70,7 @@ def main() -> None:
                 x = x[max(0, len(x) // 2 - half): len(x) // 2 + half]
             r = ours(x, ["pitch.f0", "pitch.salience"])
             got = foreign_note_share(r["pitch.f0"], r["pitch.salience"])
-            m = is_monophonic(r["pitch.f0"], r["pitch.salience"])
+            m = reads_as_monophonic(got)
             mono += m
             shares.append(got[0] if got else np.nan)
             if m != (kind == "mono"):

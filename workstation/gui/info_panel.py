@@ -51,7 +51,7 @@ def describe(data: TrackViewData) -> dict[str, str]:
     notes = r.get("notes")
     if notes is not None:
         how = {"f0": " (one at a time, from the f0 track: the track sounds monophonic)",
-               "salience": " (polyphonic, from the salience)"}.get(getattr(notes, "method", ""), "")
+               "salience": " (polyphonic, from the salience)"}.get(notes.method, "")
         out["Notes"] = f"{len(notes)} notes{how}"
     if data.errors:
         out["Failed"] = "\n".join(f"{k}: {v}" for k, v in sorted(data.errors.items()))

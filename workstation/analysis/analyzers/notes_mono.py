@@ -73,13 +73,16 @@ def foreign_note_share(f0: PitchTrack, sal: Salience, *, threshold: float = 0.5
             n_sounding / n)
 
 
+def reads_as_monophonic(share: tuple[float, float, float] | None) -> bool:
+    """The rule on a ``foreign_note_share`` result: enough note frames and few foreign notes
+    among them (``MONO_MIN_NOTE_S``, ``MONO_MIN_NOTE_SHARE``, ``MONO_MAX_FOREIGN``)."""
+    return (share is not None and share[1] >= MONO_MIN_NOTE_S and share[2] >= MONO_MIN_NOTE_SHARE
+            and share[0] < MONO_MAX_FOREIGN)
+
+
 def is_monophonic(f0: PitchTrack, sal: Salience) -> bool:
-    """Whether ``auto`` should read this track one note at a time: enough note frames and
-    few foreign notes among them (``MONO_MIN_NOTE_S``, ``MONO_MIN_NOTE_SHARE``,
-    ``MONO_MAX_FOREIGN``)."""
-    got = foreign_note_share(f0, sal)
-    return (got is not None and got[1] >= MONO_MIN_NOTE_S and got[2] >= MONO_MIN_NOTE_SHARE
-            and got[0] < MONO_MAX_FOREIGN)
+    """Whether ``auto`` should read this track one note at a time (``reads_as_monophonic``)."""
+    return reads_as_monophonic(foreign_note_share(f0, sal))
 
 
 def _bridge(voiced: np.ndarray, gap_frames: int) -> np.ndarray:

@@ -188,10 +188,30 @@ def _note_scores(ref_iv, ref_p, on_s, off_s, pitch_midi, times, peak_freqs=None)
     return peaks_mp, notes_mp["Accuracy"], on[2], onoff[2]
 
 
+def sung_then_piano(piano_s: float = 30.0) -> list[ed.Item]:
+    """Each sung-notes recording followed by the first ``piano_s`` seconds of a piano one (in
+    turn), as one recording with both references: a solo passage, then polyphony, for ``auto``'s
+    reading in passages. The audio rides in ``ref["samples"]`` [shape=(n,), C.SAMPLE_RATE]."""
+    sung = [i for i in ed.sung_notes() if "intervals_s" in i.ref]
+    piano = [i for i in ed.piano_notes() if "intervals_s" in i.ref]
+    out = []
+    for k, a in enumerate(sung if piano else []):
+        b = piano[k % len(piano)]
+        xa, xb = ed.load_audio(a), ed.load_audio(b)[:int(piano_s * C.SAMPLE_RATE)]
+        keep = b.ref["intervals_s"][:, 0] < piano_s
+        iv_b = np.minimum(b.ref["intervals_s"][keep], piano_s) + len(xa) / C.SAMPLE_RATE
+        out.append(ed.Item(f"{a.name} + {b.name}", a.audio, ref={
+            "samples": np.concatenate([xa, xb]),
+            "intervals_s": np.concatenate([a.ref["intervals_s"], iv_b]),
+            "pitch_midi": np.concatenate([a.ref["pitch_midi"], b.ref["pitch_midi"][keep]])}))
+    return out
+
+
 def bench_notes(limit):
     sets = {"piano (real, captured MIDI)": list(ed.piano_notes()),
             "sung notes (SSVD sight-singing, vocadito)": list(ed.sung_notes()),
-            "demo collection (all parts)": list(ed.demo_collection(DEMO))[:DEMO_LIMIT]}
+            "demo collection (all parts)": list(ed.demo_collection(DEMO))[:DEMO_LIMIT],
+            f"sung, then {30:.0f} s of piano (one recording)": sung_then_piano()}
     bp = peer("basic_pitch") and peer("onnxruntime")
     rows = []
     for name, items in sets.items():
@@ -199,7 +219,7 @@ def bench_notes(limit):
         if not items:
             rows.append((name, "-", "absent", "", "", "", ""))
             continue
-        audio = [ed.load_audio(it) for it in items]
+        audio = [it.ref["samples"] if "samples" in it.ref else ed.load_audio(it) for it in items]
         dur = sum(len(x) for x in audio) / C.SAMPLE_RATE
         for label, sal_params, notes_params in (NOTES_METHODS[k] for k in NOTES_ROWS if k in NOTES_METHODS):
             scores, secs = [], 0.0

@@ -1,7 +1,9 @@
 """How the default notes method (``auto``) reads each recording: the foreign-note share of
 ``notes_mono.foreign_note_share`` per recording of the development set, and of any other
 folders of real music given with ``--folder`` (e.g. Debian's game soundtracks), with the
-choice it makes (monophonic: one note at a time from the f0 track; else polyphonic).
+choice it makes (monophonic: one note at a time from the f0 track; else polyphonic), and how
+much of each set it reads monophonic when a track that is not monophonic as a whole is read
+in passages (``monophonic_passages``).
 
     .venv/bin/python benchmarks/monophony.py [--folder DIR --seconds 60]
 
@@ -20,7 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import DEMO, ours, table  # noqa: E402  (benchmarks/accuracy.py)
 
-from workstation.analysis.analyzers.notes_mono import foreign_note_share, reads_as_monophonic  # noqa: E402
+from workstation.analysis.analyzers.notes_mono import (PASSAGE_S, foreign_note_share, monophonic_passages,  # noqa: E402
+                                                       reads_as_monophonic)
 from workstation.core import constants as C  # noqa: E402
 from workstation.training import evaldata as ed  # noqa: E402
 
@@ -60,9 +63,9 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60.0,
                    help="of each --folder file, this many seconds from its middle")
     args = p.parse_args()
-    rows, odd = [], []
+    rows, odd, mixed = [], [], []
     for name, (kind, items) in sets(args.folder).items():
-        shares, mono = [], 0
+        shares, mono, mono_s, total_s, split = [], 0, 0.0, 0.0, 0
         for it in items:
             x = ed.load_audio(it)
             if "(--folder)" in name:
@@ -72,21 +75,31 @@ def main() -> None:
             got = foreign_note_share(r["pitch.f0"], r["pitch.salience"])
             m = reads_as_monophonic(got)
             mono += m
+            passages = monophonic_passages(r["pitch.f0"], r["pitch.salience"])
+            mono_s += sum(b - a for a, b, mm in passages if mm)
+            total_s += len(x) / C.SAMPLE_RATE
+            if len({mm for *_, mm in passages}) > 1:
+                split += 1
+                mixed.append((name, it.name[:40], ", ".join(
+                    f"{a:.0f}-{b:.0f} s {'mono' if mm else 'poly'}" for a, b, mm in passages)))
             shares.append(got[0] if got else np.nan)
             if m != (kind == "mono"):
                 odd.append((name, it.name[:40], f"{shares[-1]:.3f}", f"{got[1] if got else 0:.1f} s",
                         f"{got[2] if got else 0:.2f}", "monophonic" if m else "polyphonic"))
         if not items:
-            rows.append((name, kind, 0, "absent", ""))
+            rows.append((name, kind, 0, "absent", "", "", ""))
             continue
         v = np.array(shares)
         rows.append((name, kind, len(items), f"{np.nanmedian(v):.2f} ({np.nanmin(v):.2f}-{np.nanmax(v):.2f})",
-                     f"{mono} of {len(items)}"))
+                     f"{mono} of {len(items)}", f"{split} of {len(items)}",
+                     f"{100 * mono_s / max(total_s, 1e-9):.0f} %"))
     table("Foreign-note share per set (notes=auto reads a track as monophonic where under 0.1 of its "
           "note frames hold a foreign note and notes sound in 1 s and a tenth of its frames or more)",
-          ("set", "kind", "files", "share: median (range)", "read as monophonic"), rows)
+          ("set", "kind", "files", "share: median (range)", "read as monophonic",
+           f"read in {PASSAGE_S:.0f}-s passages, both kinds", "time read monophonic"), rows)
     table("Recordings read against their set's kind",
           ("set", "recording", "share", "note time", "of the frames", "read as"), odd)
+    table("Recordings read in passages of both kinds", ("set", "recording", "passages"), mixed)
 
 
 if __name__ == "__main__":

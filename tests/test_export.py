@@ -14,7 +14,7 @@ from workstation.core.types import (Beats, Embedding, Key, Notes, PitchTrack, Sa
 from workstation.export import (read_annotation_file, read_csv_layer, read_jams, read_m3u,
                                 read_midi, read_midi_beats, write_csv, write_jams, write_m3u,
                                 write_midi)
-from workstation.export.jams_io import sort_notes
+from workstation.core.postprocess import sort_notes
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "evaldata"
 needs_eval = pytest.mark.skipif(not EVAL.is_dir(), reason=f"evaldata not found at {EVAL}")

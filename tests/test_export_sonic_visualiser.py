@@ -113,7 +113,7 @@ def test_notes_are_a_note_layer_in_midi_pitch(written, results):
     model, ds, layer = _model_and_layer(written["song.notes.svl"])
     assert layer.get("type") == "notes"
     assert model.get("subtype") == "note" and model.get("units") == "MIDI Pitch"
-    from workstation.export.jams_io import sort_notes
+    from workstation.core.postprocess import sort_notes
     want = sort_notes(results["notes"])
     back = read_svl(written["song.notes.svl"])["notes"]
     assert np.array_equal(back.pitch_midi, want.pitch_midi)

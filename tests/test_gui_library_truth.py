@@ -329,6 +329,10 @@ def test_info_pane_shows_no_load_timings(qtbot, window, caplog):
     # how the notes were found survives the library's cache and is said (notes=auto chose it)
     assert data.results["notes"].method in ("f0", "salience")
     assert ("one at a time" if data.results["notes"].method == "f0" else "polyphonic") in describe(data)["Notes"]
+    import dataclasses
+    mixed = dataclasses.replace(data, results={**data.results, "notes": dataclasses.replace(
+        data.results["notes"], method="f0+salience")})                # auto read it in passages
+    assert "in the passages that sound monophonic, polyphonic elsewhere" in describe(mixed)["Notes"]
     assert " ms)" not in window.status_label.text()          # ... but not shown
     assert any("loaded in" in r.getMessage() for r in caplog.records)   # kept for the log
 

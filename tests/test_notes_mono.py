@@ -4,7 +4,9 @@ short unvoiced gap is bridged, a rest separates a repeated note, a blip is dropp
 same through the pipeline with CREPE on sung-like tones, and the sung-notes figure on the
 development set beside basic-pitch's. The default ``auto`` method's test of monophony
 (``foreign_note_share``) on made-up posteriorgrams, on tones through the pipeline (a sung
-line is read one note at a time, chords are not), and its choice on the development set."""
+line is read one note at a time, chords are not), and its choice on the development set; its
+reading in passages (``monophonic_passages``: a solo intro before chords) and the merge of the
+two methods' notes by passage, on made-up posteriorgrams and through the pipeline."""
 
 from __future__ import annotations
 
@@ -15,12 +17,13 @@ import numpy as np
 import pytest
 
 from synth_tones import SR, render
-from workstation.analysis.analyzers.notes_mono import foreign_note_share, is_monophonic, notes_from_pitch_track
+from workstation.analysis.analyzers.notes_mono import (PASSAGE_S, foreign_note_share, is_monophonic, merge_passages,
+                                                       monophonic_passages, notes_from_pitch_track)
 from workstation.analysis.base import get_analyzer
 from workstation.analysis.jobs import AnalyzerSpec
 from workstation.analysis.pipeline import analyze_array
 from workstation.core import constants as C
-from workstation.core.types import PitchTrack, Salience
+from workstation.core.types import Notes, PitchTrack, Salience
 from workstation.core.units import midi_to_hz
 
 FRAME_S = C.HOP_LENGTH / C.SAMPLE_RATE
@@ -132,6 +135,80 @@ def test_auto_reads_a_sung_line_one_note_at_a_time_and_chords_as_chords():
     poly = analyze_array(render(chords, 3.4), specs)
     assert not poly.errors and poly.results["notes"].method == "salience"
     assert {64, 68, 71, 67, 62, 66, 69} <= set(poly.results["notes"].pitch_midi.tolist())
+
+
+def test_passages_known_answers():
+    n = int(25.0 / FRAME_S)                                    # 25 s: blocks 0-10, 10-20, 20-25 s
+    t = np.arange(n) * FRAME_S
+    # a clean line for 12 s, then chords (a major third beside the line) to the end
+    f0, sal = _posteriorgram([60], n, np.full(n, 60))
+    sal.note_values[64 - 21, t >= 12.0] = 0.9
+    got = monophonic_passages(f0, sal)
+    assert [(m, round(a, 1)) for a, _, m in got] == [(True, 0.0), (False, PASSAGE_S)]
+    assert got[-1][1] == pytest.approx(n * FRAME_S)
+    # a block is read more strictly than a track: a third in 8 % of the first block's frames
+    # (monophonic by the track rule) or notes in a fifth of them (2 s of 10) leave it polyphonic
+    third = sal.note_values[64 - 21].copy()
+    sal.note_values[64 - 21, t < 0.8] = 0.9
+    assert [m for *_, m in monophonic_passages(f0, sal)] == [False]
+    sal.note_values[64 - 21] = third
+    sal.note_values[60 - 21, (t >= 2.0) & (t < 10.0)] = 0.0
+    assert [m for *_, m in monophonic_passages(f0, sal)] == [False]
+    sal.note_values[60 - 21] = 0.9
+    # silence from 10 to 20 s (nothing to decide on) takes the reading before it
+    sal.note_values[:, (t >= 10.0) & (t < 20.0)] = 0.0
+    assert [m for *_, m in monophonic_passages(f0, sal)] == [True, False]
+    # the chords from the start of the track: one polyphonic passage, as the whole track is read
+    sal.note_values[64 - 21] = 0.9
+    assert monophonic_passages(f0, sal) == [(0.0, pytest.approx(n * FRAME_S), False)]
+    # a track monophonic as a whole is one monophonic passage, even where one block is not
+    f0, sal = _posteriorgram([60], n, np.full(n, 60))
+    sal.note_values[64 - 21, (t >= 20.0) & (t < 21.0)] = 0.9   # 1 s of a third in the last 5 s
+    assert is_monophonic(f0, sal) and [m for *_, m in monophonic_passages(f0, sal)] == [True]
+    # too little sound in the whole track, or no note posteriorgram: polyphonic, as before
+    sal.note_values[:, t >= 1.0] = 0.0
+    assert [m for *_, m in monophonic_passages(f0, sal)] == [False]
+    sal.note_values = np.zeros((0, 0), np.float32)
+    assert [m for *_, m in monophonic_passages(f0, sal)] == [False]
+
+
+def _notes(onsets, pitch, method):
+    on = np.asarray(onsets, float)
+    return Notes(onsets_s=on, offsets_s=on + 0.5, pitch_midi=np.asarray(pitch), velocity=np.full(len(on), 80),
+                 confidence=np.full(len(on), 0.5), bend_note=np.arange(len(on)), bend_times_s=on + 0.1,
+                 bend_cents=np.asarray(pitch, float), method=method)
+
+
+def test_merge_keeps_each_methods_notes_in_its_passages():
+    mono = _notes([1.0, 4.0, 6.0], [60, 62, 64], "f0")
+    poly = _notes([0.5, 2.0, 3.5, 5.5, 7.0, 7.0], [48, 52, 50, 55, 59, 62], "salience")
+    passages = [(0.0, 3.0, True), (3.0, 5.0, False), (5.0, 9.0, True)]
+    got = merge_passages(mono, poly, passages)
+    assert got.method == "f0+salience"
+    assert got.onsets_s.tolist() == [1.0, 3.5, 6.0] and got.pitch_midi.tolist() == [60, 50, 64]
+    passages = [(0.0, 3.0, False), (3.0, 5.0, True), (5.0, 9.0, False)]
+    got = merge_passages(mono, poly, passages)
+    assert got.onsets_s.tolist() == [0.5, 2.0, 4.0, 5.5, 7.0, 7.0]
+    assert got.pitch_midi.tolist() == [48, 52, 62, 55, 59, 62]
+    # each bend stays with its note (its cents were set to the note's pitch above)
+    assert got.bend_cents.tolist() == got.pitch_midi[got.bend_note].astype(float).tolist()
+    assert merge_passages(mono, poly, [(0.0, 9.0, True)]) is mono
+    assert merge_passages(mono, poly, [(0.0, 9.0, False)]) is poly
+
+
+def test_auto_reads_a_solo_intro_one_note_at_a_time_and_the_chords_after_it_as_chords():
+    line = [(0.3 + 0.6 * i, 0.8 + 0.6 * i, p) for i, p in enumerate([64, 67, 69, 67, 64, 62, 60, 62,
+                                                                       64, 67, 69, 67, 64, 62, 60, 62])]
+    chords = [(10.3 + a, 10.3 + b, p + d) for a, b, p in line for d in (0, 4, 7)]
+    x = render(line + chords, 20.5, vibrato_cents=30, vibrato_hz=5.5, ramp_s=0.005)
+    specs = [get_analyzer("pitch.f0"), get_analyzer("pitch.salience"), get_analyzer("notes")]
+    out = analyze_array(x, specs)
+    assert not out.errors, out.errors
+    n = out.results["notes"]
+    assert n.method == "f0+salience"
+    solo = n.onsets_s < PASSAGE_S
+    assert n.pitch_midi[solo].tolist() == [p for a, _, p in line if a < PASSAGE_S]     # one at a time
+    assert {66, 68, 71, 73, 74, 76} <= set(n.pitch_midi[~solo].tolist())               # the chords' thirds, fifths
 
 
 def test_default_notes_choose_by_track_and_beat_basic_pitch_on_sung_notes(evaldata: Path):

@@ -26,7 +26,7 @@ def summary_row(lib, specs, t, results: dict | None = None) -> tuple:
             f"{key.confidence:.2f}" if key else "-",
             f"{beats.tempo_bpm:.1f}" if beats else "-",
             str(len(beats.times_s)) if beats else "-",
-            (f"{len(notes)}" + (" (f0)" if notes.method == "f0" else "")
+            (f"{len(notes)}" + (f" ({notes.method})" if "f0" in notes.method else "")
              if notes is not None else "-"),
             f"{100 * float(f0.voiced.mean()):.0f}" if f0 is not None and len(f0.voiced) else "-",
             status)

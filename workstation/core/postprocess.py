@@ -26,6 +26,7 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d
 
 from workstation.core import constants as C
+from workstation.core.types import Notes
 
 #: Weights of harmonics 1..5 in the salience sum.
 HARMONIC_WEIGHTS: tuple[float, ...] = (1.0, 0.8, 0.64, 0.51, 0.41)
@@ -394,3 +395,26 @@ def semitone_peaks(note: np.ndarray, contour: np.ndarray, *, threshold: float = 
     fb, _ = parabolic_peak(c, best, t)
     fb = np.clip(fb, centre - 1.0, centre + 1.0)
     return t.astype(np.int64), 21.0 + (fb - centre_bin) / bins_per_semitone, np.asarray(note)[r, t].astype(np.float32)
+
+
+def sort_notes(notes: Notes) -> Notes:
+    """The same notes ordered by (onset, pitch, offset), bends re-indexed (a stable order that
+    JAMS, MIDI and CSV all preserve)."""
+    n = len(notes)
+    if n == 0:
+        return notes
+    order = np.lexsort((np.asarray(notes.offsets_s), np.asarray(notes.pitch_midi),
+                        np.asarray(notes.onsets_s)))
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[order] = np.arange(n)
+    conf = np.asarray(notes.confidence)
+    bend_note = inverse[np.asarray(notes.bend_note, dtype=np.int64)]
+    border = np.lexsort((np.asarray(notes.bend_times_s), bend_note))
+    return Notes(onsets_s=np.asarray(notes.onsets_s)[order],
+                 offsets_s=np.asarray(notes.offsets_s)[order],
+                 pitch_midi=np.asarray(notes.pitch_midi)[order],
+                 velocity=np.asarray(notes.velocity)[order],
+                 confidence=conf[order] if len(conf) == n else conf,
+                 bend_note=bend_note[border],
+                 bend_times_s=np.asarray(notes.bend_times_s)[border],
+                 bend_cents=np.asarray(notes.bend_cents)[border], method=notes.method)

@@ -114,7 +114,8 @@ class Notes(Result):
     pitch bends as flat arrays: bend_note [shape=(n_bend,), int] note index,
     bend_times_s [shape=(n_bend,)] absolute time, bend_cents [shape=(n_bend,)] deviation from pitch_midi.
     method: how they were found: "salience" (polyphonic, from ``pitch.salience``), "f0" (one
-    at a time from ``pitch.f0``), "" where not recorded (edited or imported notes, older caches).
+    at a time from ``pitch.f0``), "f0+salience" (each in the passages ``auto`` read so), ""
+    where not recorded (edited or imported notes, older caches).
     """
 
     kind: ClassVar[str] = "notes"

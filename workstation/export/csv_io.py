@@ -154,7 +154,7 @@ def _layer_rows(r: Result) -> list[tuple[str, list]]:
         return [("multif0", [(_f(t[i]), _f(r.peak_freq_hz[i]), _f(r.peak_salience[i]))
                              for i in order])]
     if isinstance(r, Notes):
-        from .jams_io import sort_notes
+        from workstation.core.postprocess import sort_notes
         r = sort_notes(r)
         c = np.asarray(r.confidence, dtype=np.float64)
         c = c if len(c) == len(r) else np.full(len(r), np.nan)

@@ -90,7 +90,7 @@ def _notes_from(on, off, pitch_midi, vel=None) -> Notes:
         v = np.asarray(vel, dtype=np.float64)
         v = np.round(v * 127) if len(v) and v.max() <= 1.0 else np.round(v)
         v = np.clip(v, 1, 127).astype(np.int64)
-    from .jams_io import sort_notes
+    from workstation.core.postprocess import sort_notes
     return sort_notes(Notes(onsets_s=np.asarray(on, dtype=np.float64),
                             offsets_s=np.asarray(off, dtype=np.float64), pitch_midi=pi, velocity=v,
                             bend_note=np.flatnonzero(has).astype(np.int64),

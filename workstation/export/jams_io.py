@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from workstation.core.errors import AnnotationError
+from workstation.core.postprocess import sort_notes
 from workstation.core.types import (Beats, Embedding, Key, Notes, PitchTrack, Result, Salience,
                                     Tags)
 from workstation.core.units import key_label
@@ -78,29 +79,6 @@ def _quiet():
         warnings.filterwarnings("ignore", category=DeprecationWarning, module="jsonschema")
         warnings.filterwarnings("ignore", category=DeprecationWarning, module="jams")
         yield
-
-
-def sort_notes(notes: Notes) -> Notes:
-    """The same notes ordered by (onset, pitch, offset), bends re-indexed (a stable order that
-    JAMS, MIDI and CSV all preserve)."""
-    n = len(notes)
-    if n == 0:
-        return notes
-    order = np.lexsort((np.asarray(notes.offsets_s), np.asarray(notes.pitch_midi),
-                        np.asarray(notes.onsets_s)))
-    inverse = np.empty(n, dtype=np.int64)
-    inverse[order] = np.arange(n)
-    conf = np.asarray(notes.confidence)
-    bend_note = inverse[np.asarray(notes.bend_note, dtype=np.int64)]
-    border = np.lexsort((np.asarray(notes.bend_times_s), bend_note))
-    return Notes(onsets_s=np.asarray(notes.onsets_s)[order],
-                 offsets_s=np.asarray(notes.offsets_s)[order],
-                 pitch_midi=np.asarray(notes.pitch_midi)[order],
-                 velocity=np.asarray(notes.velocity)[order],
-                 confidence=conf[order] if len(conf) == n else conf,
-                 bend_note=bend_note[border],
-                 bend_times_s=np.asarray(notes.bend_times_s)[border],
-                 bend_cents=np.asarray(notes.bend_cents)[border], method=notes.method)
 
 
 # ---------------------------------------------------------------------------------- writing

@@ -19,9 +19,10 @@ import numpy as np
 from workstation.core.errors import AnnotationError
 from workstation.core.types import (Beats, Embedding, Key, Notes, PitchTrack, Result, Salience,
                                     Tags)
+from workstation.core.postprocess import sort_notes
 from workstation.core.units import hz_to_midi, parse_key_label
 
-from .jams_io import DEFAULT_VELOCITY, _jams, _records, sort_notes, validate_document
+from .jams_io import DEFAULT_VELOCITY, _jams, _records, validate_document
 
 log = logging.getLogger(__name__)
 

@@ -133,7 +133,7 @@ def _model_xml(layer: str, r: Result, sr: int, mid: int, did: int, duration_s: f
         dims, name = 2, "f0"
         frames = [_frame(a, sr) for a in t[keep]]
     elif layer == "notes":
-        from .jams_io import sort_notes
+        from workstation.core.postprocess import sort_notes
         r = sort_notes(r)
         on, off = np.asarray(r.onsets_s, np.float64), np.asarray(r.offsets_s, np.float64)
         p, vel = np.asarray(r.pitch_midi), np.asarray(r.velocity)

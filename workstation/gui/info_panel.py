@@ -51,7 +51,9 @@ def describe(data: TrackViewData) -> dict[str, str]:
     notes = r.get("notes")
     if notes is not None:
         how = {"f0": " (one at a time, from the f0 track: the track sounds monophonic)",
-               "salience": " (polyphonic, from the salience)"}.get(notes.method, "")
+               "salience": " (polyphonic, from the salience)",
+               "f0+salience": (" (one at a time from the f0 track in the passages that sound"
+                               " monophonic, polyphonic elsewhere)")}.get(notes.method, "")
         out["Notes"] = f"{len(notes)} notes{how}"
     if data.errors:
         out["Failed"] = "\n".join(f"{k}: {v}" for k, v in sorted(data.errors.items()))

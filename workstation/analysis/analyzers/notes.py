@@ -2,7 +2,9 @@
 from the ``pitch.salience`` result (DSP post-processing in ``core.postprocess``), or, with
 ``method="f0"``, one note at a time from the ``pitch.f0`` track (``notes_mono``); the default
 ``method="auto"`` chooses per track: ``f0`` where the track sounds monophonic
-(``notes_mono.is_monophonic``), else ``salience``. ``Notes.method`` says which ran.
+(``notes_mono.is_monophonic``), else ``salience``, and on a track that is not monophonic as a
+whole, ``f0`` in its passages that are (``notes_mono.monophonic_passages``: a solo intro).
+``Notes.method`` says which ran ("f0", "salience" or "f0+salience").
 
 Per-semitone activation (max over the 5 bins of a semitone) -> hysteresis (on/off
 thresholds, short gaps bridged) -> re-attack split at valleys (repeated notes) -> onset and
@@ -140,7 +142,8 @@ METHOD_PARAMS = {
 
 
 #: ``method``: ``auto`` (the default: per track, ``f0`` where the track sounds monophonic,
-#: else ``salience``), ``salience`` (polyphonic, from ``pitch.salience``, whatever made it) or
+#: else ``salience``, with ``f0`` in the passages of it that do),
+#: ``salience`` (polyphonic, from ``pitch.salience``, whatever made it) or
 #: ``f0`` (monophonic, from the ``pitch.f0`` track: one note at a time, for a solo voice or
 #: instrument; ``notes_mono.notes_from_pitch_track``).
 METHODS = ("auto", "salience", "f0")
@@ -152,15 +155,17 @@ class NotesAnalyzer(Analyzer):
     ``pitch.salience`` or ``pitch.f0``."""
 
     id = "notes"
-    version = 4  # 2: per-method post-processing (absolute thresholds on the learned salience)
+    version = 5  # 2: per-method post-processing (absolute thresholds on the learned salience)
     #              3: the method parameter; f0: monophonic notes from the pitch.f0 track
     #              4: auto (the default) chooses f0 or salience per track; Notes.method
+    #              5: auto reads a track that is not monophonic as a whole in 10-s passages
     methods = METHODS
     result_type = Notes
     features = ()
     requires = ("pitch.f0", "pitch.salience")
     description = ("Note events from the multi-f0 salience (hysteresis, re-attacks, pitch bends), "
-                   "or one at a time from the f0 track where the track sounds monophonic")
+                   "or one at a time from the f0 track where the track (or a passage of it) sounds "
+                   "monophonic")
     default_params = {
         "method": "auto",
         "on_threshold": 0.4,      # dsp: activation (relative to the track level) that starts a note
@@ -182,21 +187,30 @@ class NotesAnalyzer(Analyzer):
             self.params["method"], type(self).requires)
 
     def run(self, chunks, track):
-        from .notes_mono import is_monophonic, notes_from_pitch_track
+        from .notes_mono import merge_passages, monophonic_passages, notes_from_pitch_track
 
         for _ in chunks:  # no features: the stream is empty
             yield 0.0
         method = self.params["method"]
+        passages = None
         if method == "auto":
-            method = "f0" if is_monophonic(track.results["pitch.f0"], track.results["pitch.salience"]) else "salience"
+            passages = monophonic_passages(track.results["pitch.f0"], track.results["pitch.salience"])
+            kinds = {m for _, _, m in passages}
+            method = "f0" if kinds == {True} else "salience" if kinds == {False} else "both"
         yield 0.5
-        if method == "f0":
-            return notes_from_pitch_track(track.results["pitch.f0"],
+        mono = poly = None
+        if method in ("f0", "both"):
+            mono = notes_from_pitch_track(track.results["pitch.f0"],
                                           bend_step_frames=int(self.params["bend_step_frames"]))
-        sal = track.results["pitch.salience"]
-        if getattr(sal, "method", "dsp") == "basic-pitch":
-            return notes_from_posteriorgrams(sal, bend_step_frames=int(self.params["bend_step_frames"]))
-        return notes_from_salience(sal, **self.method_params(getattr(sal, "method", "dsp")))
+        if method in ("salience", "both"):
+            sal = track.results["pitch.salience"]
+            if getattr(sal, "method", "dsp") == "basic-pitch":
+                poly = notes_from_posteriorgrams(sal, bend_step_frames=int(self.params["bend_step_frames"]))
+            else:
+                poly = notes_from_salience(sal, **self.method_params(getattr(sal, "method", "dsp")))
+        if method == "both":
+            return merge_passages(mono, poly, passages)
+        return mono if method == "f0" else poly
 
     def method_params(self, method: str) -> dict:
         """Keyword arguments of ``notes_from_salience`` for a salience made by ``method``."""

@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from synth_tones import SR, render
-from workstation.analysis.analyzers.notes_mono import (PASSAGE_S, foreign_note_share, is_monophonic, merge_passages,
-                                                       monophonic_passages, notes_from_pitch_track)
+from workstation.analysis.analyzers.notes_mono import (PASSAGE_S, foreign_note_share, merge_passages,
+                                                       monophonic_passages, notes_from_pitch_track,
+                                                       reads_as_monophonic)
 from workstation.analysis.base import get_analyzer
 from workstation.analysis.jobs import AnalyzerSpec
 from workstation.analysis.pipeline import analyze_array
@@ -100,6 +101,11 @@ def _posteriorgram(keys_per_frame, n_frames: int, f0_midi) -> tuple[PitchTrack, 
     sal = Salience(times_s=t, freqs_hz=np.zeros(0), values=np.zeros((0, n_frames)), method="basic-pitch",
                    note_values=nv, onset_values=np.zeros_like(nv))
     return f0, sal
+
+
+def is_monophonic(f0: PitchTrack, sal: Salience) -> bool:
+    """The per-track rule of ``auto``."""
+    return reads_as_monophonic(foreign_note_share(f0, sal))
 
 
 def test_foreign_note_share_known_answers():
@@ -192,6 +198,11 @@ def test_merge_keeps_each_methods_notes_in_its_passages():
     assert got.pitch_midi.tolist() == [48, 52, 62, 55, 59, 62]
     # each bend stays with its note (its cents were set to the note's pitch above)
     assert got.bend_cents.tolist() == got.pitch_midi[got.bend_note].astype(float).tolist()
+    # a note that sounds on into a passage of the other kind is cut where that passage starts
+    poly = _notes([2.95], [57], "salience")
+    got = merge_passages(mono, poly, [(0.0, 3.0, False), (3.0, 9.0, True)])
+    assert got.onsets_s.tolist() == [2.95, 4.0, 6.0] and got.offsets_s.tolist() == [3.0, 4.5, 6.5]
+    assert got.bend_note.tolist() == [1, 2]                    # its bend at 3.05 s is past its end
     assert merge_passages(mono, poly, [(0.0, 9.0, True)]) is mono
     assert merge_passages(mono, poly, [(0.0, 9.0, False)]) is poly
 

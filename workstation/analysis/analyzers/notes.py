@@ -2,7 +2,7 @@
 from the ``pitch.salience`` result (DSP post-processing in ``core.postprocess``), or, with
 ``method="f0"``, one note at a time from the ``pitch.f0`` track (``notes_mono``); the default
 ``method="auto"`` chooses per track: ``f0`` where the track sounds monophonic
-(``notes_mono.is_monophonic``), else ``salience``, and on a track that is not monophonic as a
+(``notes_mono.reads_as_monophonic``), else ``salience``, and on a track that is not monophonic as a
 whole, ``f0`` in its passages that are (``notes_mono.monophonic_passages``: a solo intro).
 ``Notes.method`` says which ran ("f0", "salience" or "f0+salience").
 

@@ -94,11 +94,6 @@ def reads_as_monophonic(share: tuple[float, float, float] | None) -> bool:
             and share[0] < MONO_MAX_FOREIGN)
 
 
-def is_monophonic(f0: PitchTrack, sal: Salience) -> bool:
-    """Whether ``auto`` should read this track one note at a time (``reads_as_monophonic``)."""
-    return reads_as_monophonic(foreign_note_share(f0, sal))
-
-
 #: ``auto`` on a track that is not monophonic as a whole reads it in passages of this length
 #: (seconds; the last one takes a remainder under half of it), each by a stricter rule, since a
 #: passage is less evidence than a track: under this share of foreign notes ...
@@ -153,8 +148,9 @@ def monophonic_passages(f0: PitchTrack, sal: Salience, *, passage_s: float = PAS
 
 def merge_passages(mono: Notes, poly: Notes, passages: list[tuple[float, float, bool]]) -> Notes:
     """The notes of ``mono`` (method ``f0``) whose onset lies in a monophonic passage and those
-    of ``poly`` (``salience``) whose onset lies in a polyphonic one, by onset, pitch bends
-    kept with their notes; ``method`` "f0+salience" where both kinds of passage occur."""
+    of ``poly`` (``salience``) whose onset lies in a polyphonic one, by onset, each cut where
+    the passages of its kind end (no note of one method sounds on into the other's), pitch
+    bends kept with their notes; ``method`` "f0+salience" where both kinds of passage occur."""
     kinds = {m for _, _, m in passages}
     if kinds == {True}:
         return mono
@@ -162,17 +158,23 @@ def merge_passages(mono: Notes, poly: Notes, passages: list[tuple[float, float, 
         return poly
     starts = np.array([a for a, _, _ in passages[1:]])
     mono_of = np.array([m for _, _, m in passages], bool)
+    # where the run of passages of a note's own kind ends: the note is cut there
+    run_end = np.array([next((a for a, _, m in passages[i + 1:] if m != mono_of[i]), np.inf)
+                        for i in range(len(passages))])
     offset, cols = 0, {k: [] for k in ("onsets_s", "offsets_s", "pitch_midi", "velocity", "confidence",
                                        "bend_note", "bend_times_s", "bend_cents")}
     for notes, want in ((mono, True), (poly, False)):
-        keep = np.flatnonzero(mono_of[np.searchsorted(starts, np.asarray(notes.onsets_s), side="right")]
-                              == want)
+        passage = np.searchsorted(starts, np.asarray(notes.onsets_s), side="right")
+        keep = np.flatnonzero(mono_of[passage] == want)
         new_index = np.full(len(notes), -1, np.int64)
         new_index[keep] = offset + np.arange(len(keep))
-        for k in ("onsets_s", "offsets_s", "pitch_midi", "velocity", "confidence"):
+        for k in ("onsets_s", "pitch_midi", "velocity", "confidence"):
             cols[k].append(np.asarray(getattr(notes, k))[keep])
-        b = new_index[np.asarray(notes.bend_note, np.int64)]
-        sel = b >= 0
+        off = np.minimum(np.asarray(notes.offsets_s, np.float64), run_end[passage])
+        cols["offsets_s"].append(off[keep])
+        bn = np.asarray(notes.bend_note, np.int64)
+        b = new_index[bn]
+        sel = (b >= 0) & (np.asarray(notes.bend_times_s) < off[bn])
         cols["bend_note"].append(b[sel])
         cols["bend_times_s"].append(np.asarray(notes.bend_times_s)[sel])
         cols["bend_cents"].append(np.asarray(notes.bend_cents)[sel])

@@ -198,11 +198,16 @@ def test_merge_keeps_each_methods_notes_in_its_passages():
     assert got.pitch_midi.tolist() == [48, 52, 62, 55, 59, 62]
     # each bend stays with its note (its cents were set to the note's pitch above)
     assert got.bend_cents.tolist() == got.pitch_midi[got.bend_note].astype(float).tolist()
-    # a note that sounds on into a passage of the other kind is cut where that passage starts
-    poly = _notes([2.95], [57], "salience")
+    # a note that sounds on into the next note of its pitch (across a border) ends where it starts
+    poly = _notes([2.95, 2.95], [57, 62], "salience")
+    poly.offsets_s[1] = 4.0                                    # the salience's D sounds on to 4 s
+    mono = _notes([3.2, 3.7], [60, 62], "f0")
     got = merge_passages(mono, poly, [(0.0, 3.0, False), (3.0, 9.0, True)])
-    assert got.onsets_s.tolist() == [2.95, 4.0, 6.0] and got.offsets_s.tolist() == [3.0, 4.5, 6.5]
-    assert got.bend_note.tolist() == [1, 2]                    # its bend at 3.05 s is past its end
+    assert got.onsets_s.tolist() == [2.95, 2.95, 3.2, 3.7] and got.pitch_midi.tolist() == [57, 62, 60, 62]
+    assert got.offsets_s.tolist() == [3.45, 3.7, 3.7, 4.2]
+    assert got.bend_note.tolist() == [0, 1, 2, 3]              # its bend at 3.05 s stays, ...
+    mono.onsets_s[1] = 3.02                                    # ... unless its note now ends first
+    assert merge_passages(mono, poly, [(0.0, 3.0, False), (3.0, 9.0, True)]).bend_note.tolist() == [0, 2, 3]
     assert merge_passages(mono, poly, [(0.0, 9.0, True)]) is mono
     assert merge_passages(mono, poly, [(0.0, 9.0, False)]) is poly
 

@@ -148,9 +148,10 @@ def monophonic_passages(f0: PitchTrack, sal: Salience, *, passage_s: float = PAS
 
 def merge_passages(mono: Notes, poly: Notes, passages: list[tuple[float, float, bool]]) -> Notes:
     """The notes of ``mono`` (method ``f0``) whose onset lies in a monophonic passage and those
-    of ``poly`` (``salience``) whose onset lies in a polyphonic one, by onset, each cut where
-    the passages of its kind end (no note of one method sounds on into the other's), pitch
-    bends kept with their notes; ``method`` "f0+salience" where both kinds of passage occur."""
+    of ``poly`` (``salience``) whose onset lies in a polyphonic one, by onset, pitch bends kept
+    with their notes; a note that sounds on into the next note of its pitch ends where that
+    one starts (one method's note across a border into the other's); ``method``
+    "f0+salience" where both kinds of passage occur."""
     kinds = {m for _, _, m in passages}
     if kinds == {True}:
         return mono
@@ -158,9 +159,6 @@ def merge_passages(mono: Notes, poly: Notes, passages: list[tuple[float, float, 
         return poly
     starts = np.array([a for a, _, _ in passages[1:]])
     mono_of = np.array([m for _, _, m in passages], bool)
-    # where the run of passages of a note's own kind ends: the note is cut there
-    run_end = np.array([next((a for a, _, m in passages[i + 1:] if m != mono_of[i]), np.inf)
-                        for i in range(len(passages))])
     offset, cols = 0, {k: [] for k in ("onsets_s", "offsets_s", "pitch_midi", "velocity", "confidence",
                                        "bend_note", "bend_times_s", "bend_cents")}
     for notes, want in ((mono, True), (poly, False)):
@@ -168,18 +166,25 @@ def merge_passages(mono: Notes, poly: Notes, passages: list[tuple[float, float, 
         keep = np.flatnonzero(mono_of[passage] == want)
         new_index = np.full(len(notes), -1, np.int64)
         new_index[keep] = offset + np.arange(len(keep))
-        for k in ("onsets_s", "pitch_midi", "velocity", "confidence"):
+        for k in ("onsets_s", "offsets_s", "pitch_midi", "velocity", "confidence"):
             cols[k].append(np.asarray(getattr(notes, k))[keep])
-        off = np.minimum(np.asarray(notes.offsets_s, np.float64), run_end[passage])
-        cols["offsets_s"].append(off[keep])
-        bn = np.asarray(notes.bend_note, np.int64)
-        b = new_index[bn]
-        sel = (b >= 0) & (np.asarray(notes.bend_times_s) < off[bn])
+        b = new_index[np.asarray(notes.bend_note, np.int64)]
+        sel = b >= 0
         cols["bend_note"].append(b[sel])
         cols["bend_times_s"].append(np.asarray(notes.bend_times_s)[sel])
         cols["bend_cents"].append(np.asarray(notes.bend_cents)[sel])
         offset += len(keep)
-    return pp.sort_notes(Notes(**{k: np.concatenate(v) for k, v in cols.items()}, method="f0+salience"))
+    out = pp.sort_notes(Notes(**{k: np.concatenate(v) for k, v in cols.items()}, method="f0+salience"))
+    # a note that sounds on into the next note of its pitch (one from each method) ends there
+    on, off, pitch = out.onsets_s, out.offsets_s.copy(), out.pitch_midi
+    for p in np.unique(pitch):
+        i = np.flatnonzero(pitch == p)
+        off[i[:-1]] = np.minimum(off[i[:-1]], on[i[1:]])
+    keep_bend = np.asarray(out.bend_times_s) < off[np.asarray(out.bend_note, np.int64)]
+    return Notes(onsets_s=on, offsets_s=off, pitch_midi=pitch, velocity=out.velocity,
+                 confidence=out.confidence, bend_note=out.bend_note[keep_bend],
+                 bend_times_s=out.bend_times_s[keep_bend], bend_cents=out.bend_cents[keep_bend],
+                 method=out.method)
 
 
 def _bridge(voiced: np.ndarray, gap_frames: int) -> np.ndarray:

@@ -1,7 +1,7 @@
 """The summary table ``workstation analyze`` prints: one row per track with its headline
 results (key, tempo, beats, notes, voiced share) and status. The notes cell says "(f0)" where
 the notes were read one at a time from the f0 track (``notes`` method ``auto`` on a solo
-line, or ``f0``)."""
+line, or ``f0``), "(f0+salience)" where ``auto`` read the track in passages of both kinds."""
 
 from __future__ import annotations
 

@@ -262,3 +262,16 @@ def test_cli_summary_says_a_solo_line_was_read_one_note_at_a_time(tmp_path: Path
                  "--analyzers", "notes", "--device", "cpu"]) == 0
     row = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("solo.wav")]
     assert row and " 4 (f0) " in row[0], row
+
+
+def test_cli_summary_says_a_track_was_read_in_passages(tmp_path: Path, capsys):
+    import soundfile as sf
+
+    from workstation.cli.main import main
+    line = [(0.3 + 0.6 * i, 0.8 + 0.6 * i, p) for i, p in enumerate([64, 67, 69, 67, 64, 62, 60, 62] * 2)]
+    chords = [(10.3 + a, 10.3 + b, p + d) for a, b, p in line for d in (0, 4, 7)]
+    sf.write(tmp_path / "intro.wav", render(line + chords, 20.5, vibrato_cents=30, vibrato_hz=5.5, ramp_s=0.005), SR)
+    assert main(["--library", str(tmp_path / "lib"), "analyze", str(tmp_path / "intro.wav"),
+                 "--analyzers", "notes", "--device", "cpu"]) == 0
+    row = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("intro.wav")]
+    assert row and " (f0+salience) " in row[0], row

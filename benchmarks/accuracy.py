@@ -188,7 +188,11 @@ def _note_scores(ref_iv, ref_p, on_s, off_s, pitch_midi, times, peak_freqs=None)
     return peaks_mp, notes_mp["Accuracy"], on[2], onoff[2]
 
 
-def sung_then_piano(piano_s: float = 30.0) -> list[ed.Item]:
+#: seconds of piano after each sung recording in the notes set "sung, then piano"
+SUNG_THEN_PIANO_S = 30.0
+
+
+def sung_then_piano(piano_s: float = SUNG_THEN_PIANO_S) -> list[ed.Item]:
     """Each sung-notes recording followed by the first ``piano_s`` seconds of a piano one (in
     turn), as one recording with both references: a solo passage, then polyphony, for ``auto``'s
     reading in passages. The audio rides in ``ref["samples"]`` [shape=(n,), C.SAMPLE_RATE]."""
@@ -211,7 +215,7 @@ def bench_notes(limit):
     sets = {"piano (real, captured MIDI)": list(ed.piano_notes()),
             "sung notes (SSVD sight-singing, vocadito)": list(ed.sung_notes()),
             "demo collection (all parts)": list(ed.demo_collection(DEMO))[:DEMO_LIMIT],
-            f"sung, then {30:.0f} s of piano (one recording)": sung_then_piano()}
+            f"sung, then {SUNG_THEN_PIANO_S:.0f} s of piano (one recording)": sung_then_piano()}
     bp = peer("basic_pitch") and peer("onnxruntime")
     rows = []
     for name, items in sets.items():

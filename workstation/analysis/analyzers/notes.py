@@ -192,25 +192,21 @@ class NotesAnalyzer(Analyzer):
         for _ in chunks:  # no features: the stream is empty
             yield 0.0
         method = self.params["method"]
-        passages = None
-        if method == "auto":
-            passages = monophonic_passages(track.results["pitch.f0"], track.results["pitch.salience"])
-            kinds = {m for _, _, m in passages}
-            method = "f0" if kinds == {True} else "salience" if kinds == {False} else "both"
+        passages = (monophonic_passages(track.results["pitch.f0"], track.results["pitch.salience"])
+                    if method == "auto" else [(0.0, float("inf"), method == "f0")])
+        kinds = {m for *_, m in passages}
         yield 0.5
-        mono = poly = None
-        if method in ("f0", "both"):
-            mono = notes_from_pitch_track(track.results["pitch.f0"],
-                                          bend_step_frames=int(self.params["bend_step_frames"]))
-        if method in ("salience", "both"):
-            sal = track.results["pitch.salience"]
-            if getattr(sal, "method", "dsp") == "basic-pitch":
-                poly = notes_from_posteriorgrams(sal, bend_step_frames=int(self.params["bend_step_frames"]))
-            else:
-                poly = notes_from_salience(sal, **self.method_params(getattr(sal, "method", "dsp")))
-        if method == "both":
-            return merge_passages(mono, poly, passages)
-        return mono if method == "f0" else poly
+        mono = (notes_from_pitch_track(track.results["pitch.f0"],
+                                       bend_step_frames=int(self.params["bend_step_frames"]))
+                if True in kinds else None)
+        poly = self._salience_notes(track.results["pitch.salience"]) if False in kinds else None
+        return merge_passages(mono, poly, passages)
+
+    def _salience_notes(self, sal: Salience) -> Notes:
+        """Polyphonic notes from ``sal``: basic-pitch's posteriorgrams, else the salience itself."""
+        if getattr(sal, "method", "dsp") == "basic-pitch":
+            return notes_from_posteriorgrams(sal, bend_step_frames=int(self.params["bend_step_frames"]))
+        return notes_from_salience(sal, **self.method_params(getattr(sal, "method", "dsp")))
 
     def method_params(self, method: str) -> dict:
         """Keyword arguments of ``notes_from_salience`` for a salience made by ``method``."""

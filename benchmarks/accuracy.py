@@ -6,6 +6,9 @@ collection, side by side with established peers run in the same process.
 Peers (librosa's pyin and beat_track; pesto-pitch; essentia where installed) are benchmark-only
 dependencies: `.venv/bin/pip install -c constraints.txt librosa` (see ../shared/PEERS.md).
 A peer that is not installed is reported as such, never silently dropped.
+
+``WORKSTATION_EVALDATA=DIR`` measures another folder laid out like ``../shared/evaldata`` (its
+README's table: folders and reference formats), for a check on recordings nobody here has seen.
 """
 
 from __future__ import annotations

@@ -3,7 +3,10 @@
 answers on a sung vibrato tone over a chord, chunk invariance, and real singing in mixes."""
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import warnings
 
@@ -370,6 +373,20 @@ def test_isolated_note_names_give_their_pitch(tmp_path):
         (d / name).write_bytes(b"")
     assert {it.name: it.ref["midi"] for it in ed.isolated_notes(tmp_path)} == {
         "sms_oboe-A4": 69.0, "tinysol_Cb-ord-A2-mf-2c-N": 45.0, "x_Bb-ord-C#5-mf": 73.0}
+
+
+def test_another_evaluation_folder_is_named_by_the_environment(tmp_path):
+    """``WORKSTATION_EVALDATA`` points the benchmarks' loaders at a held-out folder of the same
+    layout (read when the module is imported, so in a fresh interpreter)."""
+    d = tmp_path / "mono_f0" / "isolated_notes"
+    d.mkdir(parents=True)
+    (d / "held_out_flute-D5.wav").write_bytes(b"")
+    code = ("from workstation.training import evaldata as ed; "
+            "print(ed.DEFAULT_ROOT, [(i.name, i.ref['midi']) for i in ed.isolated_notes()])")
+    env = {**os.environ, "WORKSTATION_EVALDATA": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == f"{tmp_path} [('held_out_flute-D5', 74.0)]"
 
 
 def test_default_crepe_on_steady_instrument_notes(evaldata):

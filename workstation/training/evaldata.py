@@ -8,6 +8,7 @@ reference in ``core`` units. Nothing here copies evaluation data anywhere.
 from __future__ import annotations
 
 import csv
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,10 @@ import numpy as np
 from workstation.core import constants as C
 from workstation.core.units import midi_to_hz, note_name_to_midi
 
-DEFAULT_ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "evaldata"
+#: ``../shared/evaldata``, or the folder named by ``WORKSTATION_EVALDATA``: other recordings laid
+#: out the same way (a held-out set) measured by the same benchmarks, unchanged.
+DEFAULT_ROOT = Path(os.environ.get("WORKSTATION_EVALDATA")
+                    or Path(__file__).resolve().parents[2].parent / "shared" / "evaldata")
 
 # GTZAN (Lerch) key index: 0-11 major A..G#, 12-23 minor a..g#, -1 none.
 _A_BASED = ("A", "A#", "B", "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#")

@@ -19,6 +19,10 @@ SUNG_THEN_PIANO_S = 30.0
 SUNG_OVER_PIANO_DB = -6.0
 
 
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))) + 1e-12)
+
+
 def _pairs():
     """(sung items, piano items) with note references; empty lists without the data."""
     sung = [i for i in ed.sung_notes() if "intervals_s" in i.ref]
@@ -71,8 +75,7 @@ def sung_over_piano(level_db: float = SUNG_OVER_PIANO_DB) -> list[ed.Item]:
     for k, a in enumerate(sung):
         xa = ed.load_audio(a)
         xb, iv_b, p_b = _piano_run(piano, k, len(xa) / C.SAMPLE_RATE)
-        rms = lambda x: float(np.sqrt(np.mean(np.square(x, dtype=np.float64))) + 1e-12)  # noqa: E731
-        mix = xa[:len(xb)] + xb * (rms(xa) / rms(xb) * 10 ** (level_db / 20))
+        mix = xa[:len(xb)] + xb * (_rms(xa) / _rms(xb) * 10 ** (level_db / 20))
         mix = (mix / max(1.0, float(np.abs(mix).max()) / 0.99)).astype(np.float32)
         out.append(ed.Item(f"{a.name} over piano", a.audio, ref={
             "samples": mix,

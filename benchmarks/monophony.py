@@ -3,7 +3,8 @@
 folders of real music given with ``--folder`` (e.g. Debian's game soundtracks), with the
 choice it makes (monophonic: one note at a time from the f0 track; else polyphonic), and how
 much of each set it reads monophonic when a track that is not monophonic as a whole is read
-in passages (``monophonic_passages``).
+in passages (``monophonic_passages``); and on how many recordings of each set the default f0
+(``pitch.f0``'s ``crepe_pyin_fusion``) reads a solo line and averages CREPE with pYIN.
 
     .venv/bin/python benchmarks/monophony.py [--folder DIR --seconds 60]
 
@@ -20,10 +21,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy import DEMO, ours, table  # noqa: E402  (benchmarks/accuracy.py)
+from accuracy import DEMO, frontend, ours, table  # noqa: E402  (benchmarks/accuracy.py)
 
 from workstation.analysis.analyzers.notes_mono import (PASSAGE_S, foreign_note_share, monophonic_passages,  # noqa: E402
                                                        reads_as_monophonic)
+from workstation.analysis.base import get_analyzer  # noqa: E402
+from workstation.analysis.pipeline import analyze_array  # noqa: E402
 from workstation.core import constants as C  # noqa: E402
 from workstation.training import evaldata as ed  # noqa: E402
 
@@ -65,13 +68,16 @@ def main() -> None:
     args = p.parse_args()
     rows, odd, mixed = [], [], []
     for name, (kind, items) in sets(args.folder).items():
-        shares, mono, mono_s, total_s, split = [], 0, 0.0, 0.0, 0
+        shares, mono, mono_s, total_s, split, fused = [], 0, 0.0, 0.0, 0, 0
         for it in items:
             x = ed.load_audio(it)
             if "(--folder)" in name:
                 half = int(args.seconds / 2 * C.SAMPLE_RATE)
                 x = x[max(0, len(x) // 2 - half): len(x) // 2 + half]
             r = ours(x, ["pitch.f0", "pitch.salience"])
+            alone = analyze_array(x, [get_analyzer("pitch.f0", crepe_pyin_fusion=False)],
+                                  frontend=frontend()).results["pitch.f0"]
+            fused += not np.array_equal(alone.freqs_hz, r["pitch.f0"].freqs_hz)
             got = foreign_note_share(r["pitch.f0"], r["pitch.salience"])
             m = reads_as_monophonic(got)
             mono += m
@@ -87,16 +93,17 @@ def main() -> None:
                 odd.append((name, it.name[:40], f"{shares[-1]:.3f}", f"{got[1] if got else 0:.1f} s",
                         f"{got[2] if got else 0:.2f}", "monophonic" if m else "polyphonic"))
         if not items:
-            rows.append((name, kind, 0, "absent", "", "", ""))
+            rows.append((name, kind, 0, "absent", "", "", "", ""))
             continue
         v = np.array(shares)
         rows.append((name, kind, len(items), f"{np.nanmedian(v):.2f} ({np.nanmin(v):.2f}-{np.nanmax(v):.2f})",
                      f"{mono} of {len(items)}", f"{split} of {len(items)}",
-                     f"{100 * mono_s / max(total_s, 1e-9):.0f} %"))
+                     f"{100 * mono_s / max(total_s, 1e-9):.0f} %", f"{fused} of {len(items)}"))
     table("Foreign-note share per set (notes=auto reads a track as monophonic where under 0.1 of its "
           "note frames hold a foreign note and notes sound in 1 s and a tenth of its frames or more)",
           ("set", "kind", "files", "share: median (range)", "read as monophonic",
-           f"read in {PASSAGE_S:.0f}-s passages, both kinds", "time read monophonic"), rows)
+           f"read in {PASSAGE_S:.0f}-s passages, both kinds", "time read monophonic",
+           "f0 fused with pYIN (a solo line)"), rows)
     table("Recordings read against their set's kind",
           ("set", "recording", "share", "note time", "of the frames", "read as"), odd)
     table("Recordings read in passages of both kinds", ("set", "recording", "passages"), mixed)

@@ -152,9 +152,10 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
                         help="choose an analyzer's method, e.g. pitch.f0=pesto, "
                              "pitch.salience=dsp, beats=learned (repeatable)")
         sp.add_argument("--preset", choices=tuple(PRESETS), default="default",
-                        help="default: every default (34x realtime on 2 CPU cores); fast: "
-                             "pitch.f0=pyin (49x; poor on singing in accompaniment); best: "
-                             "pitch.f0=crepe-full (2x on 2 CPU cores, 100x on a GPU)")
+                        help="default: every default (34x realtime on 2 AVX-512 CPU cores, "
+                             "17x on 2 AVX2 ones); fast: pitch.f0=pyin (49x / 44x; poor on "
+                             "singing in accompaniment); best: pitch.f0=crepe-full (1-2x on 2 "
+                             "CPU cores, 100x on a GPU)")
         sp.add_argument("--force", action="store_true", help="re-run even if results are cached")
         sp.add_argument("--cluster", type=cluster_address, metavar="ADDRESS",
                         help="run the analysis on a Ray cluster (the cluster extra): local:N "

@@ -143,8 +143,10 @@ class F0(Analyzer):
     result_type = PitchTrack
     features = ("audio",)
     default_params = _DEFAULTS
-    description = ("Dominant f0 with voicing and confidence (pyin: YIN candidates + HMM Viterbi; "
-                   "pesto: learned PESTO-style network)")
+    description = ("Dominant f0 with voicing and confidence (crepe-kd, the default: CREPE tiny "
+                   "distilled from CREPE full, averaged with pYIN on a solo line; crepe-tiny / "
+                   "crepe-full; pesto-pretrained; pyin: YIN candidates + HMM Viterbi; pesto: our "
+                   "learned PESTO-style network; melody: the salience network's melody head)")
 
     def __init__(self, **params):
         super().__init__(**params)

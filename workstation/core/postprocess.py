@@ -418,3 +418,33 @@ def sort_notes(notes: Notes) -> Notes:
                  bend_note=bend_note[border],
                  bend_times_s=np.asarray(notes.bend_times_s)[border],
                  bend_cents=np.asarray(notes.bend_cents)[border], method=notes.method)
+
+
+def take_notes(notes: Notes, indices) -> Notes:
+    """The notes ``indices`` (increasing) alone, in that order, with their own pitch bends
+    re-indexed; the method kept."""
+    idx = np.asarray(indices, dtype=np.int64)
+    n = len(notes)
+    new_index = np.full(n, -1, np.int64)
+    new_index[idx] = np.arange(len(idx))
+    bend = new_index[np.asarray(notes.bend_note, np.int64)]
+    kb = bend >= 0
+    conf = np.asarray(notes.confidence)
+    return Notes(onsets_s=np.asarray(notes.onsets_s)[idx], offsets_s=np.asarray(notes.offsets_s)[idx],
+                 pitch_midi=np.asarray(notes.pitch_midi)[idx], velocity=np.asarray(notes.velocity)[idx],
+                 confidence=conf[idx] if len(conf) == n else conf, bend_note=bend[kb],
+                 bend_times_s=np.asarray(notes.bend_times_s)[kb],
+                 bend_cents=np.asarray(notes.bend_cents)[kb], method=notes.method)
+
+
+def concat_notes(parts: list[Notes], method: str = "") -> Notes:
+    """The notes of ``parts`` one after the other (not sorted), each part's bends re-indexed."""
+    offsets = np.cumsum([0] + [len(p) for p in parts[:-1]])
+
+    def cat(k: str) -> np.ndarray:
+        return np.concatenate([np.asarray(getattr(p, k)) for p in parts])
+    return Notes(onsets_s=cat("onsets_s"), offsets_s=cat("offsets_s"), pitch_midi=cat("pitch_midi"),
+                 velocity=cat("velocity"), confidence=cat("confidence"),
+                 bend_note=np.concatenate([np.asarray(p.bend_note, np.int64) + o
+                                           for p, o in zip(parts, offsets)]),
+                 bend_times_s=cat("bend_times_s"), bend_cents=cat("bend_cents"), method=method)

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from workstation.core.postprocess import take_notes
 from workstation.core.types import Notes
 
 MIN_DURATION_S = 0.02
@@ -121,13 +122,9 @@ def add(notes: Notes, onset_s: float, pitch_midi: float, duration_s: float = DEF
 def delete(notes: Notes, indices: Sequence[int]) -> tuple[Notes, list[int]]:
     """The notes without ``indices`` (and without their bends); nothing selected after."""
     idx = _idx(indices)
-    on, off, pitch, vel, conf, bn, bt, bc = _parts(notes)
-    keep = np.ones(len(on), bool)
+    keep = np.ones(len(notes), bool)
     keep[idx] = False
-    new_index = np.cumsum(keep) - 1
-    kb = keep[bn] if len(bn) else np.zeros(0, bool)
-    return _make(on[keep], off[keep], pitch[keep], vel[keep], conf[keep], new_index[bn[kb]],
-                 bt[kb], bc[kb], [])
+    return _make(*_parts(take_notes(notes, np.flatnonzero(keep))), [])
 
 
 def split(notes: Notes, indices: Sequence[int], t_s: float) -> tuple[Notes, list[int]]:
@@ -234,13 +231,8 @@ def selection(notes: Notes, indices: Sequence[int]) -> tuple[Notes, float, float
     idx = _idx([i for i in indices if 0 <= int(i) < len(notes)])
     if not len(idx):
         return empty_notes(), 0.0, 0.0
-    on, off, pitch, vel, conf, bn, bt, bc = _parts(notes)
-    new_index = np.full(len(on), -1, np.int64)
-    new_index[idx] = np.arange(len(idx))
-    kb = new_index[bn] >= 0 if len(bn) else np.zeros(0, bool)
-    sub, _ = _make(on[idx], off[idx], pitch[idx], vel[idx], conf[idx], new_index[bn[kb]],
-                   bt[kb], bc[kb], [])
-    return sub, float(on[idx].min()), float(off[idx].max())
+    sub, _ = _make(*_parts(take_notes(notes, idx)), [])
+    return sub, float(sub.onsets_s.min()), float(sub.offsets_s.max())
 
 
 class NoteEdits:

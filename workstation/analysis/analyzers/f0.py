@@ -230,7 +230,7 @@ class F0(Analyzer):
         power = [_fit(np.concatenate(x), n, -120.0) for x in (harm_db, frame_db)] if harm_db else [None, None]
         out.voiced = voicing_by_harmonics(out.confidence, *power, threshold=self._crepe_threshold())
         if fuse:
-            other = _fit(np.concatenate(yin) if yin else np.zeros(0), n, 0.0)
+            other = np.concatenate(yin) if yin else np.zeros(0)
             out.freqs_hz = fuse_agreeing(out.freqs_hz, out.voiced, other).astype(np.float32)
         return out
 
@@ -372,8 +372,7 @@ def fuse_agreeing(freqs_hz: np.ndarray, voiced: np.ndarray, other_hz: np.ndarray
     freqs_hz, other_hz [shape=(n_frames,), Hz, 0 or negative where none]; voiced
     [shape=(n_frames,), bool] -> fused [shape=(n_frames,), Hz, float64]."""
     a = np.abs(np.asarray(freqs_hz, np.float64))
-    b = np.abs(np.asarray(other_hz, np.float64))[:len(a)]
-    b = np.concatenate([b, np.zeros(len(a) - len(b))])
+    b = _fit(np.abs(np.asarray(other_hz, np.float64)), len(a), 0.0)
     ok = (a > 0) & (b > 0)
     apart = np.full(len(a), np.inf)
     apart[ok] = 1200.0 * np.abs(np.log2(a[ok] / b[ok]))

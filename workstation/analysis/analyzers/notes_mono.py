@@ -168,22 +168,10 @@ def merge_passages(mono: Notes | None, poly: Notes | None, passages: list[tuple[
         return poly
     starts = np.array([a for a, _, _ in passages[1:]])
     mono_of = np.array([m for _, _, m in passages], bool)
-    offset, cols = 0, {k: [] for k in ("onsets_s", "offsets_s", "pitch_midi", "velocity", "confidence",
-                                       "bend_note", "bend_times_s", "bend_cents")}
-    for notes, want in ((mono, True), (poly, False)):
-        passage = np.searchsorted(starts, np.asarray(notes.onsets_s), side="right")
-        keep = np.flatnonzero(mono_of[passage] == want)
-        new_index = np.full(len(notes), -1, np.int64)
-        new_index[keep] = offset + np.arange(len(keep))
-        for k in ("onsets_s", "offsets_s", "pitch_midi", "velocity", "confidence"):
-            cols[k].append(np.asarray(getattr(notes, k))[keep])
-        b = new_index[np.asarray(notes.bend_note, np.int64)]
-        sel = b >= 0
-        cols["bend_note"].append(b[sel])
-        cols["bend_times_s"].append(np.asarray(notes.bend_times_s)[sel])
-        cols["bend_cents"].append(np.asarray(notes.bend_cents)[sel])
-        offset += len(keep)
-    out = pp.sort_notes(Notes(**{k: np.concatenate(v) for k, v in cols.items()}, method="f0+salience"))
+    picked = [pp.take_notes(notes, np.flatnonzero(
+                  mono_of[np.searchsorted(starts, np.asarray(notes.onsets_s), side="right")] == want))
+              for notes, want in ((mono, True), (poly, False))]
+    out = pp.sort_notes(pp.concat_notes(picked, method="f0+salience"))
     # a note that sounds on into the next note of its pitch (one from each method) ends there
     on, off, pitch = out.onsets_s, np.asarray(out.offsets_s, np.float64).copy(), out.pitch_midi
     for p in np.unique(pitch):

@@ -91,6 +91,35 @@ def test_frames_sit_on_our_grid_and_step_interpolates():
     np.testing.assert_allclose(part, a1[10:30], atol=1e-5)
 
 
+
+def test_coarse_step_refines_only_where_the_coarse_frames_disagree():
+    from workstation.inference.models.crepe import needs_refining
+    run = Audio2Crepe(weights.load_model("pitch.f0.crepe-tiny"))
+    sr = C.SAMPLE_RATE
+    t = np.arange(int(2.0 * sr)) / sr
+    steady = (0.3 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)
+    # 110 Hz up two octaves a second: 2.8 bins between two coarse frames
+    glide = (0.3 * np.sin(2 * np.pi * 110.0 * (4.0 ** t - 1) / np.log(4.0))).astype(np.float32)
+    n = C.n_frames_for(len(t))
+    calls = []
+    orig = run._run
+    run._run = lambda audio, k, *a, **kw: calls.append(k) or orig(audio, k, *a, **kw)
+    fine = run(steady, n, step=2)
+    full = sum(calls)
+    calls.clear()
+    coarse = run(steady, n, step=2, coarse_step=4)
+    assert sum(calls) < 0.7 * full                 # a steady tone: most gaps interpolated
+    np.testing.assert_allclose(coarse.argmax(1)[8:-8], fine.argmax(1)[8:-8], atol=1)
+    calls.clear()
+    g_coarse = run(glide, n, step=2, coarse_step=4)
+    assert sum(calls) == full                       # a fast glide: every 2nd frame computed
+    np.testing.assert_allclose(g_coarse, run(glide, n, step=2), atol=1e-5)
+    # the rule itself: bins more than 1 apart, or a weak peak, need the frames between
+    act = np.zeros((4, 360), np.float32)
+    act[[0, 1, 2, 3], [100, 101, 103, 103]] = [0.9, 0.9, 0.9, 0.2]
+    assert needs_refining(act).tolist() == [False, True, True]
+
+
 def _torchcrepe_order(model, x):
     """torchcrepe's layer order, unrearranged: conv (stride 4 first) -> ReLU -> norm -> pool."""
     x = x[:, None, :]

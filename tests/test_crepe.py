@@ -118,6 +118,8 @@ def test_coarse_step_refines_only_where_the_coarse_frames_disagree():
     act = np.zeros((4, 360), np.float32)
     act[[0, 1, 2, 3], [100, 101, 103, 103]] = [0.9, 0.9, 0.9, 0.2]
     assert needs_refining(act).tolist() == [False, True, True]
+    with pytest.raises(ValueError, match="multiple of step"):
+        run(steady, n, step=2, coarse_step=3)
 
 
 def _torchcrepe_order(model, x):

@@ -266,16 +266,16 @@ class Audio2Crepe:
         frames between get the linear interpolation of their neighbours' activations (``step=2``
         halves the cost: MIR-1K / vocadito RPA within 0.3 points of ``step=1``).
 
-        ``coarse_step`` (a multiple of ``step`` above it; None: off): the network runs on every
+        ``coarse_step`` (a multiple of ``step``, else ValueError; None or ``step``: off): the network runs on every
         ``coarse_step``-th frame first, and on the ``step``-th frames between two of them only
         where the two disagree (``needs_refining``: peak bins more than ``REFINE_BINS`` apart, or
         a peak under ``REFINE_PEAK``); elsewhere those frames are interpolated too."""
         step = max(1, int(step))
-        if step == 1 or n_frames <= 2:
-            return self._run(audio, n_frames, first_center)
         coarse = int(coarse_step or step)
-        if coarse % step or coarse <= step:
-            coarse = step
+        if coarse % step or coarse < step:
+            raise ValueError(f"coarse_step must be a multiple of step ({step}), got {coarse_step!r}")
+        if coarse == 1 or n_frames <= 2:
+            return self._run(audio, n_frames, first_center)
         idx = _grid(n_frames, coarse, origin)
         sub = self._run(audio, len(idx), first_center, frames=idx)
         if coarse > step:

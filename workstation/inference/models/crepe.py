@@ -284,9 +284,9 @@ class Audio2Crepe:
             mids = mids[mids < np.repeat(idx[gaps + 1], coarse // step - 1)]
             if len(mids):
                 extra = self._run(audio, len(mids), first_center, frames=mids)
-                order = np.argsort(np.concatenate([idx, mids]), kind="stable")
-                idx = np.concatenate([idx, mids])[order]
-                sub = np.concatenate([sub, extra])[order]
+                idx = np.concatenate([idx, mids])
+                order = np.argsort(idx, kind="stable")
+                idx, sub = idx[order], np.concatenate([sub, extra])[order]
         return _interpolate(sub, idx, n_frames)
 
     def _run(self, audio: np.ndarray, n_frames: int, first_center: int = 0,
